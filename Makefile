@@ -1,0 +1,54 @@
+# Build, demo and test targets; see README.md.
+#
+#   make                      build build/ngx_http_7digital_module.so against
+#                             Debian's nginx-dev tree (/usr/share/nginx/src)
+#   make NGX_SRC=/path/to/nginx-1.x.y
+#                             build against another configured nginx source
+#   make test                 build, then run every suite (prove -r t)
+#   make demo                 build, then start the demo gateway on loopback
+
+SHELL :=        /bin/bash
+NGX_SRC ?=      /usr/share/nginx/src
+NGINX ?=        /usr/sbin/nginx
+BUILD ?=        $(CURDIR)/build
+MODULE :=       $(BUILD)/ngx_http_7digital_module.so
+SRCS :=         $(wildcard ngx_7digital_module/*.c ngx_7digital_module/*.h)
+
+# our own files are held to -Werror on top of nginx's warning set
+CC_OPT :=       -g -O2 -fPIC -fstack-protector-strong -Wformat \
+                -Werror=format-security -D_FORTIFY_SOURCE=2 \
+                -Wall -Wextra -Wno-unused-parameter -Werror
+LD_OPT :=       -Wl,-z,relro -Wl,-z,now -fPIC
+
+.PHONY: all module test demo demo-stop clean deps
+
+all: module
+
+module: $(MODULE)
+
+$(BUILD)/Makefile: config
+	@mkdir -p $(BUILD)
+	cd $(NGX_SRC) && \
+	if [ -f conf_flags ]; then . ./conf_flags; else NGX_CONF_FLAGS=(--with-compat); fi && \
+	./configure --with-cc-opt="$(CC_OPT)" --with-ld-opt="$(LD_OPT)" \
+	    "$${NGX_CONF_FLAGS[@]}" --add-dynamic-module=$(CURDIR) \
+	    --builddir=$(BUILD) > $(BUILD)/configure.log 2>&1 || \
+	    { tail -30 $(BUILD)/configure.log; exit 1; }
+
+$(MODULE): $(BUILD)/Makefile $(SRCS)
+	$(MAKE) -f $(BUILD)/Makefile -C $(NGX_SRC) modules
+
+deps:
+	./bin/install-deps
+
+test: deps module
+	prove -r t
+
+demo: deps module
+	./bin/demo start
+
+demo-stop:
+	./bin/demo stop
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,194 @@
+
+/*
+ * Copyright (C) ngx_7digital_module authors
+ *
+ * Errors in each upstream API's own format, so that partner clients parse
+ * a gateway refusal the way they parse the API's.  Bodies never repeat
+ * what the client sent.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_7digital_module.h"
+
+
+#define NGX_HTTP_7DIGITAL_ERROR_LEN  1024
+
+
+static ngx_uint_t ngx_http_7digital_wants_json(ngx_http_request_t *r);
+
+
+typedef struct {
+    ngx_uint_t   status;
+    ngx_uint_t   code;
+    char        *message_7d;
+    char        *message_cd;
+} ngx_http_7digital_auth_text_t;
+
+
+/* indexed by ngx_http_7digital_auth_e; codes from the 7digital schema */
+static ngx_http_7digital_auth_text_t  ngx_http_7digital_auth_texts[] = {
+    { NGX_HTTP_UNAUTHORIZED, 1001, "", "" },
+    { NGX_HTTP_UNAUTHORIZED, 1001, "", "" },
+    { NGX_HTTP_UNAUTHORIZED, 1001,
+      "Missing required parameter oauth_consumer_key", "Required" },
+    { NGX_HTTP_UNAUTHORIZED, 1002,
+      "Invalid consumer key", "Invalid access key id" },
+    { NGX_HTTP_UNAUTHORIZED, 7002,
+      "Consumer key is disabled", "Access key id is disabled" },
+    { NGX_HTTP_FORBIDDEN, 7002,
+      "Consumer key may not use this API", "Access key id may not use this API" },
+    { NGX_HTTP_UNAUTHORIZED, 1002,
+      "Conflicting values of oauth_consumer_key", "Conflicting values" },
+    { NGX_HTTP_UNAUTHORIZED, 1002,
+      "Malformed Authorization header", "Malformed" }
+};
+
+
+void
+ngx_http_7digital_auth_error(ngx_uint_t api, ngx_http_7digital_auth_e auth,
+    ngx_str_t *param, ngx_http_7digital_error_t *err)
+{
+    char  *msg;
+
+    err->status = ngx_http_7digital_auth_texts[auth].status;
+    err->code = ngx_http_7digital_auth_texts[auth].code;
+    err->parameter = *param;
+
+    msg = (api == NGX_HTTP_7DIGITAL_API_7D)
+          ? ngx_http_7digital_auth_texts[auth].message_7d
+          : ngx_http_7digital_auth_texts[auth].message_cd;
+
+    err->message.data = (u_char *) msg;
+    err->message.len = ngx_strlen(msg);
+
+    /* 7digital reports a broken OAuth header as OAuth errors: plain text */
+    err->oauth = (api == NGX_HTTP_7DIGITAL_API_7D
+                  && auth == NGX_HTTP_7DIGITAL_AUTH_MALFORMED);
+}
+
+
+ngx_int_t
+ngx_http_7digital_send_error(ngx_http_request_t *r, ngx_uint_t api,
+    ngx_http_7digital_error_t *err)
+{
+    u_char       *p, *last;
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b = ngx_create_temp_buf(r->pool, NGX_HTTP_7DIGITAL_ERROR_LEN);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = b->pos;
+    last = b->end;
+
+    if (api == NGX_HTTP_7DIGITAL_API_CD) {
+        ngx_str_set(&r->headers_out.content_type, "application/json");
+        p = ngx_slprintf(p, last,
+                         "{\"errors\":[{\"parameter\":\"%V\","
+                         "\"message\":\"%V\"}]}",
+                         &err->parameter, &err->message);
+
+    } else if (err->oauth) {
+        ngx_str_set(&r->headers_out.content_type, "text/plain");
+        p = ngx_slprintf(p, last, "OAuth authentication error: %V",
+                         &err->message);
+
+    } else if (ngx_http_7digital_wants_json(r)) {
+        ngx_str_set(&r->headers_out.content_type, "application/json");
+        p = ngx_slprintf(p, last,
+                         "{\"status\":\"error\",\"version\":\"1.2\","
+                         "\"error\":{\"code\":%ui,\"errorMessage\":\"%V\"}}",
+                         err->code, &err->message);
+
+    } else {
+        ngx_str_set(&r->headers_out.content_type, "application/xml");
+        p = ngx_slprintf(p, last,
+                         "<?xml version=\"1.0\" encoding=\"utf-8\"?>"
+                         "<response status=\"error\" version=\"1.2\">"
+                         "<error code=\"%ui\"><errorMessage>%V</errorMessage>"
+                         "</error></response>",
+                         err->code, &err->message);
+    }
+
+    b->last = p;
+    b->last_buf = (r == r->main);
+    b->last_in_chain = 1;
+
+    r->headers_out.status = err->status;
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    ngx_str_set(&r->headers_out.charset, "utf-8");
+    r->headers_out.content_length_n = b->last - b->pos;
+
+    if (r->headers_out.content_length) {
+        r->headers_out.content_length->hash = 0;
+        r->headers_out.content_length = NULL;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    ngx_http_finalize_request(r, ngx_http_output_filter(r, &out));
+
+    return NGX_DONE;
+}
+
+
+/*
+ * 7digital answers XML unless asked for JSON; the .NET wrapper asks with
+ * "application/json, application/xml;q=0.5".  JSON wins when the Accept
+ * header names it before any XML type.
+ */
+
+static ngx_uint_t
+ngx_http_7digital_wants_json(ngx_http_request_t *r)
+{
+    u_char     *json, *xml, *end;
+    ngx_str_t  *accept;
+
+#if (NGX_HTTP_HEADERS)
+    if (r->headers_in.accept == NULL) {
+        return 0;
+    }
+
+    accept = &r->headers_in.accept->value;
+#else
+    ngx_table_elt_t  *h;
+    static ngx_str_t  name = ngx_string("Accept");
+
+    h = ngx_http_7digital_find_header(r, &name, NULL);
+    if (h == NULL) {
+        return 0;
+    }
+
+    accept = &h->value;
+#endif
+
+    end = accept->data + accept->len;
+
+    json = ngx_strlcasestrn(accept->data, end, (u_char *) "json", 4 - 1);
+
+    if (json == NULL) {
+        return 0;
+    }
+
+    xml = ngx_strlcasestrn(accept->data, end, (u_char *) "xml", 3 - 1);
+
+    return xml == NULL || json < xml;
+}

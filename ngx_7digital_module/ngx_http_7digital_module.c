@@ -1,0 +1,535 @@
+
+/*
+ * Copyright (C) ngx_7digital_module authors
+ *
+ * Directives, configuration, and the access phase handler that runs the
+ * gateway's checks in a fixed order for one request.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_7digital_module.h"
+
+
+#define NGX_HTTP_7DIGITAL_MAX_SECRET_FILE  4096
+
+
+static ngx_int_t ngx_http_7digital_access_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_7digital_check(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
+static void ngx_http_7digital_body_handler(ngx_http_request_t *r);
+static void ngx_http_7digital_ctx_cleanup(void *data);
+static void *ngx_http_7digital_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_7digital_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_7digital_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_http_7digital_init(ngx_conf_t *cf);
+static char *ngx_http_7digital_partners(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_7digital_secret_file(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_7digital_read_secret(ngx_conf_t *cf,
+    ngx_str_t *file, ngx_str_t *secret);
+
+
+static ngx_conf_enum_t  ngx_http_7digital_apis[] = {
+    { ngx_string("off"), NGX_HTTP_7DIGITAL_OFF },
+    { ngx_string("7digital"), NGX_HTTP_7DIGITAL_API_7D },
+    { ngx_string("choosedigital"), NGX_HTTP_7DIGITAL_API_CD },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_command_t  ngx_http_7digital_commands[] = {
+
+    { ngx_string("sevendigital_partners"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_7digital_partners,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("sevendigital_gateway"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_7digital_loc_conf_t, api),
+      &ngx_http_7digital_apis },
+
+    { ngx_string("sevendigital_upstream_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_7digital_loc_conf_t, upstream_key),
+      NULL },
+
+    { ngx_string("sevendigital_upstream_secret_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_7digital_secret_file,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_7digital_module_ctx = {
+    ngx_http_7digital_add_variables,       /* preconfiguration */
+    ngx_http_7digital_init,                /* postconfiguration */
+
+    ngx_http_7digital_create_main_conf,    /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_7digital_create_loc_conf,     /* create location configuration */
+    ngx_http_7digital_merge_loc_conf       /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_7digital_module = {
+    NGX_MODULE_V1,
+    &ngx_http_7digital_module_ctx,         /* module context */
+    ngx_http_7digital_commands,            /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_int_t
+ngx_http_7digital_access_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                      rc;
+    ngx_http_7digital_ctx_t       *ctx;
+    ngx_http_7digital_loc_conf_t  *lcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_7digital_module);
+
+    if (lcf->api == NGX_HTTP_7DIGITAL_OFF) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_7digital_get_ctx(r);
+
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->done) {
+        /* an internal redirect after the checks: the request is rewritten */
+        return ctx->auth == NGX_HTTP_7DIGITAL_AUTH_OK ? NGX_OK
+                                                      : NGX_HTTP_FORBIDDEN;
+    }
+
+    if (ctx->waiting_body) {
+        return NGX_AGAIN;
+    }
+
+    if (!ctx->body_read && ngx_http_7digital_wants_body(r)) {
+
+        rc = ngx_http_read_client_request_body(r,
+                                               ngx_http_7digital_body_handler);
+
+        if (rc == NGX_ERROR || rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+            return rc;
+        }
+
+        if (rc == NGX_AGAIN) {
+            ctx->waiting_body = 1;
+            return NGX_DONE;
+        }
+    }
+
+    rc = ngx_http_7digital_check(r, lcf, ctx);
+
+    ctx->done = 1;
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_7digital_check(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx)
+{
+    ngx_int_t                  rc;
+    ngx_http_7digital_error_t  err;
+
+    ngx_memzero(&err, sizeof(ngx_http_7digital_error_t));
+
+    if (lcf->api == NGX_HTTP_7DIGITAL_API_7D) {
+        rc = ngx_http_7digital_7d_identify(r, lcf, ctx, &err);
+
+    } else {
+        rc = ngx_http_7digital_cd_identify(r, lcf, ctx, &err);
+    }
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "sevendigital: request refused: %V", &err.message);
+
+        return ngx_http_7digital_send_error(r, lcf->api, &err);
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "sevendigital: partner \"%V\"", &ctx->partner->id);
+
+    if (lcf->api == NGX_HTTP_7DIGITAL_API_7D) {
+        rc = ngx_http_7digital_7d_forward(r, lcf, ctx);
+
+    } else {
+        rc = ngx_http_7digital_cd_forward(r, lcf, ctx);
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_7digital_body_handler(ngx_http_request_t *r)
+{
+    ngx_http_7digital_ctx_t  *ctx;
+
+    /* undo the reference ngx_http_read_client_request_body() took */
+    r->main->count--;
+
+    ctx = ngx_http_7digital_get_ctx(r);
+
+    if (ctx == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ctx->body_read = 1;
+
+    if (ctx->waiting_body) {
+        ctx->waiting_body = 0;
+        r->write_event_handler = ngx_http_core_run_phases;
+        ngx_http_core_run_phases(r);
+    }
+}
+
+
+/*
+ * Module contexts are zeroed by an internal redirect, but the request was
+ * already rewritten (partner credentials gone), so the result of the
+ * checks must survive: the context is also reachable through a pool
+ * cleanup, as the realip module does.
+ */
+
+ngx_http_7digital_ctx_t *
+ngx_http_7digital_get_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t       *cln;
+    ngx_http_7digital_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
+
+    if (ctx) {
+        return ctx;
+    }
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_7digital_ctx_cleanup) {
+            ctx = cln->data;
+            ngx_http_set_ctx(r, ctx, ngx_http_7digital_module);
+            return ctx;
+        }
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_7digital_ctx_t));
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    ctx = cln->data;
+    ngx_memzero(ctx, sizeof(ngx_http_7digital_ctx_t));
+
+    cln->handler = ngx_http_7digital_ctx_cleanup;
+    ngx_http_set_ctx(r, ctx, ngx_http_7digital_module);
+
+    return ctx;
+}
+
+
+static void
+ngx_http_7digital_ctx_cleanup(void *data)
+{
+    /* nothing to release: the cleanup only marks where the context is */
+}
+
+
+static void *
+ngx_http_7digital_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_7digital_main_conf_t  *mcf;
+
+    mcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_7digital_main_conf_t));
+    if (mcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     mcf->registry = NULL;
+     */
+
+    return mcf;
+}
+
+
+static void *
+ngx_http_7digital_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_7digital_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_7digital_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->upstream_key = { 0, NULL };
+     *     conf->upstream_secret = { 0, NULL };
+     *     conf->upstream_secret_file = { 0, NULL };
+     */
+
+    conf->api = NGX_CONF_UNSET_UINT;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_7digital_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_7digital_loc_conf_t *prev = parent;
+    ngx_http_7digital_loc_conf_t *conf = child;
+
+    ngx_http_7digital_main_conf_t  *mcf;
+
+    ngx_conf_merge_uint_value(conf->api, prev->api, NGX_HTTP_7DIGITAL_OFF);
+    ngx_conf_merge_str_value(conf->upstream_key, prev->upstream_key, "");
+
+    if (conf->upstream_secret_file.data == NULL) {
+        conf->upstream_secret_file = prev->upstream_secret_file;
+        conf->upstream_secret = prev->upstream_secret;
+    }
+
+    if (conf->api == NGX_HTTP_7DIGITAL_OFF) {
+        return NGX_CONF_OK;
+    }
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_7digital_module);
+
+    if (mcf->registry == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"sevendigital_gateway\" requires "
+                           "\"sevendigital_partners\" in the http block");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->upstream_key.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"sevendigital_gateway\" requires "
+                           "\"sevendigital_upstream_key\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->api == NGX_HTTP_7DIGITAL_API_CD
+        && conf->upstream_secret.len == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"sevendigital_gateway choosedigital\" requires "
+                           "\"sevendigital_upstream_secret_file\"");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_7digital_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_7digital_access_handler;
+
+    return NGX_OK;
+}
+
+
+static char *
+ngx_http_7digital_partners(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_7digital_main_conf_t *mcf = conf;
+
+    char        err[512];
+    ngx_str_t  *value, file;
+
+    if (mcf->registry) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    file = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &file, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    err[0] = '\0';
+
+    mcf->registry = ngx_http_7digital_registry_load(cf->pool, cf->log, &file,
+                                                    err, sizeof(err));
+
+    if (mcf->registry == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid partners file \"%V\": %s", &file, err);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_7digital_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_7digital_loc_conf_t *lcf = conf;
+
+    ngx_str_t  *value;
+
+    if (lcf->upstream_secret_file.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    lcf->upstream_secret_file = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &lcf->upstream_secret_file, 1)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_7digital_read_secret(cf, &lcf->upstream_secret_file,
+                                      &lcf->upstream_secret)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Read at configuration time, when the master still runs as root; the
+ * file's content is never logged, only its name.
+ */
+
+static ngx_int_t
+ngx_http_7digital_read_secret(ngx_conf_t *cf, ngx_str_t *file,
+    ngx_str_t *secret)
+{
+    u_char           *buf;
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_int_t         rc;
+    ngx_file_info_t   fi;
+
+    rc = NGX_ERROR;
+
+    fd = ngx_open_file(file->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", file);
+        return NGX_ERROR;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_fd_info_n " \"%V\" failed", file);
+        goto done;
+    }
+
+    if (ngx_file_size(&fi) > NGX_HTTP_7DIGITAL_MAX_SECRET_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "secret file \"%V\" is larger than %d bytes",
+                           file, NGX_HTTP_7DIGITAL_MAX_SECRET_FILE);
+        goto done;
+    }
+
+    buf = ngx_pnalloc(cf->pool, NGX_HTTP_7DIGITAL_MAX_SECRET_FILE);
+    if (buf == NULL) {
+        goto done;
+    }
+
+    n = ngx_read_fd(fd, buf, NGX_HTTP_7DIGITAL_MAX_SECRET_FILE);
+
+    if (n == -1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_read_fd_n " \"%V\" failed", file);
+        goto done;
+    }
+
+    /* editors add a final newline; a secret never ends with white space */
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'
+                     || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+    {
+        n--;
+    }
+
+    if (n == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "secret file \"%V\" is empty", file);
+        goto done;
+    }
+
+    secret->data = buf;
+    secret->len = n;
+    rc = NGX_OK;
+
+done:
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_ALERT, cf, ngx_errno,
+                           ngx_close_file_n " \"%V\" failed", file);
+    }
+
+    return rc;
+}

@@ -1,0 +1,120 @@
+
+/*
+ * Copyright (C) ngx_7digital_module authors
+ */
+
+
+#ifndef _NGX_HTTP_7DIGITAL_MODULE_H_INCLUDED_
+#define _NGX_HTTP_7DIGITAL_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_7digital_pure.h"
+
+
+#define NGX_HTTP_7DIGITAL_OFF           0
+
+
+/* why a request was, or was not, let through; $sevendigital_auth_status */
+typedef enum {
+    NGX_HTTP_7DIGITAL_AUTH_NONE = 0,
+    NGX_HTTP_7DIGITAL_AUTH_OK,
+    NGX_HTTP_7DIGITAL_AUTH_MISSING,
+    NGX_HTTP_7DIGITAL_AUTH_UNKNOWN,
+    NGX_HTTP_7DIGITAL_AUTH_DISABLED,
+    NGX_HTTP_7DIGITAL_AUTH_FORBIDDEN,
+    NGX_HTTP_7DIGITAL_AUTH_CONFLICT,
+    NGX_HTTP_7DIGITAL_AUTH_MALFORMED
+} ngx_http_7digital_auth_e;
+
+
+typedef struct {
+    ngx_http_7digital_registry_t   *registry;
+} ngx_http_7digital_main_conf_t;
+
+
+typedef struct {
+    ngx_uint_t                      api;
+    ngx_str_t                       upstream_key;
+    ngx_str_t                       upstream_secret;
+    ngx_str_t                       upstream_secret_file;
+} ngx_http_7digital_loc_conf_t;
+
+
+/* what the access phase parsed once and the later steps reuse */
+typedef struct {
+    ngx_array_t                     query;     /* param_t */
+    ngx_array_t                     body;      /* param_t */
+    ngx_array_t                     header;    /* param_t */
+    ngx_str_t                       body_text;
+    unsigned                        form:1;
+} ngx_http_7digital_input_t;
+
+
+typedef struct {
+    ngx_http_7digital_partner_t    *partner;
+    ngx_http_7digital_auth_e        auth;
+    ngx_http_7digital_input_t       in;
+    unsigned                        done:1;
+    unsigned                        waiting_body:1;
+    unsigned                        body_read:1;
+} ngx_http_7digital_ctx_t;
+
+
+/* an error answered in the upstream API's own format */
+typedef struct {
+    ngx_uint_t                      status;
+    ngx_uint_t                      code;        /* 7digital error code */
+    ngx_str_t                       parameter;   /* Choose Digital */
+    ngx_str_t                       message;
+    unsigned                        oauth:1;     /* 7digital plain text */
+} ngx_http_7digital_error_t;
+
+
+extern ngx_module_t  ngx_http_7digital_module;
+
+
+/* ngx_http_7digital_module.c */
+ngx_http_7digital_ctx_t *ngx_http_7digital_get_ctx(ngx_http_request_t *r);
+
+/* ngx_http_7digital_request.c */
+ngx_int_t ngx_http_7digital_read_input(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_input_t *in,
+    ngx_uint_t with_body, ngx_http_7digital_error_t *err);
+ngx_uint_t ngx_http_7digital_wants_body(ngx_http_request_t *r);
+ngx_int_t ngx_http_7digital_body_text(ngx_http_request_t *r, ngx_str_t *text);
+ngx_int_t ngx_http_7digital_set_body(ngx_http_request_t *r, ngx_str_t *text);
+ngx_int_t ngx_http_7digital_set_args(ngx_http_request_t *r, ngx_str_t *args);
+ngx_int_t ngx_http_7digital_remove_headers(ngx_http_request_t *r,
+    ngx_str_t *names);
+ngx_int_t ngx_http_7digital_add_header(ngx_http_request_t *r,
+    ngx_str_t *name, ngx_str_t *value);
+ngx_table_elt_t *ngx_http_7digital_find_header(ngx_http_request_t *r,
+    ngx_str_t *name, ngx_uint_t *count);
+
+/* ngx_http_7digital_sevendigital.c / ngx_http_7digital_choose.c */
+ngx_int_t ngx_http_7digital_7d_identify(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx,
+    ngx_http_7digital_error_t *err);
+ngx_int_t ngx_http_7digital_7d_forward(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
+ngx_int_t ngx_http_7digital_cd_identify(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx,
+    ngx_http_7digital_error_t *err);
+ngx_int_t ngx_http_7digital_cd_forward(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
+
+/* ngx_http_7digital_error.c */
+ngx_int_t ngx_http_7digital_send_error(ngx_http_request_t *r,
+    ngx_uint_t api, ngx_http_7digital_error_t *err);
+void ngx_http_7digital_auth_error(ngx_uint_t api,
+    ngx_http_7digital_auth_e auth, ngx_str_t *param,
+    ngx_http_7digital_error_t *err);
+
+/* ngx_http_7digital_var.c */
+ngx_int_t ngx_http_7digital_add_variables(ngx_conf_t *cf);
+
+
+#endif /* _NGX_HTTP_7DIGITAL_MODULE_H_INCLUDED_ */

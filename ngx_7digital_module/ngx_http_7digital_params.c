@@ -1,0 +1,455 @@
+
+/*
+ * Copyright (C) ngx_7digital_module authors
+ *
+ * Query strings, urlencoded bodies and OAuth Authorization headers.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_http_7digital_pure.h"
+
+
+static ngx_int_t ngx_http_7digital_hex(u_char c);
+static ngx_int_t ngx_http_7digital_add_param(ngx_pool_t *pool,
+    ngx_array_t *params, u_char *start, u_char *end);
+
+
+/* the OAuth protocol parameters a partner signs with; never forwarded */
+static ngx_str_t  ngx_http_7digital_oauth_credentials[] = {
+    ngx_string("oauth_consumer_key"),
+    ngx_string("oauth_signature"),
+    ngx_string("oauth_signature_method"),
+    ngx_string("oauth_nonce"),
+    ngx_string("oauth_timestamp"),
+    ngx_string("oauth_version"),
+    ngx_null_string
+};
+
+
+ngx_int_t
+ngx_http_7digital_parse_params(ngx_pool_t *pool, ngx_str_t *src,
+    ngx_array_t *params)
+{
+    u_char     *p, *start, *end;
+    ngx_int_t   rc;
+
+    p = src->data;
+    end = src->data + src->len;
+
+    while (p < end) {
+        start = p;
+
+        while (p < end && *p != '&') {
+            p++;
+        }
+
+        if (p > start) {
+            rc = ngx_http_7digital_add_param(pool, params, start, p);
+            if (rc != NGX_OK) {
+                return rc;
+            }
+        }
+
+        p++;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_7digital_add_param(ngx_pool_t *pool, ngx_array_t *params,
+    u_char *start, u_char *end)
+{
+    u_char                     *eq;
+    ngx_str_t                   name, value;
+    ngx_http_7digital_param_t  *prm;
+
+    if (params->nelts >= NGX_HTTP_7DIGITAL_MAX_PARAMS) {
+        return NGX_ABORT;
+    }
+
+    eq = ngx_strlchr(start, end, '=');
+
+    name.data = start;
+    name.len = (eq ? eq : end) - start;
+
+    if (eq) {
+        value.data = eq + 1;
+        value.len = end - eq - 1;
+
+    } else {
+        ngx_str_null(&value);
+    }
+
+    prm = ngx_array_push(params);
+    if (prm == NULL) {
+        return NGX_ERROR;
+    }
+
+    prm->raw.data = start;
+    prm->raw.len = end - start;
+
+    if (ngx_http_7digital_decode(pool, &name, &prm->name, 1) != NGX_OK
+        || ngx_http_7digital_decode(pool, &value, &prm->value, 1) != NGX_OK)
+    {
+        params->nelts--;
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Strict percent-decoding: "%" not followed by two hex digits is an error
+ * rather than a literal, so that two parsers can never disagree on what a
+ * parameter says.  Forms (query strings, urlencoded bodies) also turn "+"
+ * into a space; Authorization header values do not.
+ */
+
+ngx_int_t
+ngx_http_7digital_decode(ngx_pool_t *pool, ngx_str_t *src, ngx_str_t *dst,
+    ngx_uint_t form)
+{
+    u_char     *s, *end, *d;
+    ngx_int_t   hi, lo;
+
+    for (s = src->data, end = s + src->len; s < end; s++) {
+        if (*s == '%' || (form && *s == '+')) {
+            break;
+        }
+    }
+
+    if (s == end) {
+        *dst = *src;
+        return NGX_OK;
+    }
+
+    d = ngx_pnalloc(pool, src->len ? src->len : 1);
+    if (d == NULL) {
+        return NGX_ERROR;
+    }
+
+    dst->data = d;
+
+    for (s = src->data; s < end; s++) {
+
+        if (*s == '%') {
+            if (end - s < 3) {
+                return NGX_DECLINED;
+            }
+
+            hi = ngx_http_7digital_hex(s[1]);
+            lo = ngx_http_7digital_hex(s[2]);
+
+            if (hi < 0 || lo < 0) {
+                return NGX_DECLINED;
+            }
+
+            *d++ = (u_char) (hi << 4 | lo);
+            s += 2;
+
+        } else if (form && *s == '+') {
+            *d++ = ' ';
+
+        } else {
+            *d++ = *s;
+        }
+    }
+
+    dst->len = d - dst->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_7digital_hex(u_char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+
+    c |= 0x20;
+
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+
+    return -1;
+}
+
+
+/* RFC 3986 section 2.3: everything but ALPHA DIGIT "-" "." "_" "~" */
+
+ngx_int_t
+ngx_http_7digital_escape(ngx_pool_t *pool, ngx_str_t *src, ngx_str_t *dst)
+{
+    u_char      c, *s, *end, *d;
+    size_t      n;
+
+    static u_char   hex[] = "0123456789ABCDEF";
+
+    n = 0;
+
+    for (s = src->data, end = s + src->len; s < end; s++) {
+        c = *s;
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+              || (c >= '0' && c <= '9')
+              || c == '-' || c == '.' || c == '_' || c == '~'))
+        {
+            n++;
+        }
+    }
+
+    if (n == 0) {
+        *dst = *src;
+        return NGX_OK;
+    }
+
+    d = ngx_pnalloc(pool, src->len + 2 * n);
+    if (d == NULL) {
+        return NGX_ERROR;
+    }
+
+    dst->data = d;
+
+    for (s = src->data; s < end; s++) {
+        c = *s;
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+            || (c >= '0' && c <= '9')
+            || c == '-' || c == '.' || c == '_' || c == '~')
+        {
+            *d++ = c;
+
+        } else {
+            *d++ = '%';
+            *d++ = hex[c >> 4];
+            *d++ = hex[c & 0x0f];
+        }
+    }
+
+    dst->len = d - dst->data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * RFC 5849 section 3.5.1 ("OAuth k="v", ...") and the bare
+ * "oauth_consumer_key=KEY" that the .NET wrapper sends on unsigned calls.
+ * Returns NGX_DONE for another scheme, NGX_DECLINED when malformed.
+ */
+
+ngx_int_t
+ngx_http_7digital_parse_authorization(ngx_pool_t *pool, ngx_str_t *value,
+    ngx_array_t *params)
+{
+    u_char                     *p, *end, *name, *val;
+    ngx_str_t                   n, v;
+    ngx_http_7digital_param_t  *prm;
+
+    static ngx_str_t  bare = ngx_string("oauth_consumer_key=");
+
+    p = value->data;
+    end = p + value->len;
+
+    while (p < end && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    if ((size_t) (end - p) >= bare.len
+        && ngx_strncmp(p, bare.data, bare.len) == 0)
+    {
+        n.data = p;
+        n.len = bare.len - 1;
+
+        v.data = p + bare.len;
+        v.len = end - v.data;
+
+        while (v.len && (v.data[v.len - 1] == ' '
+                         || v.data[v.len - 1] == '\t'))
+        {
+            v.len--;
+        }
+
+        prm = ngx_array_push(params);
+        if (prm == NULL) {
+            return NGX_ERROR;
+        }
+
+        prm->raw.data = p;
+        prm->raw.len = end - p;
+        prm->name = n;
+
+        return ngx_http_7digital_decode(pool, &v, &prm->value, 0);
+    }
+
+    if (end - p < 5 || ngx_strncasecmp(p, (u_char *) "OAuth", 5) != 0
+        || (end - p > 5 && p[5] != ' ' && p[5] != '\t'))
+    {
+        return NGX_DONE;
+    }
+
+    p += 5;
+
+    for ( ;; ) {
+
+        while (p < end && (*p == ' ' || *p == '\t' || *p == ',')) {
+            p++;
+        }
+
+        if (p == end) {
+            return NGX_OK;
+        }
+
+        name = p;
+
+        while (p < end && *p != '=' && *p != ' ' && *p != ',') {
+            p++;
+        }
+
+        if (p == name || p + 1 >= end || p[0] != '=' || p[1] != '"') {
+            return NGX_DECLINED;
+        }
+
+        n.data = name;
+        n.len = p - name;
+
+        val = p + 2;
+        p = ngx_strlchr(val, end, '"');
+
+        if (p == NULL) {
+            return NGX_DECLINED;
+        }
+
+        v.data = val;
+        v.len = p - val;
+        p++;
+
+        if (p < end && *p != ',' && *p != ' ' && *p != '\t') {
+            return NGX_DECLINED;
+        }
+
+        if (n.len == 5 && ngx_strncmp(n.data, "realm", 5) == 0) {
+            continue;
+        }
+
+        if (params->nelts >= NGX_HTTP_7DIGITAL_MAX_PARAMS) {
+            return NGX_ABORT;
+        }
+
+        prm = ngx_array_push(params);
+        if (prm == NULL) {
+            return NGX_ERROR;
+        }
+
+        prm->raw.data = name;
+        prm->raw.len = p - name;
+
+        if (ngx_http_7digital_decode(pool, &n, &prm->name, 0) != NGX_OK
+            || ngx_http_7digital_decode(pool, &v, &prm->value, 0) != NGX_OK)
+        {
+            return NGX_DECLINED;
+        }
+    }
+}
+
+
+ngx_int_t
+ngx_http_7digital_join_params(ngx_pool_t *pool, ngx_array_t *params,
+    ngx_http_7digital_skip_pt skip, ngx_str_t *extra, ngx_str_t *dst)
+{
+    u_char                     *d;
+    size_t                      len;
+    ngx_uint_t                  i;
+    ngx_http_7digital_param_t  *prm;
+
+    prm = params->elts;
+    len = extra ? extra->len + 1 : 0;
+
+    for (i = 0; i < params->nelts; i++) {
+        if (skip == NULL || !skip(&prm[i].name)) {
+            len += prm[i].raw.len + 1;
+        }
+    }
+
+    if (len == 0) {
+        ngx_str_null(dst);
+        return NGX_OK;
+    }
+
+    d = ngx_pnalloc(pool, len);
+    if (d == NULL) {
+        return NGX_ERROR;
+    }
+
+    dst->data = d;
+
+    for (i = 0; i < params->nelts; i++) {
+        if (skip == NULL || !skip(&prm[i].name)) {
+            d = ngx_cpymem(d, prm[i].raw.data, prm[i].raw.len);
+            *d++ = '&';
+        }
+    }
+
+    if (extra) {
+        d = ngx_cpymem(d, extra->data, extra->len);
+        *d++ = '&';
+    }
+
+    dst->len = d - dst->data - 1;
+
+    return NGX_OK;
+}
+
+
+ngx_http_7digital_param_t *
+ngx_http_7digital_find_param(ngx_array_t *params, ngx_str_t *name,
+    ngx_uint_t *count)
+{
+    ngx_uint_t                  i, n;
+    ngx_http_7digital_param_t  *prm, *found;
+
+    prm = params->elts;
+    found = NULL;
+    n = 0;
+
+    for (i = 0; i < params->nelts; i++) {
+        if (prm[i].name.len == name->len
+            && ngx_strncmp(prm[i].name.data, name->data, name->len) == 0)
+        {
+            if (found == NULL) {
+                found = &prm[i];
+            }
+
+            n++;
+        }
+    }
+
+    if (count) {
+        *count = n;
+    }
+
+    return found;
+}
+
+
+ngx_uint_t
+ngx_http_7digital_is_oauth_credential(ngx_str_t *name)
+{
+    ngx_str_t  *c;
+
+    for (c = ngx_http_7digital_oauth_credentials; c->len; c++) {
+        if (name->len == c->len
+            && ngx_strncmp(name->data, c->data, c->len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}

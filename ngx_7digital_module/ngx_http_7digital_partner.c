@@ -1,0 +1,424 @@
+
+/*
+ * Copyright (C) ngx_7digital_module authors
+ *
+ * The partner registry: loaded from JSON at configuration time, searched
+ * per request without revealing through timing which keys exist.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <jansson.h>
+#include <openssl/rand.h>
+#include "ngx_http_7digital_pure.h"
+
+
+#define NGX_HTTP_7DIGITAL_MAX_ID_LEN   64
+#define NGX_HTTP_7DIGITAL_MAX_KEY_LEN  256
+
+
+static ngx_int_t ngx_http_7digital_partner_parse(ngx_pool_t *pool,
+    json_t *obj, ngx_uint_t n, ngx_http_7digital_partner_t *p, char *err,
+    size_t errlen);
+static ngx_int_t ngx_http_7digital_partner_string(ngx_pool_t *pool,
+    json_t *obj, const char *name, ngx_uint_t required, size_t max,
+    ngx_str_t *dst, ngx_uint_t n, char *err, size_t errlen);
+static ngx_int_t ngx_http_7digital_partner_apis(json_t *obj, ngx_uint_t n,
+    ngx_uint_t *apis, char *err, size_t errlen);
+static ngx_int_t ngx_http_7digital_registry_index(
+    ngx_http_7digital_registry_t *reg, char *err, size_t errlen);
+static int ngx_libc_cdecl ngx_http_7digital_slot_cmp(const void *a,
+    const void *b);
+
+
+static const char  *ngx_http_7digital_partner_members[] = {
+    "id", "key", "secret", "enabled", "apis", NULL
+};
+
+
+ngx_http_7digital_registry_t *
+ngx_http_7digital_registry_load(ngx_pool_t *pool, ngx_log_t *log,
+    ngx_str_t *file, char *err, size_t errlen)
+{
+    json_t                        *root, *list;
+    size_t                         i;
+    json_error_t                   jerr;
+    ngx_http_7digital_partner_t   *p;
+    ngx_http_7digital_registry_t  *reg;
+
+    reg = ngx_pcalloc(pool, sizeof(ngx_http_7digital_registry_t));
+    if (reg == NULL) {
+        return NULL;
+    }
+
+    reg->file = *file;
+
+    root = json_load_file((char *) file->data, JSON_REJECT_DUPLICATES, &jerr);
+
+    if (root == NULL) {
+        ngx_snprintf((u_char *) err, errlen,
+                     "line %d, column %d: %s%Z",
+                     jerr.line, jerr.column, jerr.text);
+        return NULL;
+    }
+
+    list = json_is_object(root) ? json_object_get(root, "partners") : NULL;
+
+    if (!json_is_array(list)) {
+        ngx_snprintf((u_char *) err, errlen,
+                     "the top level must be an object with a \"partners\" "
+                     "array%Z");
+        goto failed;
+    }
+
+    if (json_object_size(root) != 1) {
+        ngx_snprintf((u_char *) err, errlen,
+                     "the top level object may only hold \"partners\"%Z");
+        goto failed;
+    }
+
+    if (ngx_array_init(&reg->partners, pool, json_array_size(list) + 1,
+                       sizeof(ngx_http_7digital_partner_t))
+        != NGX_OK)
+    {
+        goto failed;
+    }
+
+    for (i = 0; i < json_array_size(list); i++) {
+        p = ngx_array_push(&reg->partners);
+        if (p == NULL) {
+            goto failed;
+        }
+
+        if (ngx_http_7digital_partner_parse(pool, json_array_get(list, i),
+                                            i + 1, p, err, errlen)
+            != NGX_OK)
+        {
+            goto failed;
+        }
+    }
+
+    if (ngx_http_7digital_registry_index(reg, err, errlen) != NGX_OK) {
+        goto failed;
+    }
+
+    json_decref(root);
+
+    return reg;
+
+failed:
+
+    json_decref(root);
+
+    return NULL;
+}
+
+
+static ngx_int_t
+ngx_http_7digital_partner_parse(ngx_pool_t *pool, json_t *obj, ngx_uint_t n,
+    ngx_http_7digital_partner_t *p, char *err, size_t errlen)
+{
+    json_t       *v;
+    const char   *name, **m;
+
+    if (!json_is_object(obj)) {
+        ngx_snprintf((u_char *) err, errlen,
+                     "partner #%ui is not an object%Z", n);
+        return NGX_ERROR;
+    }
+
+    json_object_foreach(obj, name, v) {
+        for (m = ngx_http_7digital_partner_members; *m; m++) {
+            if (ngx_strcmp(name, *m) == 0) {
+                break;
+            }
+        }
+
+        if (*m == NULL) {
+            ngx_snprintf((u_char *) err, errlen,
+                         "partner #%ui has an unknown member \"%s\"%Z",
+                         n, name);
+            return NGX_ERROR;
+        }
+    }
+
+    if (ngx_http_7digital_partner_string(pool, obj, "id", 1,
+                                         NGX_HTTP_7DIGITAL_MAX_ID_LEN,
+                                         &p->id, n, err, errlen)
+        != NGX_OK
+        || ngx_http_7digital_partner_string(pool, obj, "key", 1,
+                                            NGX_HTTP_7DIGITAL_MAX_KEY_LEN,
+                                            &p->key, n, err, errlen)
+           != NGX_OK
+        || ngx_http_7digital_partner_string(pool, obj, "secret", 0,
+                                            NGX_HTTP_7DIGITAL_MAX_KEY_LEN,
+                                            &p->secret, n, err, errlen)
+           != NGX_OK
+        || ngx_http_7digital_partner_apis(obj, n, &p->apis, err, errlen)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    v = json_object_get(obj, "enabled");
+
+    if (v != NULL && !json_is_boolean(v)) {
+        ngx_snprintf((u_char *) err, errlen,
+                     "partner \"%V\": \"enabled\" must be true or false%Z",
+                     &p->id);
+        return NGX_ERROR;
+    }
+
+    p->enabled = (v == NULL || json_is_true(v));
+
+    return NGX_OK;
+}
+
+
+/*
+ * Identifiers and keys end up in logs, cache keys and HTTP headers, so
+ * they are held to visible ASCII; a secret is only ever an HMAC key, but
+ * it must not be empty.  Error messages never quote a key or a secret.
+ */
+
+static ngx_int_t
+ngx_http_7digital_partner_string(ngx_pool_t *pool, json_t *obj,
+    const char *name, ngx_uint_t required, size_t max, ngx_str_t *dst,
+    ngx_uint_t n, char *err, size_t errlen)
+{
+    size_t       i, len;
+    json_t      *v;
+    const char  *s;
+
+    v = json_object_get(obj, name);
+
+    if (v == NULL) {
+        ngx_str_null(dst);
+
+        if (!required) {
+            return NGX_OK;
+        }
+
+        ngx_snprintf((u_char *) err, errlen,
+                     "partner #%ui has no \"%s\"%Z", n, name);
+        return NGX_ERROR;
+    }
+
+    if (!json_is_string(v)) {
+        ngx_snprintf((u_char *) err, errlen,
+                     "partner #%ui: \"%s\" must be a string%Z", n, name);
+        return NGX_ERROR;
+    }
+
+    s = json_string_value(v);
+    len = json_string_length(v);
+
+    if (len == 0 || len > max) {
+        ngx_snprintf((u_char *) err, errlen,
+                     "partner #%ui: \"%s\" must be 1 to %uz bytes long%Z",
+                     n, name, max);
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < len; i++) {
+        if ((u_char) s[i] <= 0x20 || (u_char) s[i] >= 0x7f
+            || s[i] == '"' || s[i] == '\\')
+        {
+            ngx_snprintf((u_char *) err, errlen,
+                         "partner #%ui: \"%s\" may only hold visible ASCII "
+                         "characters other than quotes and backslashes%Z",
+                         n, name);
+            return NGX_ERROR;
+        }
+    }
+
+    dst->data = ngx_pnalloc(pool, len);
+    if (dst->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(dst->data, s, len);
+    dst->len = len;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_7digital_partner_apis(json_t *obj, ngx_uint_t n, ngx_uint_t *apis,
+    char *err, size_t errlen)
+{
+    size_t       i;
+    json_t      *v, *e;
+    const char  *s;
+
+    v = json_object_get(obj, "apis");
+
+    if (v == NULL) {
+        *apis = NGX_HTTP_7DIGITAL_API_7D | NGX_HTTP_7DIGITAL_API_CD;
+        return NGX_OK;
+    }
+
+    if (!json_is_array(v)) {
+        goto invalid;
+    }
+
+    *apis = 0;
+
+    json_array_foreach(v, i, e) {
+        s = json_string_value(e);
+
+        if (s == NULL) {
+            goto invalid;
+        }
+
+        if (ngx_strcmp(s, "7digital") == 0) {
+            *apis |= NGX_HTTP_7DIGITAL_API_7D;
+
+        } else if (ngx_strcmp(s, "choosedigital") == 0) {
+            *apis |= NGX_HTTP_7DIGITAL_API_CD;
+
+        } else {
+            goto invalid;
+        }
+    }
+
+    return NGX_OK;
+
+invalid:
+
+    ngx_snprintf((u_char *) err, errlen,
+                 "partner #%ui: \"apis\" must be an array of \"7digital\" "
+                 "and \"choosedigital\"%Z", n);
+
+    return NGX_ERROR;
+}
+
+
+/*
+ * Keys are looked up by an HMAC of the key under a random per-load secret:
+ * the binary search compares digests an attacker cannot predict, and the
+ * one key found is then compared in constant time.
+ */
+
+static ngx_int_t
+ngx_http_7digital_registry_index(ngx_http_7digital_registry_t *reg,
+    char *err, size_t errlen)
+{
+    ngx_uint_t                    i, j;
+    ngx_http_7digital_slot_t     *slot;
+    ngx_http_7digital_partner_t  *p;
+
+    if (RAND_bytes(reg->lookup_key, NGX_HTTP_7DIGITAL_DIGEST_LEN) != 1) {
+        ngx_snprintf((u_char *) err, errlen, "RAND_bytes() failed%Z");
+        return NGX_ERROR;
+    }
+
+    if (ngx_array_init(&reg->slots, reg->partners.pool,
+                       reg->partners.nelts + 1,
+                       sizeof(ngx_http_7digital_slot_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    p = reg->partners.elts;
+
+    for (i = 0; i < reg->partners.nelts; i++) {
+
+        for (j = 0; j < i; j++) {
+            if (p[i].id.len == p[j].id.len
+                && ngx_strncmp(p[i].id.data, p[j].id.data, p[i].id.len) == 0)
+            {
+                ngx_snprintf((u_char *) err, errlen,
+                             "partner #%ui: duplicate id \"%V\"%Z",
+                             i + 1, &p[i].id);
+                return NGX_ERROR;
+            }
+
+            if (ngx_http_7digital_equal(&p[i].key, &p[j].key)) {
+                ngx_snprintf((u_char *) err, errlen,
+                             "partner \"%V\" has the same key as "
+                             "partner \"%V\"%Z", &p[i].id, &p[j].id);
+                return NGX_ERROR;
+            }
+        }
+
+        slot = ngx_array_push(&reg->slots);
+        if (slot == NULL) {
+            return NGX_ERROR;
+        }
+
+        slot->partner = &p[i];
+
+        if (ngx_http_7digital_hmac_sha256(reg->lookup_key,
+                                          NGX_HTTP_7DIGITAL_DIGEST_LEN,
+                                          &p[i].key, slot->digest)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_qsort(reg->slots.elts, reg->slots.nelts,
+              sizeof(ngx_http_7digital_slot_t), ngx_http_7digital_slot_cmp);
+
+    return NGX_OK;
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_7digital_slot_cmp(const void *a, const void *b)
+{
+    return ngx_memcmp(((ngx_http_7digital_slot_t *) a)->digest,
+                      ((ngx_http_7digital_slot_t *) b)->digest,
+                      NGX_HTTP_7DIGITAL_DIGEST_LEN);
+}
+
+
+ngx_http_7digital_partner_t *
+ngx_http_7digital_registry_find(ngx_http_7digital_registry_t *reg,
+    ngx_str_t *key)
+{
+    u_char                     digest[NGX_HTTP_7DIGITAL_DIGEST_LEN];
+    ngx_int_t                  rc;
+    ngx_uint_t                 lo, hi, mid;
+    ngx_http_7digital_slot_t  *slot;
+
+    if (key->len == 0 || key->len > NGX_HTTP_7DIGITAL_MAX_KEY_LEN) {
+        return NULL;
+    }
+
+    if (ngx_http_7digital_hmac_sha256(reg->lookup_key,
+                                      NGX_HTTP_7DIGITAL_DIGEST_LEN, key,
+                                      digest)
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    slot = reg->slots.elts;
+    lo = 0;
+    hi = reg->slots.nelts;
+
+    while (lo < hi) {
+        mid = lo + (hi - lo) / 2;
+        rc = ngx_memcmp(digest, slot[mid].digest,
+                        NGX_HTTP_7DIGITAL_DIGEST_LEN);
+
+        if (rc == 0) {
+            return ngx_http_7digital_equal(key, &slot[mid].partner->key)
+                   ? slot[mid].partner : NULL;
+        }
+
+        if (rc < 0) {
+            hi = mid;
+
+        } else {
+            lo = mid + 1;
+        }
+    }
+
+    return NULL;
+}

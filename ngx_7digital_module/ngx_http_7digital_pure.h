@@ -1,0 +1,99 @@
+
+/*
+ * Copyright (C) ngx_7digital_module authors
+ *
+ * Pure functions: they take strings, pools and logs, never a request, so
+ * that unit tests and fuzz targets can call them without a server.
+ */
+
+
+#ifndef _NGX_HTTP_7DIGITAL_PURE_H_INCLUDED_
+#define _NGX_HTTP_7DIGITAL_PURE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+
+#define NGX_HTTP_7DIGITAL_API_7D        0x01
+#define NGX_HTTP_7DIGITAL_API_CD        0x02
+
+#define NGX_HTTP_7DIGITAL_MAX_PARAMS    256
+#define NGX_HTTP_7DIGITAL_DIGEST_LEN    32
+#define NGX_HTTP_7DIGITAL_SHA1_LEN      20
+#define NGX_HTTP_7DIGITAL_SHA1_B64_LEN  28
+#define NGX_HTTP_7DIGITAL_CD_DATE_LEN   (sizeof("2000-01-01T00:00:00Z") - 1)
+
+
+/* one name=value pair as it appeared on the wire, and decoded */
+typedef struct {
+    ngx_str_t                       raw;
+    ngx_str_t                       name;
+    ngx_str_t                       value;
+} ngx_http_7digital_param_t;
+
+
+typedef struct {
+    ngx_str_t                       id;
+    ngx_str_t                       key;
+    ngx_str_t                       secret;
+    ngx_uint_t                      apis;
+    unsigned                        enabled:1;
+} ngx_http_7digital_partner_t;
+
+
+typedef struct {
+    u_char                          digest[NGX_HTTP_7DIGITAL_DIGEST_LEN];
+    ngx_http_7digital_partner_t    *partner;
+} ngx_http_7digital_slot_t;
+
+
+typedef struct {
+    ngx_str_t                       file;
+    ngx_array_t                     partners;   /* partner_t */
+    ngx_array_t                     slots;      /* slot_t, sorted */
+    u_char                          lookup_key[NGX_HTTP_7DIGITAL_DIGEST_LEN];
+} ngx_http_7digital_registry_t;
+
+
+typedef ngx_uint_t (*ngx_http_7digital_skip_pt)(ngx_str_t *name);
+
+
+/* ngx_http_7digital_params.c */
+ngx_int_t ngx_http_7digital_parse_params(ngx_pool_t *pool, ngx_str_t *src,
+    ngx_array_t *params);
+ngx_int_t ngx_http_7digital_decode(ngx_pool_t *pool, ngx_str_t *src,
+    ngx_str_t *dst, ngx_uint_t form);
+ngx_int_t ngx_http_7digital_parse_authorization(ngx_pool_t *pool,
+    ngx_str_t *value, ngx_array_t *params);
+ngx_int_t ngx_http_7digital_join_params(ngx_pool_t *pool,
+    ngx_array_t *params, ngx_http_7digital_skip_pt skip, ngx_str_t *extra,
+    ngx_str_t *dst);
+ngx_http_7digital_param_t *ngx_http_7digital_find_param(ngx_array_t *params,
+    ngx_str_t *name, ngx_uint_t *count);
+ngx_int_t ngx_http_7digital_escape(ngx_pool_t *pool, ngx_str_t *src,
+    ngx_str_t *dst);
+ngx_uint_t ngx_http_7digital_is_oauth_credential(ngx_str_t *name);
+
+/* ngx_http_7digital_crypto.c */
+ngx_int_t ngx_http_7digital_hmac_sha1(ngx_str_t *key, ngx_str_t *msg,
+    u_char *out);
+ngx_int_t ngx_http_7digital_hmac_sha1_base64(ngx_str_t *key, ngx_str_t *msg,
+    u_char *out);
+ngx_int_t ngx_http_7digital_hmac_sha256(u_char *key, size_t key_len,
+    ngx_str_t *msg, u_char *out);
+ngx_int_t ngx_http_7digital_sha256_hex(ngx_str_t *msg, u_char *out);
+ngx_uint_t ngx_http_7digital_equal(ngx_str_t *a, ngx_str_t *b);
+
+/* ngx_http_7digital_partner.c */
+ngx_http_7digital_registry_t *ngx_http_7digital_registry_load(
+    ngx_pool_t *pool, ngx_log_t *log, ngx_str_t *file, char *errbuf,
+    size_t errlen);
+ngx_http_7digital_partner_t *ngx_http_7digital_registry_find(
+    ngx_http_7digital_registry_t *reg, ngx_str_t *key);
+
+/* ngx_http_7digital_choose.c */
+u_char *ngx_http_7digital_cd_date(u_char *buf, time_t now);
+
+
+#endif /* _NGX_HTTP_7DIGITAL_PURE_H_INCLUDED_ */

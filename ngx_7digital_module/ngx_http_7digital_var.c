@@ -1,0 +1,159 @@
+
+/*
+ * Copyright (C) ngx_7digital_module authors
+ *
+ * Variables for log_format, map and limit_req_zone.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_7digital_module.h"
+
+
+static ngx_int_t ngx_http_7digital_partner_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_7digital_auth_status_variable(
+    ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_http_7digital_ctx_t *ngx_http_7digital_early_identify(
+    ngx_http_request_t *r);
+
+
+static ngx_http_variable_t  ngx_http_7digital_vars[] = {
+
+    { ngx_string("sevendigital_partner"), NULL,
+      ngx_http_7digital_partner_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("sevendigital_auth_status"), NULL,
+      ngx_http_7digital_auth_status_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+/* indexed by ngx_http_7digital_auth_e */
+static ngx_str_t  ngx_http_7digital_auth_names[] = {
+    ngx_null_string,
+    ngx_string("OK"),
+    ngx_string("MISSING"),
+    ngx_string("UNKNOWN"),
+    ngx_string("DISABLED"),
+    ngx_string("FORBIDDEN"),
+    ngx_string("CONFLICT"),
+    ngx_string("MALFORMED")
+};
+
+
+ngx_int_t
+ngx_http_7digital_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_7digital_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_7digital_partner_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_7digital_ctx_t  *ctx;
+
+    ctx = ngx_http_7digital_early_identify(r);
+
+    if (ctx == NULL || ctx->partner == NULL
+        || ctx->auth != NGX_HTTP_7DIGITAL_AUTH_OK)
+    {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = ctx->partner->id.len;
+    v->data = ctx->partner->id.data;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_7digital_auth_status_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_7digital_ctx_t  *ctx;
+
+    ctx = ngx_http_7digital_early_identify(r);
+
+    if (ctx == NULL || ctx->auth == NGX_HTTP_7DIGITAL_AUTH_NONE) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = ngx_http_7digital_auth_names[ctx->auth].len;
+    v->data = ngx_http_7digital_auth_names[ctx->auth].data;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * limit_req and limit_conn evaluate their keys in the preaccess phase,
+ * before the access checks ran; the partner is then found from the query
+ * and the headers alone, without reading the body or changing anything.
+ */
+
+static ngx_http_7digital_ctx_t *
+ngx_http_7digital_early_identify(ngx_http_request_t *r)
+{
+    ngx_int_t                      rc;
+    ngx_http_7digital_ctx_t       *ctx, *tmp;
+    ngx_http_7digital_error_t      err;
+    ngx_http_7digital_loc_conf_t  *lcf;
+
+    ctx = ngx_http_7digital_get_ctx(r);
+
+    if (ctx == NULL || ctx->done || ctx->auth != NGX_HTTP_7DIGITAL_AUTH_NONE)
+    {
+        return ctx;
+    }
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_7digital_module);
+
+    if (lcf->api == NGX_HTTP_7DIGITAL_OFF) {
+        return NULL;
+    }
+
+    tmp = ngx_pcalloc(r->pool, sizeof(ngx_http_7digital_ctx_t));
+    if (tmp == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(&err, sizeof(ngx_http_7digital_error_t));
+
+    if (lcf->api == NGX_HTTP_7DIGITAL_API_7D) {
+        rc = ngx_http_7digital_7d_identify(r, lcf, tmp, &err);
+
+    } else {
+        rc = ngx_http_7digital_cd_identify(r, lcf, tmp, &err);
+    }
+
+    return rc == NGX_ERROR ? NULL : tmp;
+}
