@@ -1,0 +1,166 @@
+package Gateway;
+
+# Shared set-up for the suites: where the module and the fixtures are, and
+# the services the gateway talks to.  Load it *before* Test::Nginx::Socket:
+#
+#     use FindBin;
+#     use lib "$FindBin::Bin/lib";
+#     use Gateway;
+#     use Test::Nginx::Socket;
+#
+# Services: when TEST_NGINX_REDIS_PORT, TEST_NGINX_MOCK_7D_PORT or
+# TEST_NGINX_MOCK_CD_PORT is not set, the matching service (redis-server,
+# the mock 7digital or Choose Digital upstream) is started on a free
+# loopback port for this file and stopped when it ends.
+
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use IO::Socket::INET;
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(time sleep);
+
+our $T;
+our $Root;
+my @Children;
+my $Owner = $$;
+
+BEGIN {
+    $T = abs_path(dirname(__FILE__) . '/..');
+    $Root = abs_path("$T/..");
+
+    # our runner only when no real Test::Nginx is on the path
+    push @INC, "$T/harness";
+}
+
+$ENV{TEST_NGINX_BINARY} ||= '/usr/sbin/nginx';
+$ENV{TEST_NGINX_LOAD_MODULES} //=
+    "$Root/build/ngx_http_7digital_module.so";
+$ENV{TEST_NGINX_FIXTURES} ||= "$T/fixtures";
+$ENV{TEST_NGINX_UPSTREAM_7D_KEY} ||= 'gateway-7d-consumer-key';
+$ENV{TEST_NGINX_UPSTREAM_CD_KEY} ||= 'gateway-cd-access-key';
+$ENV{TEST_NGINX_SERVROOT} ||= "$T/servroot";
+
+sub free_port {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Proto => 'tcp', Listen => 1, ReuseAddr => 1)
+        or die "no free port: $!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+sub wait_port {
+    my ($port, $what) = @_;
+    my $deadline = time + 10;
+    while (time < $deadline) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $port, Proto => 'tcp');
+        if ($s) {
+            close $s;
+            return;
+        }
+        sleep 0.05;
+    }
+    die "$what did not start listening on 127.0.0.1:$port\n";
+}
+
+sub spawn {
+    my ($what, $port, @cmd) = @_;
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>', '/dev/null' unless $ENV{TEST_GATEWAY_VERBOSE};
+        exec @cmd or die "exec $cmd[0]: $!";
+    }
+    push @Children, $pid;
+    wait_port($port, $what);
+}
+
+sub start_services {
+    if (!$ENV{TEST_NGINX_REDIS_PORT}) {
+        my $port = free_port();
+        spawn('redis-server', $port, '/usr/bin/redis-server',
+              '--port', $port, '--bind', '127.0.0.1', '--save', '',
+              '--appendonly', 'no', '--daemonize', 'no',
+              '--loglevel', 'warning');
+        $ENV{TEST_NGINX_REDIS_PORT} = $port;
+    }
+
+    my %mocks = (
+        '7D' => ['7digital', 'upstream-7d.secret',
+                 $ENV{TEST_NGINX_UPSTREAM_7D_KEY}],
+        'CD' => ['choosedigital', 'upstream-cd.secret',
+                 $ENV{TEST_NGINX_UPSTREAM_CD_KEY}],
+    );
+
+    for my $m (sort keys %mocks) {
+        next if $ENV{"TEST_NGINX_MOCK_${m}_PORT"};
+        my ($api, $secret, $key) = @{$mocks{$m}};
+        my $port = free_port();
+        spawn("mock $api", $port, '/usr/bin/python3',
+              "$T/mock/mock_upstream.py", '--api', $api, '--port', $port,
+              '--consumer-key', $key,
+              '--consumer-secret-file', "$ENV{TEST_NGINX_FIXTURES}/$secret",
+              '--partners', "$ENV{TEST_NGINX_FIXTURES}/partners.json");
+        $ENV{"TEST_NGINX_MOCK_${m}_PORT"} = $port;
+    }
+}
+
+sub stop_services {
+    return unless $$ == $Owner;
+    kill 'TERM', @Children;
+    my $deadline = time + 5;
+    while (@Children && time < $deadline) {
+        @Children = grep { waitpid($_, WNOHANG) == 0 } @Children;
+        sleep 0.02 if @Children;
+    }
+    kill 'KILL', @Children;
+    @Children = ();
+}
+
+END { stop_services() }
+
+# A block with no http_config gets the gateway's usual one, and every
+# block gets locations that reach the mocks' control endpoints.
+sub defaults {
+    my %opt = @_;
+    main::add_block_preprocessor(sub {
+        my $block = shift;
+
+        if (!defined $block->{http_config}) {
+            $block->set_value('http_config', <<'EOF');
+    sevendigital_partners $TEST_NGINX_FIXTURES/partners.json;
+
+    upstream sevendigital {
+        server 127.0.0.1:$TEST_NGINX_MOCK_7D_PORT;
+        keepalive 8;
+    }
+
+    upstream choosedigital {
+        server 127.0.0.1:$TEST_NGINX_MOCK_CD_PORT;
+        keepalive 8;
+    }
+EOF
+        }
+
+        my $config = $block->{config} ? $block->{config}[0] : '';
+        $block->set_value('config', $config . <<'EOF');
+
+    location /__mock/7d/ {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_MOCK_7D_PORT/__mock/;
+    }
+
+    location /__mock/cd/ {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_MOCK_CD_PORT/__mock/;
+    }
+EOF
+    });
+}
+
+start_services();
+
+1;
