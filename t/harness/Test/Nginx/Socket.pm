@@ -315,15 +315,26 @@ sub start_nginx {
     return 0;
 }
 
+# a daemonised nginx is not our child: once it exits it stays a zombie
+# until init reaps it, which must count as gone
+sub alive {
+    my $pid = shift;
+    return 0 unless kill 0, $pid;
+    open my $fh, '<', "/proc/$pid/stat" or return 1;
+    my $stat = <$fh> // '';
+    close $fh;
+    return $stat !~ /^\d+ \(.*\) [ZX] /s;
+}
+
 sub stop_nginx {
     my $pid = nginx_pid();
     return unless $pid;
     kill 'QUIT', $pid;
     my $deadline = time + 5;
-    while (time < $deadline && kill(0, $pid)) {
-        sleep 0.02;
+    while (time < $deadline && alive($pid)) {
+        sleep 0.005;
     }
-    kill 'KILL', $pid if kill 0, $pid;
+    kill 'KILL', $pid if alive($pid);
     unlink "$ServRoot/logs/nginx.pid";
     $Running = 0;
 }
