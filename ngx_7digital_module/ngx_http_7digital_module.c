@@ -28,6 +28,8 @@ static char *ngx_http_7digital_merge_loc_conf(ngx_conf_t *cf, void *parent,
 static ngx_int_t ngx_http_7digital_init(ngx_conf_t *cf);
 static char *ngx_http_7digital_partners(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_7digital_gateway(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_7digital_secret_file(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_7digital_read_secret(ngx_conf_t *cf,
@@ -53,10 +55,10 @@ static ngx_command_t  ngx_http_7digital_commands[] = {
 
     { ngx_string("sevendigital_gateway"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_enum_slot,
+      ngx_http_7digital_gateway,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_7digital_loc_conf_t, api),
-      &ngx_http_7digital_apis },
+      0,
+      NULL },
 
     { ngx_string("sevendigital_upstream_key"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -421,6 +423,38 @@ ngx_http_7digital_partners(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_7digital_gateway(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_7digital_loc_conf_t *lcf = conf;
+
+    ngx_str_t        *value;
+    ngx_conf_enum_t  *e;
+
+    if (lcf->api != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (e = ngx_http_7digital_apis; e->name.len; e++) {
+        if (e->name.len == value[1].len
+            && ngx_strcmp(e->name.data, value[1].data) == 0)
+        {
+            lcf->api = e->value;
+            return NGX_CONF_OK;
+        }
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\" directive, "
+                       "it must be \"7digital\", \"choosedigital\" or \"off\"",
+                       &value[1], &cmd->name);
+
+    return NGX_CONF_ERROR;
 }
 
 

@@ -458,3 +458,48 @@ GET /open/x?oauth_consumer_key=whatever
 args=oauth_consumer_key=whatever
 --- no_error_log
 [error]
+
+
+
+=== TEST 23: proxy_pass with a variable host sends the rewritten query too
+--- config
+    location /1.2/ {
+        sevendigital_gateway 7digital;
+        sevendigital_upstream_key $TEST_NGINX_UPSTREAM_7D_KEY;
+        set $sevendigital_host 127.0.0.1:$TEST_NGINX_MOCK_7D_PORT;
+        proxy_pass http://$sevendigital_host;
+    }
+--- request eval
+[
+"GET /1.2/release/details?releaseId=12345&oauth_consumer_key=acme-key-0001&q=a%2Bb+c",
+"GET /__mock/7d/last",
+]
+--- response_body_like eval
+[
+qr{<release id="12345">},
+qr{"path": "/1.2/release/details", "query": "releaseId=12345&q=a%2Bb\+c&oauth_consumer_key=gateway-7d-consumer-key"},
+]
+--- no_error_log
+[error]
+
+
+
+=== TEST 24: a percent-encoded path is forwarded as it was sent
+--- config
+    location /1.2/ {
+        sevendigital_gateway 7digital;
+        sevendigital_upstream_key $TEST_NGINX_UPSTREAM_7D_KEY;
+        proxy_pass http://sevendigital;
+    }
+--- request eval
+[
+"GET /1.2/artist/search%20x?q=1&oauth_consumer_key=acme-key-0001",
+"GET /__mock/7d/last",
+]
+--- response_body_like eval
+[
+qr{<echo path="/artist/search%20x">},
+qr{"path": "/1.2/artist/search%20x", "query": "q=1&oauth_consumer_key=gateway-7d-consumer-key"},
+]
+--- no_error_log
+[error]

@@ -1,0 +1,194 @@
+# Configuration-time checks: what `nginx -t` says about a broken partners
+# file or a gateway missing a directive, and that the shipped configs load.
+
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Gateway;
+use Test::More;
+use File::Temp qw(tempdir);
+use File::Path qw(make_path);
+use File::Copy qw(copy);
+
+my $nginx = $ENV{TEST_NGINX_BINARY};
+my $module = (split ' ', $ENV{TEST_NGINX_LOAD_MODULES})[0];
+my $fx = $ENV{TEST_NGINX_FIXTURES};
+my $dir = tempdir(CLEANUP => 1);
+
+sub write_file {
+    my ($path, $text) = @_;
+    open my $fh, '>', $path or die "$path: $!";
+    print $fh $text;
+    close $fh;
+}
+
+# runs nginx -t on an http{} body; returns (exit status, output)
+sub nginx_t {
+    my ($http) = @_;
+    write_file("$dir/nginx.conf", <<"CONF");
+load_module $module;
+error_log $dir/error.log;
+pid $dir/nginx.pid;
+events {}
+http {
+    access_log off;
+    client_body_temp_path $dir;
+    proxy_temp_path $dir;
+    fastcgi_temp_path $dir;
+    uwsgi_temp_path $dir;
+    scgi_temp_path $dir;
+$http
+}
+CONF
+    my $out = `$nginx -t -p $dir/ -c $dir/nginx.conf -e $dir/error.log 2>&1`;
+    return ($? >> 8, $out);
+}
+
+sub partners_t {
+    my ($json) = @_;
+    write_file("$dir/partners.json", $json);
+    return nginx_t("sevendigital_partners $dir/partners.json;");
+}
+
+my ($rc, $out);
+
+($rc, $out) = nginx_t("sevendigital_partners $fx/partners.json;");
+is($rc, 0, 'the fixture partners file loads') or diag($out);
+like($out, qr/syntax is ok/, 'nginx -t says syntax is ok');
+
+($rc, $out) = partners_t(<<'JSON');
+{
+  "partners": [
+    { "id": "a", "key": "k1" }
+    { "id": "b", "key": "k2" }
+  ]
+}
+JSON
+isnt($rc, 0, 'broken JSON fails nginx -t');
+like($out, qr{\[emerg\] invalid partners file "\Q$dir\E/partners\.json": line 4, column \d+: .+ in \Q$dir\E/nginx\.conf:\d+},
+     'the message names the file, the line and column, what is wrong, '
+     . 'and the directive') or diag($out);
+
+my %bad = (
+    'no key' => ['{"partners":[{"id":"a"}]}', qr/partner #1 has no "key"/],
+    'duplicate id' =>
+        ['{"partners":[{"id":"a","key":"k1"},{"id":"a","key":"k2"}]}',
+         qr/partner #2: duplicate id "a"/],
+    'duplicate key' =>
+        ['{"partners":[{"id":"a","key":"SAMEKEY1"},{"id":"b","key":"SAMEKEY1"}]}',
+         qr/partner "b" has the same key as partner "a"/],
+    'unknown member' =>
+        ['{"partners":[{"id":"a","key":"k","enabeld":false}]}',
+         qr/partner #1 has an unknown member "enabeld"/],
+    'bad enabled' =>
+        ['{"partners":[{"id":"a","key":"k","enabled":"no"}]}',
+         qr/partner "a": "enabled" must be true or false/],
+    'bad apis' =>
+        ['{"partners":[{"id":"a","key":"k","apis":["spotify"]}]}',
+         qr/partner #1: "apis" must be an array of "7digital" and "choosedigital"/],
+    'key not a string' =>
+        ['{"partners":[{"id":"a","key":42}]}',
+         qr/partner #1: "key" must be a string/],
+    'empty id' =>
+        ['{"partners":[{"id":"","key":"k"}]}',
+         qr/partner #1: "id" must be 1 to 64 bytes long/],
+    'space in key' =>
+        ['{"partners":[{"id":"a","key":"a b"}]}',
+         qr/partner #1: "key" may only hold visible ASCII/],
+    'no partners array' =>
+        ['{"partner":[]}',
+         qr/the top level must be an object with a "partners" array/],
+    'top level array' =>
+        ['[]', qr/the top level must be an object with a "partners" array/],
+    'duplicate member' =>
+        ['{"partners":[{"id":"a","id":"b","key":"k"}]}',
+         qr/line 1, column \d+: duplicate object key/],
+);
+
+for my $case (sort keys %bad) {
+    my ($json, $re) = @{$bad{$case}};
+    ($rc, $out) = partners_t($json);
+    isnt($rc, 0, "$case: nginx -t fails");
+    like($out, $re, "$case: the message says what is wrong") or diag($out);
+}
+
+# a secret or key never appears in a message, even next to the error
+($rc, $out) = partners_t(<<'JSON');
+{"partners":[
+  {"id":"a","key":"VISIBLEKEY-111","secret":"TOPSECRET-111"},
+  {"id":"b","key":"VISIBLEKEY-111","secret":"TOPSECRET-222"}
+]}
+JSON
+isnt($rc, 0, 'duplicate keys fail');
+unlike($out, qr/TOPSECRET|VISIBLEKEY/, 'neither secrets nor keys are printed');
+
+($rc, $out) = nginx_t("sevendigital_partners $dir/missing.json;");
+isnt($rc, 0, 'a missing partners file fails');
+like($out, qr{invalid partners file "\Q$dir\E/missing\.json": .*unable to open},
+     'the message names the missing file') or diag($out);
+
+($rc, $out) = nginx_t("sevendigital_partners $fx/partners.json;\n"
+                      . "sevendigital_partners $fx/partners.json;");
+like($out, qr/"sevendigital_partners" directive is duplicate/,
+     'a second partners file is refused');
+
+sub in_location {
+    my $loc = shift;
+    return "sevendigital_partners $fx/partners.json;\n"
+           . "server { listen 127.0.0.1:1; location / { $loc } }";
+}
+
+($rc, $out) = nginx_t("server { listen 127.0.0.1:1; location / { "
+                      . "sevendigital_gateway 7digital; "
+                      . "sevendigital_upstream_key k; } }");
+like($out, qr/"sevendigital_gateway" requires "sevendigital_partners" in the http block/,
+     'the gateway needs a partners file');
+
+($rc, $out) = nginx_t(in_location('sevendigital_gateway 7digital;'));
+like($out, qr/"sevendigital_gateway" requires "sevendigital_upstream_key"/,
+     'the gateway needs the upstream key');
+
+($rc, $out) = nginx_t(in_location('sevendigital_gateway choosedigital; '
+                                  . 'sevendigital_upstream_key k;'));
+like($out, qr/"sevendigital_gateway choosedigital" requires "sevendigital_upstream_secret_file"/,
+     'Choose Digital needs the upstream secret');
+
+($rc, $out) = nginx_t(in_location('sevendigital_gateway chosedigital;'));
+like($out, qr/invalid value "chosedigital" in "sevendigital_gateway" directive/,
+     'a misspelt API is named');
+
+($rc, $out) = nginx_t(in_location("sevendigital_upstream_secret_file $dir/nope.secret;"));
+like($out, qr{open\(\) "\Q$dir\E/nope\.secret" failed},
+     'a missing secret file is named');
+
+write_file("$dir/empty.secret", "\n");
+($rc, $out) = nginx_t(in_location("sevendigital_upstream_secret_file $dir/empty.secret;"));
+like($out, qr{secret file "\Q$dir\E/empty\.secret" is empty},
+     'an empty secret file is refused');
+
+write_file("$dir/ok.secret", "SUPERSECRET-xyz\n");
+($rc, $out) = nginx_t(in_location("sevendigital_upstream_secret_file $dir/ok.secret; "
+                                  . "sevendigital_gateway choosedigital;"));
+like($out, qr/requires "sevendigital_upstream_key"/, 'other errors still show');
+unlike($out, qr/SUPERSECRET/, 'the secret itself is never printed');
+
+# the shipped configurations load with the built module
+{
+    my $p = "$dir/prefix";
+    make_path("$p/modules", "$p/logs", "$p/conf/7digital");
+    symlink $module, "$p/modules/ngx_http_7digital_module.so";
+    copy("$Gateway::Root/conf/nginx.conf", "$p/conf/nginx.conf") or die $!;
+    copy("$Gateway::Root/conf/7digital/partners.json.example",
+         "$p/conf/7digital/partners.json") or die $!;
+    write_file("$p/conf/7digital/$_", "example-secret\n")
+        for qw(7digital.secret choosedigital.secret);
+    my $o = `$nginx -t -p $p/ -c conf/nginx.conf -e $p/logs/error.log 2>&1`;
+    is($? >> 8, 0, 'conf/nginx.conf passes nginx -t') or diag($o);
+
+    make_path("$Gateway::Root/demo/run");
+    $o = `$nginx -t -p $Gateway::Root/ -c conf/demo.conf -e $dir/demo-error.log 2>&1`;
+    is($? >> 8, 0, 'conf/demo.conf passes nginx -t') or diag($o);
+}
+
+done_testing();
