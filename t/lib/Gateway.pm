@@ -122,7 +122,10 @@ sub stop_services {
     @Children = ();
 }
 
-END { stop_services() }
+END {
+    local $?;    # waitpid must not change the exit status of the test
+    stop_services();
+}
 
 # A block with no http_config gets the gateway's usual one, and every
 # block gets locations that reach the mocks' control endpoints.

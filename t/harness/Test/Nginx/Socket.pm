@@ -83,7 +83,6 @@ sub workers { $Workers = shift }
 sub worker_connections { $WorkerConnections = shift }
 sub log_level { $LogLevel = shift }
 sub no_long_string { }
-sub no_diff { }
 sub no_root_location { $RootLocation = 0 }
 sub server_port { return $Port }
 sub html_dir { return "$ServRoot/html" }
@@ -340,6 +339,7 @@ sub stop_nginx {
 }
 
 END {
+    local $?;
     stop_nginx() if $Running;
 }
 
