@@ -43,7 +43,14 @@ static ngx_http_7digital_auth_text_t  ngx_http_7digital_auth_texts[] = {
     { NGX_HTTP_UNAUTHORIZED, 1002,
       "Conflicting values of oauth_consumer_key", "Conflicting values" },
     { NGX_HTTP_UNAUTHORIZED, 1002,
-      "Malformed Authorization header", "Malformed" }
+      "Malformed Authorization header", "Malformed" },
+    { NGX_HTTP_UNAUTHORIZED, 1001,
+      "Signature required", "Required" },
+    { NGX_HTTP_UNAUTHORIZED, 1003,
+      "Timestamp outside the allowed window",
+      "validation.invalid.outofrange" },
+    { NGX_HTTP_UNAUTHORIZED, 1002,
+      "Invalid signature", "Invalid" }
 };
 
 
@@ -64,9 +71,9 @@ ngx_http_7digital_auth_error(ngx_uint_t api, ngx_http_7digital_auth_e auth,
     err->message.data = (u_char *) msg;
     err->message.len = ngx_strlen(msg);
 
-    /* 7digital reports a broken OAuth header as OAuth errors: plain text */
+    /* 7digital reports failed OAuth checks in plain text */
     err->oauth = (api == NGX_HTTP_7DIGITAL_API_7D
-                  && auth == NGX_HTTP_7DIGITAL_AUTH_MALFORMED);
+                  && auth >= NGX_HTTP_7DIGITAL_AUTH_MALFORMED);
 }
 
 

@@ -67,6 +67,20 @@ static ngx_command_t  ngx_http_7digital_commands[] = {
       offsetof(ngx_http_7digital_loc_conf_t, upstream_key),
       NULL },
 
+    { ngx_string("sevendigital_require_signature"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_7digital_loc_conf_t, require_signature),
+      NULL },
+
+    { ngx_string("sevendigital_signature_window"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_7digital_loc_conf_t, signature_window),
+      NULL },
+
     { ngx_string("sevendigital_upstream_secret_file"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_7digital_secret_file,
@@ -319,6 +333,8 @@ ngx_http_7digital_create_loc_conf(ngx_conf_t *cf)
      */
 
     conf->api = NGX_CONF_UNSET_UINT;
+    conf->require_signature = NGX_CONF_UNSET;
+    conf->signature_window = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -334,6 +350,9 @@ ngx_http_7digital_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_uint_value(conf->api, prev->api, NGX_HTTP_7DIGITAL_OFF);
     ngx_conf_merge_str_value(conf->upstream_key, prev->upstream_key, "");
+    ngx_conf_merge_value(conf->require_signature, prev->require_signature, 0);
+    ngx_conf_merge_sec_value(conf->signature_window, prev->signature_window,
+                             900);
 
     if (conf->upstream_secret_file.data == NULL) {
         conf->upstream_secret_file = prev->upstream_secret_file;

@@ -26,7 +26,10 @@ typedef enum {
     NGX_HTTP_7DIGITAL_AUTH_DISABLED,
     NGX_HTTP_7DIGITAL_AUTH_FORBIDDEN,
     NGX_HTTP_7DIGITAL_AUTH_CONFLICT,
-    NGX_HTTP_7DIGITAL_AUTH_MALFORMED
+    NGX_HTTP_7DIGITAL_AUTH_MALFORMED,
+    NGX_HTTP_7DIGITAL_AUTH_UNSIGNED,
+    NGX_HTTP_7DIGITAL_AUTH_STALE,
+    NGX_HTTP_7DIGITAL_AUTH_BAD_SIGNATURE
 } ngx_http_7digital_auth_e;
 
 
@@ -40,6 +43,8 @@ typedef struct {
     ngx_str_t                       upstream_key;
     ngx_str_t                       upstream_secret;
     ngx_str_t                       upstream_secret_file;
+    ngx_flag_t                      require_signature;
+    time_t                          signature_window;
 } ngx_http_7digital_loc_conf_t;
 
 
@@ -57,6 +62,8 @@ typedef struct {
     ngx_http_7digital_partner_t    *partner;
     ngx_http_7digital_auth_e        auth;
     ngx_http_7digital_input_t       in;
+    ngx_str_t                       cd_auth_data;
+    unsigned                        cd_hashed:1;
     unsigned                        done:1;
     unsigned                        waiting_body:1;
     unsigned                        body_read:1;

@@ -92,8 +92,15 @@ ngx_http_7digital_registry_t *ngx_http_7digital_registry_load(
 ngx_http_7digital_partner_t *ngx_http_7digital_registry_find(
     ngx_http_7digital_registry_t *reg, ngx_str_t *key);
 
-/* ngx_http_7digital_choose.c */
+/* ngx_http_7digital_cdsign.c */
 u_char *ngx_http_7digital_cd_date(u_char *buf, time_t now);
+ngx_int_t ngx_http_7digital_cd_parse_date(ngx_str_t *value, time_t *t);
+ngx_str_t *ngx_http_7digital_cd_method(ngx_str_t *uri);
+ngx_int_t ngx_http_7digital_cd_auth_data(ngx_pool_t *pool, ngx_str_t *fields,
+    ngx_array_t *query, ngx_array_t *body, ngx_str_t *data, ngx_str_t **bad);
+ngx_int_t ngx_http_7digital_cd_authentication(ngx_array_t *query,
+    ngx_array_t *body, ngx_str_t *value);
+ngx_uint_t ngx_http_7digital_is_cd_authentication(ngx_str_t *name);
 
 
 #endif /* _NGX_HTTP_7DIGITAL_PURE_H_INCLUDED_ */

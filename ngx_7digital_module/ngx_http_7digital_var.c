@@ -16,6 +16,8 @@ static ngx_int_t ngx_http_7digital_partner_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_7digital_auth_status_variable(
     ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_7digital_hashed_customer_id_variable(
+    ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_http_7digital_ctx_t *ngx_http_7digital_early_identify(
     ngx_http_request_t *r);
 
@@ -30,8 +32,15 @@ static ngx_http_variable_t  ngx_http_7digital_vars[] = {
       ngx_http_7digital_auth_status_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("sevendigital_hashed_customer_id"), NULL,
+      ngx_http_7digital_hashed_customer_id_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
       ngx_http_null_variable
 };
+
+
+static ngx_str_t  ngx_http_7digital_customer_id = ngx_string("customerId");
 
 
 /* indexed by ngx_http_7digital_auth_e */
@@ -43,7 +52,10 @@ static ngx_str_t  ngx_http_7digital_auth_names[] = {
     ngx_string("DISABLED"),
     ngx_string("FORBIDDEN"),
     ngx_string("CONFLICT"),
-    ngx_string("MALFORMED")
+    ngx_string("MALFORMED"),
+    ngx_string("UNSIGNED"),
+    ngx_string("STALE"),
+    ngx_string("BAD_SIGNATURE")
 };
 
 
@@ -108,6 +120,76 @@ ngx_http_7digital_auth_status_variable(ngx_http_request_t *r,
     v->data = ngx_http_7digital_auth_names[ctx->auth].data;
     v->valid = 1;
     v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Choose Digital's download and player-info paths take the SHA-256 of the
+ * customer id; partners send the customerId parameter and the operator
+ * builds the upstream path from this variable.
+ */
+
+static ngx_int_t
+ngx_http_7digital_hashed_customer_id_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_uint_t                  n;
+    ngx_array_t                 query, *src;
+    ngx_http_7digital_ctx_t    *ctx;
+    ngx_http_7digital_param_t  *prm;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
+
+    if (ctx && ctx->done && ctx->in.query.elts) {
+        prm = ngx_http_7digital_find_param(&ctx->in.body,
+                                           &ngx_http_7digital_customer_id,
+                                           &n);
+        src = &ctx->in.query;
+
+    } else {
+        if (ngx_array_init(&query, r->pool, 8,
+                           sizeof(ngx_http_7digital_param_t))
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_7digital_parse_params(r->pool, &r->args, &query)
+            == NGX_ERROR)
+        {
+            return NGX_ERROR;
+        }
+
+        prm = NULL;
+        src = &query;
+    }
+
+    if (prm == NULL) {
+        prm = ngx_http_7digital_find_param(src,
+                                           &ngx_http_7digital_customer_id,
+                                           &n);
+    }
+
+    if (prm == NULL || prm->value.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = ngx_pnalloc(r->pool, 64);
+    if (v->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_7digital_sha256_hex(&prm->value, v->data) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    v->len = 64;
+    v->valid = 1;
+    v->no_cacheable = 0;
     v->not_found = 0;
 
     return NGX_OK;

@@ -17,6 +17,10 @@ use strict;
 use warnings;
 
 use Cwd qw(abs_path);
+use Digest::SHA qw(hmac_sha1 sha256_hex);
+use MIME::Base64 qw(encode_base64);
+use POSIX qw(strftime);
+use URI::Escape qw(uri_escape);
 use File::Basename qw(dirname);
 use IO::Socket::INET;
 use POSIX qw(WNOHANG);
@@ -125,6 +129,48 @@ sub stop_services {
 END {
     local $?;    # waitpid must not change the exit status of the test
     stop_services();
+}
+
+# Partner-side signing for the suites, written independently of the
+# module's C code (Digest::SHA), as a partner's client would.
+
+sub hmac_b64 {
+    my ($secret, $data) = @_;
+    return encode_base64(hmac_sha1($data, $secret), '');
+}
+
+# x-cd-date in one of the formats Choose Digital clients send
+sub cd_date {
+    my ($format, $offset) = @_;
+    my $t = time + ($offset // 0);
+    $format //= 'Z';
+    return strftime('%Y-%m-%dT%H:%M:%SZ', gmtime $t) if $format eq 'Z';
+    return strftime('%Y-%m-%dT%H:%M:%S', gmtime $t) if $format eq 'plain';
+    if ($format eq 'php') {
+        # date("Y-m-d\TH:i:s.BP") in UTC+01:00: Swatch beats and an offset
+        my $local = $t + 3600;
+        my $beat = sprintf '%03d', int((($t + 3600) % 86400) / 86.4);
+        return strftime('%Y-%m-%dT%H:%M:%S', gmtime $local) . ".$beat+01:00";
+    }
+    die "unknown date format $format";
+}
+
+# the three Choose Digital headers, as more_headers lines
+sub cd_headers {
+    my ($key, $secret, $format, $offset) = @_;
+    my $date = cd_date($format, $offset);
+    return "cdaccesskeyid: $key\nx-cd-date: $date\n"
+           . "authorization: " . hmac_b64($secret, $date) . "\n";
+}
+
+# the "authentication" parameter over the given field values, escaped
+sub cd_auth {
+    my ($secret, @values) = @_;
+    return uri_escape(hmac_b64($secret, join '', @values));
+}
+
+sub cd_hashed_customer_id {
+    return sha256_hex(shift);
 }
 
 # A block with no http_config gets the gateway's usual one, and every

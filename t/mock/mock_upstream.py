@@ -38,6 +38,16 @@ from xml.sax.saxutils import escape, quoteattr
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, '..', 'fixtures')
 
+# Choose Digital methods with an "authentication" hash, and the fields it
+# signs in order (the API specification's resources/*.md)
+CD_HASHED = {
+    'purchase': ('cdin', 'customerId', 'customerCountryCode', 'priceSold'),
+    'update': ('orderId', 'customerId'),
+    'cancel': ('orderId', 'customerId'),
+    'resetdownload': ('customerId', 'orderId'),
+}
+CD_HISTORY = ('customerId', 'customerCountryCode')
+
 OAUTH_PARTNER_PARAMS = ('oauth_signature', 'oauth_nonce', 'oauth_timestamp',
                         'oauth_signature_method', 'oauth_version')
 
@@ -312,6 +322,34 @@ class Handler(BaseHTTPRequestHandler):
                                          hashlib.sha1).digest()).decode()
         if not hmac.compare_digest(want, sig):
             return 'Invalid authorization'
+        return self.check_cd_authentication(url, body)
+
+    def check_cd_authentication(self, url, body):
+        opts = self.server.opts
+        path = url.path.rstrip('/')
+        parts = path.strip('/').split('/')
+        if parts[:1] == ['history'] and parts[1:] in (['all'], ['count']):
+            fields = CD_HISTORY
+        elif len(parts) == 2 and parts[1] in CD_HASHED:
+            fields = CD_HASHED[parts[1]]
+        else:
+            return None
+        params = urllib.parse.parse_qsl(url.query, keep_blank_values=True)
+        params += self.form_params(body)
+        values = {}
+        for k, v in params:
+            values.setdefault(k, []).append(v)
+        for f in fields + ('authentication',):
+            if f not in values:
+                return 'Required %s' % f
+            if len(values[f]) != 1:
+                return 'Duplicate %s' % f
+        data = ''.join(values[f][0] for f in fields)
+        want = base64.b64encode(hmac.new(opts.consumer_secret.encode(),
+                                         data.encode(),
+                                         hashlib.sha1).digest()).decode()
+        if not hmac.compare_digest(want, values['authentication'][0]):
+            return 'Invalid authentication'
         return None
 
     def auth_failure(self, problem):
@@ -364,6 +402,14 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, xml, 'application/xml; charset=utf-8',
                              extra)
         payload = self.server.fixtures.get(path, {'path': '/' + path})
+        parts = path.split('/')
+        if len(parts) == 5 and parts[1] == 'download':
+            ok = len(parts[3]) == 64 and all(c in '0123456789abcdef'
+                                              for c in parts[3])
+            if not ok:
+                return self.api_error(400, 0, 'Invalid hashedCustomerId')
+            payload = {'url': 'https://example.invalid/dl/%s' % parts[2],
+                       'hashedCustomerId': parts[3]}
         return self.send(200, json.dumps(payload), 'application/json',
                          {'X-Mock-Path': url.path})
 
