@@ -52,3 +52,33 @@ demo-stop:
 
 clean:
 	rm -rf $(BUILD)
+
+# unit tests of the pure functions, linked without nginx (t/unit/shim.c)
+PURE :=         ngx_7digital_module/ngx_http_7digital_params.c \
+                ngx_7digital_module/ngx_http_7digital_crypto.c \
+                ngx_7digital_module/ngx_http_7digital_cdsign.c
+PURE_INCS :=    -I $(BUILD) -I $(NGX_SRC)/src/core -I $(NGX_SRC)/src/event \
+                -I $(NGX_SRC)/src/os/unix -I ngx_7digital_module
+UNIT_CFLAGS :=  -g -O1 -Wall -Wextra -Wno-unused-parameter -Werror
+
+.PHONY: unit
+unit: $(BUILD)/unit
+
+$(BUILD)/unit: $(BUILD)/Makefile t/unit/unit.c t/unit/shim.c $(PURE) \
+               ngx_7digital_module/ngx_http_7digital_pure.h
+	$(CC) $(UNIT_CFLAGS) $(PURE_INCS) -o $@ t/unit/unit.c t/unit/shim.c \
+	    $(PURE) -lcrypto
+
+# libFuzzer over every parser of client input
+FUZZ_SECONDS ?= 20
+
+.PHONY: fuzz
+fuzz: $(BUILD)/fuzz_parsers
+	mkdir -p $(BUILD)/fuzz-corpus
+	cd $(BUILD) && ./fuzz_parsers -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=4096 fuzz-corpus $(CURDIR)/t/fuzz/corpus
+
+$(BUILD)/fuzz_parsers: $(BUILD)/Makefile t/fuzz/fuzz_parsers.c t/unit/shim.c \
+                       $(PURE) ngx_7digital_module/ngx_http_7digital_pure.h
+	clang -g -O1 -fsanitize=fuzzer,address,undefined $(PURE_INCS) \
+	    -o $@ t/fuzz/fuzz_parsers.c t/unit/shim.c $(PURE) -lcrypto

@@ -1,0 +1,81 @@
+
+/*
+ * libFuzzer target for every parser of client input: query strings and
+ * urlencoded bodies, OAuth Authorization headers, x-cd-date values, and
+ * the Choose Digital hash data built from them.  The first byte picks the
+ * parser, so one corpus covers all of them.
+ *
+ *   make fuzz FUZZ_SECONDS=60
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_http_7digital_pure.h"
+
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+void shim_reset(void);
+
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    time_t        t;
+    u_char       *copy;
+    ngx_str_t     in, out, uri, *fields, *bad;
+    ngx_uint_t    i;
+    ngx_array_t   a, b;
+
+    if (size == 0) {
+        return 0;
+    }
+
+    /* an exact-size heap copy, so that ASan sees any over-read */
+    copy = malloc(size - 1 ? size - 1 : 1);
+    memcpy(copy, data + 1, size - 1);
+
+    in.data = copy;
+    in.len = size - 1;
+
+    ngx_array_init(&a, NULL, 4, sizeof(ngx_http_7digital_param_t));
+    ngx_array_init(&b, NULL, 4, sizeof(ngx_http_7digital_param_t));
+
+    switch (data[0] % 4) {
+
+    case 0:
+        if (ngx_http_7digital_parse_params(NULL, &in, &a) == NGX_OK) {
+            (void) ngx_http_7digital_join_params(NULL, &a,
+                                      ngx_http_7digital_is_oauth_credential,
+                                      NULL, &out);
+            for (i = 0; i < a.nelts; i++) {
+                (void) ngx_http_7digital_escape(NULL,
+                    &((ngx_http_7digital_param_t *) a.elts)[i].value, &out);
+            }
+        }
+        break;
+
+    case 1:
+        (void) ngx_http_7digital_parse_authorization(NULL, &in, &a);
+        break;
+
+    case 2:
+        (void) ngx_http_7digital_cd_parse_date(&in, &t);
+        break;
+
+    default:
+        uri = (ngx_str_t) ngx_string("/music/purchase");
+        fields = ngx_http_7digital_cd_method(&uri);
+        if (ngx_http_7digital_parse_params(NULL, &in, &a) == NGX_OK) {
+            (void) ngx_http_7digital_cd_auth_data(NULL, fields, &a, &b,
+                                                  &out, &bad);
+            (void) ngx_http_7digital_cd_authentication(&a, &b, &out);
+        }
+        break;
+    }
+
+    free(copy);
+    shim_reset();
+
+    return 0;
+}

@@ -1,0 +1,122 @@
+
+/*
+ * The few nginx core functions the pure files call, for unit tests and
+ * fuzz targets that link those files without nginx.  Every allocation goes
+ * to one arena that shim_reset() releases, as destroying a pool would.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+
+void shim_reset(void);
+
+
+typedef struct shim_block_s  shim_block_t;
+
+struct shim_block_s {
+    shim_block_t  *next;
+};
+
+
+static shim_block_t  *shim_blocks;
+
+
+static void *
+shim_alloc(size_t size)
+{
+    shim_block_t  *b;
+
+    b = malloc(sizeof(shim_block_t) + (size ? size : 1));
+    if (b == NULL) {
+        return NULL;
+    }
+
+    b->next = shim_blocks;
+    shim_blocks = b;
+
+    return b + 1;
+}
+
+
+void
+shim_reset(void)
+{
+    shim_block_t  *b, *next;
+
+    for (b = shim_blocks; b; b = next) {
+        next = b->next;
+        free(b);
+    }
+
+    shim_blocks = NULL;
+}
+
+
+void *
+ngx_palloc(ngx_pool_t *pool, size_t size)
+{
+    return shim_alloc(size);
+}
+
+
+void *
+ngx_pnalloc(ngx_pool_t *pool, size_t size)
+{
+    return shim_alloc(size);
+}
+
+
+void *
+ngx_pcalloc(ngx_pool_t *pool, size_t size)
+{
+    void  *p;
+
+    p = shim_alloc(size);
+    if (p) {
+        memset(p, 0, size);
+    }
+
+    return p;
+}
+
+
+/* the same growth as nginx's: double the array when it is full */
+
+void *
+ngx_array_push(ngx_array_t *a)
+{
+    void  *elts;
+
+    if (a->nelts == a->nalloc) {
+        elts = shim_alloc(2 * (a->nalloc ? a->nalloc : 1) * a->size);
+        if (elts == NULL) {
+            return NULL;
+        }
+
+        memcpy(elts, a->elts, a->nelts * a->size);
+        a->elts = elts;
+        a->nalloc = 2 * (a->nalloc ? a->nalloc : 1);
+    }
+
+    return (u_char *) a->elts + a->size * a->nelts++;
+}
+
+
+ngx_int_t
+ngx_strncasecmp(u_char *s1, u_char *s2, size_t n)
+{
+    return strncasecmp((char *) s1, (char *) s2, n);
+}
+
+
+/* nginx's ngx_gmtime(): full year, months from 1 */
+
+void
+ngx_gmtime(time_t t, ngx_tm_t *tp)
+{
+    gmtime_r(&t, tp);
+    tp->tm_year += 1900;
+    tp->tm_mon += 1;
+}

@@ -1,0 +1,349 @@
+
+/*
+ * Unit tests of the pure functions, printed as TAP.  The expected values
+ * were computed outside this project's code:
+ *
+ *   HMAC:    echo -n "$data" | openssl dgst -sha1 -hmac "$secret" -binary \
+ *            | base64      (and Python's hmac, which agrees)
+ *   SHA-256: python3 -c 'import hashlib; print(hashlib.sha256(b"...")
+ *            .hexdigest())'
+ *   epochs:  python3 datetime.fromisoformat(...).timestamp()
+ *   escape:  python3 urllib.parse.quote(s, safe="~")
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_http_7digital_pure.h"
+
+
+void shim_reset(void);
+
+
+static int  tests;
+static int  failures;
+
+
+#define S(s)  { sizeof(s) - 1, (u_char *) s }
+
+
+static void
+ok(int cond, const char *what)
+{
+    tests++;
+
+    if (!cond) {
+        failures++;
+    }
+
+    printf("%sok %d - %s\n", cond ? "" : "not ", tests, what);
+}
+
+
+static int
+eq(ngx_str_t *s, const char *want)
+{
+    return s->len == strlen(want) && memcmp(s->data, want, s->len) == 0;
+}
+
+
+static void
+test_cd_date_hmac(void)
+{
+    u_char      out[NGX_HTTP_7DIGITAL_SHA1_B64_LEN + 1];
+    ngx_str_t   secret = S("choose-digital-test-secret"), d;
+    ngx_uint_t  i;
+
+    static struct { const char *date, *sig; }  v[] = {
+        { "2026-11-23T10:15:30Z", "hmTnf/pOolRp+U/xXlwMXdwPfgM=" },
+        { "2026-11-23T10:15:30", "8cxGWP2zLR7j/63en91ZWcL5IG8=" },
+        { "2026-11-23T11:15:30.427+01:00", "Ri2a05vQF/LTI8ZpbhIerBeLLTA=" },
+    };
+
+    for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        d.data = (u_char *) v[i].date;
+        d.len = strlen(v[i].date);
+        out[NGX_HTTP_7DIGITAL_SHA1_B64_LEN] = '\0';
+
+        ok(ngx_http_7digital_hmac_sha1_base64(&secret, &d, out) == NGX_OK
+           && strcmp((char *) out, v[i].sig) == 0,
+           "date HMAC matches openssl for each date format");
+    }
+}
+
+
+static void
+test_cd_parse_date(void)
+{
+    time_t      t;
+    ngx_str_t   d;
+    ngx_uint_t  i;
+
+    static struct { const char *date; time_t epoch; }  good[] = {
+        { "2026-11-23T10:15:30Z", 1795428930 },
+        { "2026-11-23T11:15:30.427+01:00", 1795428930 },
+        { "2026-11-23T05:15:30-0500", 1795428930 },
+        { "1999-12-31T23:59:59", 946684799 },
+        { "2024-02-29T12:00:00Z", 1709208000 },
+    };
+
+    static const char  *bad[] = {
+        "", "2026-11-23", "2026-11-23T10:15", "2026-13-01T00:00:00Z",
+        "2026-11-23T10:15:30ZZ", "2026-11-23T10:15:30.", "26-11-23T10:15:30",
+        "2026-11-23T10:15:30+1", "yesterday", "2026-11-23T25:00:00Z",
+    };
+
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        d.data = (u_char *) good[i].date;
+        d.len = strlen(good[i].date);
+
+        ok(ngx_http_7digital_cd_parse_date(&d, &t) == NGX_OK
+           && t == good[i].epoch, good[i].date);
+    }
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        d.data = (u_char *) bad[i];
+        d.len = strlen(bad[i]);
+
+        ok(ngx_http_7digital_cd_parse_date(&d, &t) == NGX_DECLINED,
+           "an unreadable date is refused");
+    }
+}
+
+
+static void
+test_cd_date_format(void)
+{
+    u_char     buf[32], *end;
+    ngx_str_t  s;
+
+    end = ngx_http_7digital_cd_date(buf, 1795428930);
+    s.data = buf;
+    s.len = end - buf;
+
+    ok(eq(&s, "2026-11-23T10:15:30Z"), "x-cd-date is yyyy-MM-ddTHH:mm:ssZ");
+}
+
+
+static void
+test_cd_families(void)
+{
+    u_char       out[NGX_HTTP_7DIGITAL_SHA1_B64_LEN + 1];
+    ngx_str_t    uri, src, data, *fields, *bad;
+    ngx_str_t    secret = S("choose-digital-test-secret");
+    ngx_uint_t   i;
+    ngx_array_t  q, b;
+
+    static struct { const char *uri, *query, *body, *data, *sig; }  v[] = {
+        { "/music/purchase", "",
+          "cdin=CD0001&priceSold=1099&customerId=cust-42"
+          "&customerCountryCode=us&taxAmount=0",
+          "CD0001cust-42us1099", "IccSiFQo1LDP8t3/DASPCyU46Rw=" },
+        { "/audiobook/purchase", "customerCountryCode=us",
+          "cdin=CD0001&priceSold=1099&customerId=cust-42",
+          "CD0001cust-42us1099", "IccSiFQo1LDP8t3/DASPCyU46Rw=" },
+        { "/movie/update", "orderId=ORD-1&customerId=cust-42", "",
+          "ORD-1cust-42", "694bevIqiiy+erD+1nzjgkDQcc0=" },
+        { "/tv/cancel", "", "customerId=cust-42&orderId=ORD-1",
+          "ORD-1cust-42", "694bevIqiiy+erD+1nzjgkDQcc0=" },
+        { "/music/resetdownload", "", "orderId=ORD-1&customerId=cust-42",
+          "cust-42ORD-1", "ELkEUtEfrS6cTZmC6BVKYcILnm0=" },
+        { "/history/all", "", "customerId=cust-42&customerCountryCode=ca",
+          "cust-42ca", "HkJxVwE+T+Gmwq0Q0/hOwZbzFGQ=" },
+        { "/history/count", "customerId=cust-42&customerCountryCode=ca", "",
+          "cust-42ca", "HkJxVwE+T+Gmwq0Q0/hOwZbzFGQ=" },
+    };
+
+    for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        uri.data = (u_char *) v[i].uri;
+        uri.len = strlen(v[i].uri);
+
+        fields = ngx_http_7digital_cd_method(&uri);
+
+        ngx_array_init(&q, NULL, 4, sizeof(ngx_http_7digital_param_t));
+        ngx_array_init(&b, NULL, 4, sizeof(ngx_http_7digital_param_t));
+
+        src.data = (u_char *) v[i].query;
+        src.len = strlen(v[i].query);
+        ngx_http_7digital_parse_params(NULL, &src, &q);
+
+        src.data = (u_char *) v[i].body;
+        src.len = strlen(v[i].body);
+        ngx_http_7digital_parse_params(NULL, &src, &b);
+
+        ok(fields != NULL
+           && ngx_http_7digital_cd_auth_data(NULL, fields, &q, &b, &data,
+                                             &bad)
+              == NGX_OK
+           && eq(&data, v[i].data), v[i].uri);
+
+        out[NGX_HTTP_7DIGITAL_SHA1_B64_LEN] = '\0';
+
+        ok(ngx_http_7digital_hmac_sha1_base64(&secret, &data, out) == NGX_OK
+           && strcmp((char *) out, v[i].sig) == 0,
+           "authentication matches openssl");
+    }
+
+    uri = (ngx_str_t) S("/music/search");
+    ok(ngx_http_7digital_cd_method(&uri) == NULL, "search has no hash");
+
+    uri = (ngx_str_t) S("/foo/history/all");
+    ok(ngx_http_7digital_cd_method(&uri) == NULL,
+       "history matches the whole path only");
+
+    uri = (ngx_str_t) S("/music/purchase");
+    fields = ngx_http_7digital_cd_method(&uri);
+    ngx_array_init(&q, NULL, 4, sizeof(ngx_http_7digital_param_t));
+    ngx_array_init(&b, NULL, 4, sizeof(ngx_http_7digital_param_t));
+    src = (ngx_str_t) S("cdin=1&customerId=2&priceSold=3");
+    ngx_http_7digital_parse_params(NULL, &src, &b);
+
+    ok(ngx_http_7digital_cd_auth_data(NULL, fields, &q, &b, &data, &bad)
+       == NGX_DECLINED && eq(bad, "customerCountryCode"),
+       "a missing field is named");
+
+    src = (ngx_str_t) S("customerCountryCode=us&cdin=9");
+    ngx_http_7digital_parse_params(NULL, &src, &q);
+
+    ok(ngx_http_7digital_cd_auth_data(NULL, fields, &q, &b, &data, &bad)
+       == NGX_ABORT && eq(bad, "cdin"),
+       "a field with two values is named");
+}
+
+
+static void
+test_params(void)
+{
+    ngx_str_t                   src, dst, name;
+    ngx_uint_t                  n;
+    ngx_array_t                 a;
+    ngx_http_7digital_param_t  *p;
+
+    ngx_array_init(&a, NULL, 4, sizeof(ngx_http_7digital_param_t));
+    src = (ngx_str_t) S("a=1&&b=x+y%20z&c&d=&e=%E2%82%AC&a=2");
+
+    ok(ngx_http_7digital_parse_params(NULL, &src, &a) == NGX_OK
+       && a.nelts == 6, "empty segments are skipped, the rest kept");
+
+    p = a.elts;
+    ok(eq(&p[1].value, "x y z") && eq(&p[1].raw, "b=x+y%20z"),
+       "form decoding turns + into a space; raw is kept");
+    ok(eq(&p[2].name, "c") && p[2].value.len == 0, "a name without =");
+    ok(eq(&p[3].name, "d") && p[3].value.len == 0, "an empty value");
+    ok(eq(&p[4].value, "\xe2\x82\xac"), "UTF-8 is decoded");
+
+    name = (ngx_str_t) S("a");
+    ok(ngx_http_7digital_find_param(&a, &name, &n) == &p[0] && n == 2,
+       "duplicates are counted");
+
+    ok(ngx_http_7digital_join_params(NULL, &a, NULL, NULL, &dst) == NGX_OK
+       && eq(&dst, "a=1&b=x+y%20z&c&d=&e=%E2%82%AC&a=2"),
+       "join keeps the wire encoding");
+
+    ngx_array_init(&a, NULL, 4, sizeof(ngx_http_7digital_param_t));
+    src = (ngx_str_t) S("a=%zz");
+    ok(ngx_http_7digital_parse_params(NULL, &src, &a) == NGX_DECLINED,
+       "invalid percent-encoding is refused");
+
+    src = (ngx_str_t) S("a=%4");
+    ok(ngx_http_7digital_parse_params(NULL, &src, &a) == NGX_DECLINED,
+       "a truncated escape is refused");
+
+    src = (ngx_str_t) S("oauth%5Fconsumer_key=k");
+    ngx_array_init(&a, NULL, 4, sizeof(ngx_http_7digital_param_t));
+    ngx_http_7digital_parse_params(NULL, &src, &a);
+    p = a.elts;
+    ok(ngx_http_7digital_is_oauth_credential(&p[0].name),
+       "an encoded credential name is still a credential");
+}
+
+
+static void
+test_escape(void)
+{
+    ngx_str_t  src, dst;
+
+    src = (ngx_str_t) S("a b+c/d=e~f-g_h.i!*'()\xc3\xa9");
+
+    ok(ngx_http_7digital_escape(NULL, &src, &dst) == NGX_OK
+       && eq(&dst, "a%20b%2Bc%2Fd%3De~f-g_h.i%21%2A%27%28%29%C3%A9"),
+       "RFC 3986 escaping matches Python's quote(safe='~')");
+}
+
+
+static void
+test_authorization(void)
+{
+    ngx_str_t                   v;
+    ngx_array_t                 a;
+    ngx_http_7digital_param_t  *p;
+
+    ngx_array_init(&a, NULL, 4, sizeof(ngx_http_7digital_param_t));
+    v = (ngx_str_t) S("OAuth realm=\"x\", oauth_consumer_key=\"k%2Fey\","
+                      "oauth_signature=\"a%2Bb%3D\"");
+
+    ok(ngx_http_7digital_parse_authorization(NULL, &v, &a) == NGX_OK
+       && a.nelts == 2, "OAuth header: realm dropped");
+
+    p = a.elts;
+    ok(eq(&p[0].name, "oauth_consumer_key") && eq(&p[0].value, "k/ey")
+       && eq(&p[1].value, "a+b="), "OAuth header values are decoded");
+
+    ngx_array_init(&a, NULL, 4, sizeof(ngx_http_7digital_param_t));
+    v = (ngx_str_t) S("oauth_consumer_key=KEY ");
+    ok(ngx_http_7digital_parse_authorization(NULL, &v, &a) == NGX_OK
+       && eq(&((ngx_http_7digital_param_t *) a.elts)[0].value, "KEY"),
+       "the .NET bare header");
+
+    v = (ngx_str_t) S("Basic dXNlcjpwYXNz");
+    ok(ngx_http_7digital_parse_authorization(NULL, &v, &a) == NGX_DONE,
+       "another scheme is not ours");
+
+    v = (ngx_str_t) S("OAuth oauth_consumer_key=\"unterminated");
+    ok(ngx_http_7digital_parse_authorization(NULL, &v, &a) == NGX_DECLINED,
+       "an unterminated value is malformed");
+
+    v = (ngx_str_t) S("OAuth oauth_consumer_key=k");
+    ok(ngx_http_7digital_parse_authorization(NULL, &v, &a) == NGX_DECLINED,
+       "an unquoted value is malformed");
+
+    v = (ngx_str_t) S("OAuthx");
+    ok(ngx_http_7digital_parse_authorization(NULL, &v, &a) == NGX_DONE,
+       "OAuthx is another scheme");
+}
+
+
+static void
+test_sha256(void)
+{
+    u_char     out[64];
+    ngx_str_t  s = S("cust-42"), o;
+
+    o.data = out;
+    o.len = 64;
+
+    ok(ngx_http_7digital_sha256_hex(&s, out) == NGX_OK
+       && eq(&o, "8a3c5a67cad508582b5edf6b8352cea3"
+                 "ffbad7f44812c1a736b4444c0f5746aa"),
+       "hashed customer id matches hashlib.sha256");
+}
+
+
+int
+main(void)
+{
+    test_cd_date_hmac();
+    test_cd_parse_date();
+    test_cd_date_format();
+    test_cd_families();
+    test_params();
+    test_escape();
+    test_authorization();
+    test_sha256();
+
+    shim_reset();
+
+    printf("1..%d\n", tests);
+
+    return failures ? 1 : 0;
+}
