@@ -20,7 +20,6 @@ use Cwd qw(abs_path);
 use Digest::SHA qw(hmac_sha1 sha256_hex);
 use MIME::Base64 qw(encode_base64);
 use POSIX qw(strftime);
-use URI::Escape qw(uri_escape);
 use File::Basename qw(dirname);
 use IO::Socket::INET;
 use POSIX qw(WNOHANG);
@@ -166,7 +165,13 @@ sub cd_headers {
 # the "authentication" parameter over the given field values, escaped
 sub cd_auth {
     my ($secret, @values) = @_;
-    return uri_escape(hmac_b64($secret, join '', @values));
+    return rfc3986(hmac_b64($secret, join '', @values));
+}
+
+sub rfc3986 {
+    my $s = shift;
+    $s =~ s/([^A-Za-z0-9\-._~])/sprintf '%%%02X', ord $1/ge;
+    return $s;
 }
 
 sub cd_hashed_customer_id {
