@@ -503,3 +503,33 @@ qr{"path": "/1.2/artist/search%20x", "query": "q=1&oauth_consumer_key=gateway-7d
 ]
 --- no_error_log
 [error]
+
+
+
+=== TEST 25: upstream errors pass through untouched (the mock told to fail)
+--- config
+    location /1.2/ {
+        sevendigital_gateway 7digital;
+        sevendigital_upstream_key $TEST_NGINX_UPSTREAM_7D_KEY;
+        proxy_pass http://sevendigital;
+    }
+--- request eval
+[
+"GET /__mock/7d/reset",
+"GET /__mock/7d/fail?path=/1.2/release/details&status=503&times=1",
+"GET /1.2/release/details?releaseId=1&oauth_consumer_key=acme-key-0001",
+"GET /1.2/release/details?releaseId=1&oauth_consumer_key=acme-key-0001",
+"GET /__mock/7d/count?path=/1.2/release/details",
+]
+--- error_code eval
+[200, 200, 503, 200, 200]
+--- response_body_like eval
+[
+qr/ok/,
+qr/ok/,
+qr{<error code="9001"><errorMessage>Injected failure</errorMessage>},
+qr{<release id="12345">},
+qr/^2$/,
+]
+--- no_error_log
+[alert]

@@ -489,3 +489,25 @@ qr{"path": "/music/download/CD0001/\Q${\ Gateway::cd_hashed_customer_id('cust-42
 ]
 --- no_error_log
 [error]
+
+
+
+=== TEST 30: signed search, detail and list calls
+--- request eval
+[
+"GET /music/search?term=midnight&country=us&rows=10",
+"GET /music/detail/CD0001?country=us",
+"GET /ebook/list/top/us?tenantId=t2",
+"GET /__mock/cd/last",
+]
+--- more_headers eval
+Gateway::cd_headers('globex-key-0002', 'globex-secret-0002', 'php')
+--- response_body_like eval
+[
+qr/"numFound": 1/,
+qr/^\{"path": "\/music\/detail\/CD0001"\}$/,
+qr/^\{"path": "\/ebook\/list\/top\/us"\}$/,
+qr/"path": "\/ebook\/list\/top\/us", "query": "tenantId=t2"/,
+]
+--- no_error_log
+[error]

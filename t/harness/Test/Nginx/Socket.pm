@@ -88,7 +88,7 @@ sub server_port { return $Port }
 sub html_dir { return "$ServRoot/html" }
 sub server_root { return $ServRoot }
 sub env_to_nginx { push @EnvToNginx, @_ }
-sub add_block_preprocessor { push @Preprocessors, shift }
+sub add_block_preprocessor { unshift @Preprocessors, shift }
 
 # a section's value, or undef when the block has none
 sub sec {
