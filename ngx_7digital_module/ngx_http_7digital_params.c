@@ -453,3 +453,28 @@ ngx_http_7digital_is_oauth_credential(ngx_str_t *name)
 
     return 0;
 }
+
+
+/* ":port", without nginx's formatting functions */
+
+u_char *
+ngx_http_7digital_put_port(u_char *p, ngx_uint_t port)
+{
+    u_char   digits[NGX_INT_T_LEN];
+    size_t   n;
+
+    n = 0;
+
+    do {
+        digits[n++] = (u_char) ('0' + port % 10);
+        port /= 10;
+    } while (port);
+
+    *p++ = ':';
+
+    while (n) {
+        *p++ = digits[--n];
+    }
+
+    return p;
+}

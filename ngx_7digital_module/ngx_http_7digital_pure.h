@@ -75,6 +75,18 @@ ngx_int_t ngx_http_7digital_escape(ngx_pool_t *pool, ngx_str_t *src,
     ngx_str_t *dst);
 ngx_uint_t ngx_http_7digital_is_oauth_credential(ngx_str_t *name);
 
+/* ngx_http_7digital_oauth.c */
+ngx_int_t ngx_http_7digital_oauth_base_uri(ngx_pool_t *pool,
+    ngx_str_t *scheme, ngx_str_t *host, ngx_uint_t port, ngx_str_t *path,
+    ngx_str_t *dst);
+ngx_int_t ngx_http_7digital_oauth_base_string(ngx_pool_t *pool,
+    ngx_str_t *method, ngx_str_t *uri, ngx_array_t *params, ngx_str_t *dst);
+ngx_int_t ngx_http_7digital_oauth_sign(ngx_pool_t *pool, ngx_str_t *base,
+    ngx_str_t *consumer_secret, ngx_str_t *token_secret, u_char *out);
+ngx_int_t ngx_http_7digital_oauth_header(ngx_pool_t *pool,
+    ngx_array_t *params, ngx_str_t *dst);
+u_char *ngx_http_7digital_put_port(u_char *p, ngx_uint_t port);
+
 /* ngx_http_7digital_crypto.c */
 ngx_int_t ngx_http_7digital_hmac_sha1(ngx_str_t *key, ngx_str_t *msg,
     u_char *out);

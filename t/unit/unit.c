@@ -314,6 +314,181 @@ test_authorization(void)
 
 
 static void
+oauth_collect(ngx_array_t *all, const char *query, const char *body,
+    const char *header)
+{
+    ngx_str_t                   src;
+    ngx_uint_t                  i;
+    ngx_array_t                 a;
+    ngx_http_7digital_param_t  *p, *n;
+
+    ngx_array_init(all, NULL, 8, sizeof(ngx_http_7digital_param_t));
+
+    ngx_array_init(&a, NULL, 8, sizeof(ngx_http_7digital_param_t));
+    src.data = (u_char *) query;
+    src.len = strlen(query);
+    ngx_http_7digital_parse_params(NULL, &src, &a);
+
+    src.data = (u_char *) body;
+    src.len = strlen(body);
+    ngx_http_7digital_parse_params(NULL, &src, &a);
+
+    if (header) {
+        src.data = (u_char *) header;
+        src.len = strlen(header);
+        ngx_http_7digital_parse_authorization(NULL, &src, &a);
+    }
+
+    p = a.elts;
+
+    for (i = 0; i < a.nelts; i++) {
+        if (p[i].name.len == 15
+            && memcmp(p[i].name.data, "oauth_signature", 15) == 0)
+        {
+            continue;
+        }
+
+        n = ngx_array_push(all);
+        *n = p[i];
+    }
+}
+
+
+static void
+test_oauth(void)
+{
+    u_char       out[NGX_HTTP_7DIGITAL_SHA1_B64_LEN + 1];
+    ngx_str_t    m, uri, base, scheme, host, path, cs, ts, h;
+    ngx_uint_t   i;
+    ngx_array_t  all;
+
+    /* RFC 5849 section 3.4.1.1, the request of section 3.4.1 */
+    oauth_collect(&all, "b5=%3D%253D&a3=a&c%40=&a2=r%20b", "c2&a3=2+q",
+                  "OAuth realm=\"Example\", "
+                  "oauth_consumer_key=\"9djdj82h48djs9d2\", "
+                  "oauth_token=\"kkk9d7dh3k39sjv7\", "
+                  "oauth_signature_method=\"HMAC-SHA1\", "
+                  "oauth_timestamp=\"137131201\", "
+                  "oauth_nonce=\"7d8f3e4a\", "
+                  "oauth_signature=\"bYT5CMsGcbgUdFHObYMEfcx6bsw%3D\"");
+
+    m = (ngx_str_t) S("POST");
+    uri = (ngx_str_t) S("http://example.com/request");
+
+    ok(ngx_http_7digital_oauth_base_string(NULL, &m, &uri, &all, &base)
+       == NGX_OK
+       && eq(&base, "POST&http%3A%2F%2Fexample.com%2Frequest&a2%3Dr%2520b"
+             "%26a3%3D2%2520q%26a3%3Da%26b5%3D%253D%25253D%26c%2540%3D"
+             "%26c2%3D%26oauth_consumer_key%3D9djdj82h48djs9d2"
+             "%26oauth_nonce%3D7d8f3e4a%26oauth_signature_method"
+             "%3DHMAC-SHA1%26oauth_timestamp%3D137131201%26oauth_token"
+             "%3Dkkk9d7dh3k39sjv7"),
+       "RFC 5849 3.4.1.1 base string");
+
+    /* the photos.example.net example (liboauth's self test, OAuth Core) */
+    oauth_collect(&all, "file=vacation.jpg&size=original",
+                  "oauth_consumer_key=dpf43f3p2l4k3l03"
+                  "&oauth_token=nnch734d00sl2jdk"
+                  "&oauth_signature_method=HMAC-SHA1"
+                  "&oauth_timestamp=1191242096&oauth_nonce=kllo9940pd9333jh"
+                  "&oauth_version=1.0", NULL);
+
+    m = (ngx_str_t) S("GET");
+    uri = (ngx_str_t) S("http://photos.example.net/photos");
+    cs = (ngx_str_t) S("kd94hf93k423kf44");
+    ts = (ngx_str_t) S("pfkkdhi9sl3r4s00");
+    out[NGX_HTTP_7DIGITAL_SHA1_B64_LEN] = '\0';
+
+    ok(ngx_http_7digital_oauth_base_string(NULL, &m, &uri, &all, &base)
+       == NGX_OK
+       && ngx_http_7digital_oauth_sign(NULL, &base, &cs, &ts, out) == NGX_OK
+       && strcmp((char *) out, "tR3+Ty81lMeYAr/Fid0kMTYa/WM=") == 0,
+       "photos.example.net signature");
+
+    /* Twitter's "Creating a signature" example */
+    oauth_collect(&all, "include_entities=true",
+                  "status=Hello%20Ladies%20%2B%20Gentlemen%2C%20a%20signed"
+                  "%20OAuth%20request%21", "OAuth "
+                  "oauth_consumer_key=\"xvz1evFS4wEEPTGEFPHBog\", "
+                  "oauth_nonce=\"kYjzVBB8Y0ZFabxSWbWovY3uYSQ2pTgmZeNu2VS4cg\", "
+                  "oauth_signature_method=\"HMAC-SHA1\", "
+                  "oauth_timestamp=\"1318622958\", "
+                  "oauth_token=\"370773112-GmHxMAgYyLbNEtIKZeRNFsMKPR9EyMZeS"
+                  "9weJAEb\", oauth_version=\"1.0\"");
+
+    m = (ngx_str_t) S("POST");
+    uri = (ngx_str_t) S("https://api.twitter.com/1.1/statuses/update.json");
+    cs = (ngx_str_t) S("kAcSOqF21Fu85e7zjz7ZN2U4ZRhfV3WpwPAoE3Z7kBw");
+    ts = (ngx_str_t) S("LswwdoUaIvS8ltyTt5jkRh4J50vUPVVHtR2YPi5kE");
+
+    ok(ngx_http_7digital_oauth_base_string(NULL, &m, &uri, &all, &base)
+       == NGX_OK
+       && ngx_http_7digital_oauth_sign(NULL, &base, &cs, &ts, out) == NGX_OK
+       && strcmp((char *) out, "hCtSmYh+iHYCEqBWrE7C7hYmtUk=") == 0,
+       "Twitter example signature");
+
+    /* ours: UTF-8, "+" against "%20", reserved characters, an empty
+     * value, a duplicate name, a secret with "&", three kinds of port;
+     * expected values from oauthlib */
+    {
+        static struct { const char *scheme; ngx_uint_t port;
+                        const char *sig; }  v[] = {
+            { "http", 8080, "h8qHt3UK4kxmRbjGMN+fKGJPsa0=" },
+            { "https", 443, "HHfHY5nc66BorRRrqBZ7Yi2F51w=" },
+            { "HTTP", 80, "JlA7zoRb/5MKK29zapKg6431SJ0=" },
+        };
+
+        oauth_collect(&all, "q=caf%C3%A9+%26+%C3%BCber&a=x%2By&a=x+y&e="
+                      "&r=!*'()~-._/?:@", "oauth_consumer_key=ck"
+                      "&oauth_nonce=n&oauth_timestamp=1"
+                      "&oauth_signature_method=HMAC-SHA1&oauth_version=1.0",
+                      NULL);
+
+        m = (ngx_str_t) S("get");
+        host = (ngx_str_t) S("API.example.com");
+        path = (ngx_str_t) S("/1.2/x");
+        cs = (ngx_str_t) S("cs&1");
+        ts = (ngx_str_t) S("ts");
+
+        for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+            scheme.data = (u_char *) v[i].scheme;
+            scheme.len = strlen(v[i].scheme);
+
+            ok(ngx_http_7digital_oauth_base_uri(NULL, &scheme, &host,
+                                                v[i].port, &path, &uri)
+               == NGX_OK
+               && ngx_http_7digital_oauth_base_string(NULL, &m, &uri, &all,
+                                                      &base) == NGX_OK
+               && ngx_http_7digital_oauth_sign(NULL, &base, &cs, &ts, out)
+                  == NGX_OK
+               && strcmp((char *) out, v[i].sig) == 0,
+               "edge cases match oauthlib (ports 8080, 443, 80)");
+        }
+
+        ok(eq(&uri, "http://api.example.com/1.2/x"),
+           "scheme and host lower-cased, default port dropped");
+    }
+
+    ngx_array_init(&all, NULL, 2, sizeof(ngx_http_7digital_param_t));
+    {
+        ngx_http_7digital_param_t  *p;
+
+        p = ngx_array_push(&all);
+        p->name = (ngx_str_t) S("oauth_consumer_key");
+        p->value = (ngx_str_t) S("k y");
+        p = ngx_array_push(&all);
+        p->name = (ngx_str_t) S("oauth_signature");
+        p->value = (ngx_str_t) S("a+b=");
+    }
+
+    ok(ngx_http_7digital_oauth_header(NULL, &all, &h) == NGX_OK
+       && eq(&h, "OAuth oauth_consumer_key=\"k%20y\", "
+                 "oauth_signature=\"a%2Bb%3D\""),
+       "Authorization header values are encoded");
+}
+
+
+static void
 test_sha256(void)
 {
     u_char     out[64];
@@ -340,6 +515,7 @@ main(void)
     test_escape();
     test_authorization();
     test_sha256();
+    test_oauth();
 
     shim_reset();
 

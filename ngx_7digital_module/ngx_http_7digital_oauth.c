@@ -1,0 +1,299 @@
+
+/*
+ * Copyright (C) ngx_7digital_module authors
+ *
+ * OAuth 1.0 HMAC-SHA1 (RFC 5849 section 3.4) as pure functions: the base
+ * string URI, parameter normalisation, the signature base string, the
+ * signature, and the Authorization header.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_http_7digital_pure.h"
+
+
+typedef struct {
+    ngx_str_t   name;
+    ngx_str_t   value;
+} ngx_http_7digital_pair_t;
+
+
+static int ngx_libc_cdecl ngx_http_7digital_pair_cmp(const void *one,
+    const void *two);
+static ngx_int_t ngx_http_7digital_str_cmp(ngx_str_t *a, ngx_str_t *b);
+static u_char *ngx_http_7digital_lower_copy(u_char *dst, ngx_str_t *src);
+
+
+/*
+ * Section 3.4.1.2: scheme and host in lower case, the port only when it
+ * is not the scheme's default, and the path as it is sent.
+ */
+
+ngx_int_t
+ngx_http_7digital_oauth_base_uri(ngx_pool_t *pool, ngx_str_t *scheme,
+    ngx_str_t *host, ngx_uint_t port, ngx_str_t *path, ngx_str_t *dst)
+{
+    u_char      *p;
+    ngx_uint_t   def;
+
+    def = (scheme->len == 5 && ngx_strncasecmp(scheme->data,
+                                               (u_char *) "https", 5) == 0)
+          ? 443 : 80;
+
+    p = ngx_pnalloc(pool, scheme->len + 3 + host->len + 6
+                          + (path->len ? path->len : 1));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    dst->data = p;
+
+    p = ngx_http_7digital_lower_copy(p, scheme);
+    *p++ = ':'; *p++ = '/'; *p++ = '/';
+    p = ngx_http_7digital_lower_copy(p, host);
+
+    if (port && port != def) {
+        p = ngx_http_7digital_put_port(p, port);
+    }
+
+    if (path->len) {
+        p = ngx_cpymem(p, path->data, path->len);
+
+    } else {
+        *p++ = '/';
+    }
+
+    dst->len = p - dst->data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Sections 3.4.1.3.2 and 3.4.1.1: every name and value encoded, sorted by
+ * encoded name and then encoded value in byte order, duplicates and empty
+ * values kept; then METHOD&enc(uri)&enc(parameters).  The params hold
+ * decoded names and values; the caller leaves out oauth_signature.
+ */
+
+ngx_int_t
+ngx_http_7digital_oauth_base_string(ngx_pool_t *pool, ngx_str_t *method,
+    ngx_str_t *uri, ngx_array_t *params, ngx_str_t *dst)
+{
+    u_char                     *p;
+    size_t                      len;
+    ngx_str_t                   norm, enc_uri, enc_norm;
+    ngx_uint_t                  i;
+    ngx_http_7digital_pair_t   *pairs;
+    ngx_http_7digital_param_t  *prm;
+
+    prm = params->elts;
+
+    pairs = ngx_palloc(pool, (params->nelts + 1)
+                             * sizeof(ngx_http_7digital_pair_t));
+    if (pairs == NULL) {
+        return NGX_ERROR;
+    }
+
+    len = 0;
+
+    for (i = 0; i < params->nelts; i++) {
+        if (ngx_http_7digital_escape(pool, &prm[i].name, &pairs[i].name)
+            != NGX_OK
+            || ngx_http_7digital_escape(pool, &prm[i].value, &pairs[i].value)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        len += pairs[i].name.len + 1 + pairs[i].value.len + 1;
+    }
+
+    ngx_qsort(pairs, params->nelts, sizeof(ngx_http_7digital_pair_t),
+              ngx_http_7digital_pair_cmp);
+
+    p = ngx_pnalloc(pool, len ? len : 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    norm.data = p;
+
+    for (i = 0; i < params->nelts; i++) {
+        if (i) {
+            *p++ = '&';
+        }
+
+        p = ngx_cpymem(p, pairs[i].name.data, pairs[i].name.len);
+        *p++ = '=';
+        p = ngx_cpymem(p, pairs[i].value.data, pairs[i].value.len);
+    }
+
+    norm.len = p - norm.data;
+
+    if (ngx_http_7digital_escape(pool, uri, &enc_uri) != NGX_OK
+        || ngx_http_7digital_escape(pool, &norm, &enc_norm) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(pool, method->len + 1 + enc_uri.len + 1 + enc_norm.len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    dst->data = p;
+
+    for (i = 0; i < method->len; i++) {
+        *p++ = ngx_toupper(method->data[i]);
+    }
+
+    *p++ = '&';
+    p = ngx_cpymem(p, enc_uri.data, enc_uri.len);
+    *p++ = '&';
+    p = ngx_cpymem(p, enc_norm.data, enc_norm.len);
+
+    dst->len = p - dst->data;
+
+    return NGX_OK;
+}
+
+
+static u_char *
+ngx_http_7digital_lower_copy(u_char *dst, ngx_str_t *src)
+{
+    size_t  i;
+
+    for (i = 0; i < src->len; i++) {
+        *dst++ = ngx_tolower(src->data[i]);
+    }
+
+    return dst;
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_7digital_pair_cmp(const void *one, const void *two)
+{
+    ngx_int_t                  rc;
+    ngx_http_7digital_pair_t  *a, *b;
+
+    a = (ngx_http_7digital_pair_t *) one;
+    b = (ngx_http_7digital_pair_t *) two;
+
+    rc = ngx_http_7digital_str_cmp(&a->name, &b->name);
+
+    if (rc == 0) {
+        rc = ngx_http_7digital_str_cmp(&a->value, &b->value);
+    }
+
+    return (int) rc;
+}
+
+
+static ngx_int_t
+ngx_http_7digital_str_cmp(ngx_str_t *a, ngx_str_t *b)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_memcmp(a->data, b->data, ngx_min(a->len, b->len));
+
+    if (rc == 0) {
+        rc = (ngx_int_t) a->len - (ngx_int_t) b->len;
+    }
+
+    return rc;
+}
+
+
+/*
+ * Section 3.4.2: the key is enc(consumer secret) "&" enc(token secret),
+ * the "&" kept when there is no token.  out receives 28 Base64 bytes.
+ */
+
+ngx_int_t
+ngx_http_7digital_oauth_sign(ngx_pool_t *pool, ngx_str_t *base,
+    ngx_str_t *consumer_secret, ngx_str_t *token_secret, u_char *out)
+{
+    u_char     *p;
+    ngx_str_t   cs, ts, key;
+
+    if (ngx_http_7digital_escape(pool, consumer_secret, &cs) != NGX_OK
+        || ngx_http_7digital_escape(pool, token_secret, &ts) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(pool, cs.len + 1 + ts.len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    key.data = p;
+    p = ngx_cpymem(p, cs.data, cs.len);
+    *p++ = '&';
+    p = ngx_cpymem(p, ts.data, ts.len);
+    key.len = p - key.data;
+
+    return ngx_http_7digital_hmac_sha1_base64(&key, base, out);
+}
+
+
+/*
+ * Section 3.5.1: OAuth name="enc(value)", ... in the order given; the
+ * params hold decoded names and values.
+ */
+
+ngx_int_t
+ngx_http_7digital_oauth_header(ngx_pool_t *pool, ngx_array_t *params,
+    ngx_str_t *dst)
+{
+    u_char                     *p;
+    size_t                      len;
+    ngx_str_t                  *enc;
+    ngx_uint_t                  i;
+    ngx_http_7digital_param_t  *prm;
+
+    prm = params->elts;
+
+    enc = ngx_palloc(pool, (params->nelts + 1) * sizeof(ngx_str_t));
+    if (enc == NULL) {
+        return NGX_ERROR;
+    }
+
+    len = sizeof("OAuth ") - 1;
+
+    for (i = 0; i < params->nelts; i++) {
+        if (ngx_http_7digital_escape(pool, &prm[i].value, &enc[i])
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        len += prm[i].name.len + sizeof("=\"\", ") - 1 + enc[i].len;
+    }
+
+    p = ngx_pnalloc(pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    dst->data = p;
+    p = ngx_cpymem(p, "OAuth ", sizeof("OAuth ") - 1);
+
+    for (i = 0; i < params->nelts; i++) {
+        if (i) {
+            *p++ = ','; *p++ = ' ';
+        }
+
+        p = ngx_cpymem(p, prm[i].name.data, prm[i].name.len);
+        *p++ = '='; *p++ = '"';
+        p = ngx_cpymem(p, enc[i].data, enc[i].len);
+        *p++ = '"';
+    }
+
+    dst->len = p - dst->data;
+
+    return NGX_OK;
+}
