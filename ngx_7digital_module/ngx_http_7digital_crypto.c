@@ -11,6 +11,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 #include "ngx_http_7digital_pure.h"
 
@@ -105,4 +106,27 @@ ngx_http_7digital_equal(ngx_str_t *a, ngx_str_t *b)
     }
 
     return CRYPTO_memcmp(a->data, b->data, a->len) == 0;
+}
+
+
+/* an OAuth nonce: 32 hex digits from the CSPRNG */
+
+ngx_int_t
+ngx_http_7digital_nonce(u_char *out)
+{
+    u_char      raw[NGX_HTTP_7DIGITAL_NONCE_LEN / 2];
+    ngx_uint_t  i;
+
+    static u_char  hex[] = "0123456789abcdef";
+
+    if (RAND_bytes(raw, sizeof(raw)) != 1) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < sizeof(raw); i++) {
+        *out++ = hex[raw[i] >> 4];
+        *out++ = hex[raw[i] & 0x0f];
+    }
+
+    return NGX_OK;
 }

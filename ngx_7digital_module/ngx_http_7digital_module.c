@@ -32,8 +32,24 @@ static char *ngx_http_7digital_gateway(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_7digital_secret_file(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_7digital_origin_slot(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_7digital_read_secret(ngx_conf_t *cf,
     ngx_str_t *file, ngx_str_t *secret);
+
+
+static ngx_conf_enum_t  ngx_http_7digital_signs[] = {
+    { ngx_string("off"), NGX_HTTP_7DIGITAL_SIGN_OFF },
+    { ngx_string("2-legged"), NGX_HTTP_7DIGITAL_SIGN_2LEGGED },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_7digital_placements[] = {
+    { ngx_string("header"), NGX_HTTP_7DIGITAL_IN_HEADER },
+    { ngx_string("query"), NGX_HTTP_7DIGITAL_IN_QUERY },
+    { ngx_null_string, 0 }
+};
 
 
 static ngx_conf_enum_t  ngx_http_7digital_apis[] = {
@@ -65,6 +81,34 @@ static ngx_command_t  ngx_http_7digital_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_7digital_loc_conf_t, upstream_key),
+      NULL },
+
+    { ngx_string("sevendigital_oauth_sign"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_7digital_loc_conf_t, oauth_sign),
+      &ngx_http_7digital_signs },
+
+    { ngx_string("sevendigital_oauth_placement"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_7digital_loc_conf_t, oauth_placement),
+      &ngx_http_7digital_placements },
+
+    { ngx_string("sevendigital_upstream_origin"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_7digital_origin_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_7digital_loc_conf_t, upstream_origin),
+      NULL },
+
+    { ngx_string("sevendigital_public_origin"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_7digital_origin_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_7digital_loc_conf_t, public_origin),
       NULL },
 
     { ngx_string("sevendigital_require_signature"),
@@ -335,6 +379,10 @@ ngx_http_7digital_create_loc_conf(ngx_conf_t *cf)
     conf->api = NGX_CONF_UNSET_UINT;
     conf->require_signature = NGX_CONF_UNSET;
     conf->signature_window = NGX_CONF_UNSET;
+    conf->oauth_sign = NGX_CONF_UNSET_UINT;
+    conf->oauth_placement = NGX_CONF_UNSET_UINT;
+    conf->upstream_origin = NGX_CONF_UNSET_PTR;
+    conf->public_origin = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -353,6 +401,13 @@ ngx_http_7digital_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->require_signature, prev->require_signature, 0);
     ngx_conf_merge_sec_value(conf->signature_window, prev->signature_window,
                              900);
+    ngx_conf_merge_uint_value(conf->oauth_sign, prev->oauth_sign,
+                              NGX_HTTP_7DIGITAL_SIGN_OFF);
+    ngx_conf_merge_uint_value(conf->oauth_placement, prev->oauth_placement,
+                              NGX_HTTP_7DIGITAL_IN_HEADER);
+    ngx_conf_merge_ptr_value(conf->upstream_origin, prev->upstream_origin,
+                             NULL);
+    ngx_conf_merge_ptr_value(conf->public_origin, prev->public_origin, NULL);
 
     if (conf->upstream_secret_file.data == NULL) {
         conf->upstream_secret_file = prev->upstream_secret_file;
@@ -377,6 +432,24 @@ ngx_http_7digital_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                            "\"sevendigital_gateway\" requires "
                            "\"sevendigital_upstream_key\"");
         return NGX_CONF_ERROR;
+    }
+
+    if (conf->oauth_sign != NGX_HTTP_7DIGITAL_SIGN_OFF) {
+
+        if (conf->api != NGX_HTTP_7DIGITAL_API_7D) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"sevendigital_oauth_sign\" requires "
+                               "\"sevendigital_gateway 7digital\"");
+            return NGX_CONF_ERROR;
+        }
+
+        if (conf->upstream_secret.len == 0 || conf->upstream_origin == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"sevendigital_oauth_sign\" requires "
+                               "\"sevendigital_upstream_secret_file\" and "
+                               "\"sevendigital_upstream_origin\"");
+            return NGX_CONF_ERROR;
+        }
     }
 
     if (conf->api == NGX_HTTP_7DIGITAL_API_CD
@@ -506,6 +579,89 @@ ngx_http_7digital_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* "scheme://host[:port]", the start of the URL a signature covers */
+
+static char *
+ngx_http_7digital_origin_slot(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    u_char                      *s, *end, *colon;
+    ngx_int_t                    port;
+    ngx_str_t                   *value;
+    ngx_http_7digital_origin_t  *o, **field;
+
+    field = (ngx_http_7digital_origin_t **) (p + cmd->offset);
+
+    if (*field != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    s = value[1].data;
+    end = s + value[1].len;
+
+    if (end > s && end[-1] == '/') {
+        end--;
+    }
+
+    o = ngx_pcalloc(cf->pool, sizeof(ngx_http_7digital_origin_t));
+    if (o == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (end - s > 7 && ngx_strncasecmp(s, (u_char *) "http://", 7) == 0) {
+        ngx_str_set(&o->scheme, "http");
+        s += 7;
+
+    } else if (end - s > 8
+               && ngx_strncasecmp(s, (u_char *) "https://", 8) == 0)
+    {
+        ngx_str_set(&o->scheme, "https");
+        s += 8;
+
+    } else {
+        goto invalid;
+    }
+
+    if (ngx_strlchr(s, end, '/') || ngx_strlchr(s, end, '?')) {
+        goto invalid;
+    }
+
+    colon = ngx_strlchr(s, end, ':');
+
+    o->host.data = s;
+    o->host.len = (colon ? colon : end) - s;
+
+    if (o->host.len == 0) {
+        goto invalid;
+    }
+
+    if (colon) {
+        port = ngx_atoi(colon + 1, end - colon - 1);
+
+        if (port < 1 || port > 65535) {
+            goto invalid;
+        }
+
+        o->port = port;
+    }
+
+    *field = o;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\" directive, "
+                       "it must be \"http[s]://host[:port]\"",
+                       &value[1], &cmd->name);
+
+    return NGX_CONF_ERROR;
 }
 
 

@@ -33,9 +33,24 @@ typedef enum {
 } ngx_http_7digital_auth_e;
 
 
+#define NGX_HTTP_7DIGITAL_SIGN_OFF      0
+#define NGX_HTTP_7DIGITAL_SIGN_2LEGGED  1
+
+#define NGX_HTTP_7DIGITAL_IN_HEADER     0
+#define NGX_HTTP_7DIGITAL_IN_QUERY      1
+
+
 typedef struct {
     ngx_http_7digital_registry_t   *registry;
 } ngx_http_7digital_main_conf_t;
+
+
+/* scheme://host[:port], what an OAuth base string URI starts with */
+typedef struct {
+    ngx_str_t                       scheme;
+    ngx_str_t                       host;
+    ngx_uint_t                      port;
+} ngx_http_7digital_origin_t;
 
 
 typedef struct {
@@ -45,6 +60,10 @@ typedef struct {
     ngx_str_t                       upstream_secret_file;
     ngx_flag_t                      require_signature;
     time_t                          signature_window;
+    ngx_uint_t                      oauth_sign;
+    ngx_uint_t                      oauth_placement;
+    ngx_http_7digital_origin_t     *upstream_origin;
+    ngx_http_7digital_origin_t     *public_origin;
 } ngx_http_7digital_loc_conf_t;
 
 

@@ -22,6 +22,7 @@
 #define NGX_HTTP_7DIGITAL_DIGEST_LEN    32
 #define NGX_HTTP_7DIGITAL_SHA1_LEN      20
 #define NGX_HTTP_7DIGITAL_SHA1_B64_LEN  28
+#define NGX_HTTP_7DIGITAL_NONCE_LEN     32
 #define NGX_HTTP_7DIGITAL_CD_DATE_LEN   (sizeof("2000-01-01T00:00:00Z") - 1)
 
 
@@ -96,6 +97,7 @@ ngx_int_t ngx_http_7digital_hmac_sha256(u_char *key, size_t key_len,
     ngx_str_t *msg, u_char *out);
 ngx_int_t ngx_http_7digital_sha256_hex(ngx_str_t *msg, u_char *out);
 ngx_uint_t ngx_http_7digital_equal(ngx_str_t *a, ngx_str_t *b);
+ngx_int_t ngx_http_7digital_nonce(u_char *out);
 
 /* ngx_http_7digital_partner.c */
 ngx_http_7digital_registry_t *ngx_http_7digital_registry_load(

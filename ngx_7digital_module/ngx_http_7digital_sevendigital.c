@@ -15,6 +15,23 @@
 
 static ngx_int_t ngx_http_7digital_7d_key(ngx_array_t *params,
     ngx_str_t *key, ngx_uint_t *found);
+static ngx_int_t ngx_http_7digital_7d_verify(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx,
+    ngx_http_7digital_error_t *err);
+static ngx_int_t ngx_http_7digital_7d_signed_params(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, ngx_array_t *all);
+static ngx_int_t ngx_http_7digital_7d_public_uri(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_str_t *uri);
+static ngx_int_t ngx_http_7digital_7d_sign(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx,
+    ngx_str_t *body);
+static ngx_int_t ngx_http_7digital_upstream_path(ngx_http_request_t *r,
+    ngx_str_t *path);
+static ngx_int_t ngx_http_7digital_push(ngx_array_t *a, char *name,
+    ngx_str_t *value);
+static void ngx_http_7digital_7d_refuse(ngx_http_7digital_ctx_t *ctx,
+    ngx_http_7digital_auth_e auth, char *message,
+    ngx_http_7digital_error_t *err);
 
 
 static ngx_str_t  ngx_http_7digital_consumer_key =
@@ -95,8 +112,13 @@ ngx_http_7digital_7d_identify(ngx_http_request_t *r,
         auth = NGX_HTTP_7DIGITAL_AUTH_FORBIDDEN;
 
     } else {
-        ctx->auth = NGX_HTTP_7DIGITAL_AUTH_OK;
-        return NGX_OK;
+        rc = ngx_http_7digital_7d_verify(r, lcf, ctx, err);
+
+        if (rc == NGX_OK) {
+            ctx->auth = NGX_HTTP_7DIGITAL_AUTH_OK;
+        }
+
+        return rc;
     }
 
 refused:
@@ -106,6 +128,290 @@ refused:
                                  &ngx_http_7digital_consumer_key, err);
 
     return NGX_DECLINED;
+}
+
+
+/*
+ * A request that carries oauth_signature is verified as 7digital would,
+ * with the partner's secret: HMAC-SHA1 only, a timestamp within the
+ * window, over the URL the partner called on this gateway and every
+ * parameter of the query, the form body and the header.
+ */
+
+static ngx_int_t
+ngx_http_7digital_7d_verify(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx,
+    ngx_http_7digital_error_t *err)
+{
+    time_t                      now, ts;
+    ngx_str_t                   uri, base, want, empty;
+    ngx_uint_t                  n, i;
+    ngx_array_t                 all, signed_params;
+    ngx_http_7digital_param_t  *sig, *p, *q;
+    u_char                      buf[NGX_HTTP_7DIGITAL_SHA1_B64_LEN];
+
+    static ngx_str_t  sig_name = ngx_string("oauth_signature");
+    static ngx_str_t  method_name = ngx_string("oauth_signature_method");
+    static ngx_str_t  ts_name = ngx_string("oauth_timestamp");
+    static ngx_str_t  nonce_name = ngx_string("oauth_nonce");
+    static ngx_str_t  version_name = ngx_string("oauth_version");
+    static ngx_str_t  token_name = ngx_string("oauth_token");
+
+    if (ngx_http_7digital_7d_signed_params(r, ctx, &all) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    sig = ngx_http_7digital_find_param(&all, &sig_name, &n);
+
+    if (sig == NULL) {
+        if (!lcf->require_signature) {
+            return NGX_OK;
+        }
+
+        ngx_http_7digital_7d_refuse(ctx, NGX_HTTP_7DIGITAL_AUTH_UNSIGNED,
+                                    "This resource requires a signature",
+                                    err);
+        return NGX_DECLINED;
+    }
+
+    if (n > 1) {
+        ngx_http_7digital_7d_refuse(ctx, NGX_HTTP_7DIGITAL_AUTH_MALFORMED,
+                                    "More than one oauth_signature", err);
+        return NGX_DECLINED;
+    }
+
+    if (ctx->partner->secret.len == 0) {
+        ngx_http_7digital_7d_refuse(ctx, NGX_HTTP_7DIGITAL_AUTH_BAD_SIGNATURE,
+                                    "This consumer has no secret to sign "
+                                    "with", err);
+        return NGX_DECLINED;
+    }
+
+    p = ngx_http_7digital_find_param(&all, &method_name, &n);
+
+    if (p == NULL || n > 1 || p->value.len != 9
+        || ngx_strncmp(p->value.data, "HMAC-SHA1", 9) != 0)
+    {
+        ngx_http_7digital_7d_refuse(ctx, NGX_HTTP_7DIGITAL_AUTH_MALFORMED,
+                                    "Unsupported signature method, "
+                                    "only HMAC-SHA1 is accepted", err);
+        return NGX_DECLINED;
+    }
+
+    p = ngx_http_7digital_find_param(&all, &version_name, &n);
+
+    if (p && (n > 1 || p->value.len != 3
+              || ngx_strncmp(p->value.data, "1.0", 3) != 0))
+    {
+        ngx_http_7digital_7d_refuse(ctx, NGX_HTTP_7DIGITAL_AUTH_MALFORMED,
+                                    "Unsupported OAuth version", err);
+        return NGX_DECLINED;
+    }
+
+    p = ngx_http_7digital_find_param(&all, &nonce_name, &n);
+
+    if (p == NULL || n > 1 || p->value.len == 0) {
+        ngx_http_7digital_7d_refuse(ctx, NGX_HTTP_7DIGITAL_AUTH_MALFORMED,
+                                    "Missing or repeated oauth_nonce", err);
+        return NGX_DECLINED;
+    }
+
+    p = ngx_http_7digital_find_param(&all, &ts_name, &n);
+    ts = (p && n == 1) ? ngx_atotm(p->value.data, p->value.len) : NGX_ERROR;
+    now = ngx_time();
+
+    if (ts == NGX_ERROR || ts < now - lcf->signature_window
+        || ts > now + lcf->signature_window)
+    {
+        ngx_http_7digital_7d_refuse(ctx, NGX_HTTP_7DIGITAL_AUTH_STALE,
+                                    "Timestamp outside the allowed window",
+                                    err);
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_7digital_find_param(&all, &token_name, &n)) {
+        ngx_http_7digital_7d_refuse(ctx, NGX_HTTP_7DIGITAL_AUTH_BAD_SIGNATURE,
+                                    "Token not recognised", err);
+        return NGX_DECLINED;
+    }
+
+    if (ngx_array_init(&signed_params, r->pool, all.nelts,
+                       sizeof(ngx_http_7digital_param_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    p = all.elts;
+
+    for (i = 0; i < all.nelts; i++) {
+        if (&p[i] != sig) {
+            q = ngx_array_push(&signed_params);
+            if (q == NULL) {
+                return NGX_ERROR;
+            }
+
+            *q = p[i];
+        }
+    }
+
+    ngx_str_null(&empty);
+
+    if (ngx_http_7digital_7d_public_uri(r, lcf, &uri) != NGX_OK
+        || ngx_http_7digital_oauth_base_string(r->pool, &r->method_name,
+                                               &uri, &signed_params, &base)
+           != NGX_OK
+        || ngx_http_7digital_oauth_sign(r->pool, &base,
+                                        &ctx->partner->secret, &empty, buf)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "sevendigital: partner base string \"%V\"", &base);
+
+    want.data = buf;
+    want.len = NGX_HTTP_7DIGITAL_SHA1_B64_LEN;
+
+    if (!ngx_http_7digital_equal(&want, &sig->value)) {
+        ngx_http_7digital_7d_refuse(ctx, NGX_HTTP_7DIGITAL_AUTH_BAD_SIGNATURE,
+                                    "Invalid signature", err);
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Query, form body and header parameters together; the node client sends
+ * oauth_consumer_key in both the query and the header, and signs it once,
+ * so an oauth_* parameter repeated with the same value counts once.
+ */
+
+static ngx_int_t
+ngx_http_7digital_7d_signed_params(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, ngx_array_t *all)
+{
+    ngx_uint_t                  i, j, k;
+    ngx_array_t                *src[3];
+    ngx_http_7digital_param_t  *p, *a, *n;
+
+    src[0] = &ctx->in.query;
+    src[1] = &ctx->in.body;
+    src[2] = &ctx->in.header;
+
+    if (ngx_array_init(all, r->pool, 16, sizeof(ngx_http_7digital_param_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (k = 0; k < 3; k++) {
+        p = src[k]->elts;
+
+        for (i = 0; i < src[k]->nelts; i++) {
+
+            if (p[i].name.len > 6
+                && ngx_strncmp(p[i].name.data, "oauth_", 6) == 0)
+            {
+                a = all->elts;
+
+                for (j = 0; j < all->nelts; j++) {
+                    if (a[j].name.len == p[i].name.len
+                        && a[j].value.len == p[i].value.len
+                        && ngx_strncmp(a[j].name.data, p[i].name.data,
+                                       p[i].name.len) == 0
+                        && ngx_strncmp(a[j].value.data, p[i].value.data,
+                                       p[i].value.len) == 0)
+                    {
+                        break;
+                    }
+                }
+
+                if (j < all->nelts) {
+                    continue;
+                }
+            }
+
+            n = ngx_array_push(all);
+            if (n == NULL) {
+                return NGX_ERROR;
+            }
+
+            *n = p[i];
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The URL the partner signed: this gateway's scheme, the Host header's
+ * name, and the port the request arrived on, because clients such as the
+ * node one send Host without the port they signed; or the configured
+ * public origin when the gateway sits behind another proxy.
+ */
+
+static ngx_int_t
+ngx_http_7digital_7d_public_uri(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_str_t *uri)
+{
+    u_char                      *q;
+    ngx_str_t                    scheme, host, path;
+    ngx_uint_t                   port;
+    ngx_http_7digital_origin_t  *o;
+
+    path.data = r->unparsed_uri.data;
+    q = ngx_strlchr(r->unparsed_uri.data,
+                    r->unparsed_uri.data + r->unparsed_uri.len, '?');
+    path.len = (q ? q : r->unparsed_uri.data + r->unparsed_uri.len)
+               - path.data;
+
+    o = lcf->public_origin;
+
+    if (o) {
+        return ngx_http_7digital_oauth_base_uri(r->pool, &o->scheme,
+                                                &o->host, o->port, &path,
+                                                uri);
+    }
+
+#if (NGX_HTTP_SSL)
+    if (r->connection->ssl) {
+        ngx_str_set(&scheme, "https");
+
+    } else
+#endif
+    {
+        ngx_str_set(&scheme, "http");
+    }
+
+    host = r->headers_in.server;
+
+    if (ngx_connection_local_sockaddr(r->connection, NULL, 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    port = ngx_inet_get_port(r->connection->local_sockaddr);
+
+    return ngx_http_7digital_oauth_base_uri(r->pool, &scheme, &host, port,
+                                            &path, uri);
+}
+
+
+static void
+ngx_http_7digital_7d_refuse(ngx_http_7digital_ctx_t *ctx,
+    ngx_http_7digital_auth_e auth, char *message,
+    ngx_http_7digital_error_t *err)
+{
+    ctx->auth = auth;
+    ngx_http_7digital_auth_error(NGX_HTTP_7DIGITAL_API_7D, auth,
+                                 &ngx_http_7digital_consumer_key, err);
+
+    err->message.data = (u_char *) message;
+    err->message.len = ngx_strlen(message);
 }
 
 
@@ -156,6 +462,23 @@ ngx_http_7digital_7d_forward(ngx_http_request_t *r,
     u_char     *p;
     ngx_str_t   key, extra, args, body;
 
+    ngx_str_null(&body);
+
+    if (ctx->in.form) {
+        if (ngx_http_7digital_join_params(r->pool, &ctx->in.body,
+                                      ngx_http_7digital_is_oauth_credential,
+                                      NULL, &body)
+            != NGX_OK
+            || ngx_http_7digital_set_body(r, &body) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (lcf->oauth_sign != NGX_HTTP_7DIGITAL_SIGN_OFF) {
+        return ngx_http_7digital_7d_sign(r, lcf, ctx, &body);
+    }
+
     if (ngx_http_7digital_escape(r->pool, &lcf->upstream_key, &key)
         != NGX_OK)
     {
@@ -182,16 +505,251 @@ ngx_http_7digital_7d_forward(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    if (ctx->in.form) {
-        if (ngx_http_7digital_join_params(r->pool, &ctx->in.body,
-                                      ngx_http_7digital_is_oauth_credential,
-                                      NULL, &body)
-            != NGX_OK
-            || ngx_http_7digital_set_body(r, &body) != NGX_OK)
-        {
-            return NGX_ERROR;
+    return ngx_http_7digital_remove_headers(r, ngx_http_7digital_7d_headers);
+}
+
+
+/*
+ * 2-legged signing with the real consumer key and secret, over the exact
+ * URL proxy_pass requests (the configured upstream origin and the path it
+ * sends) and every parameter of the query and the form body as they are
+ * forwarded; the OAuth parameters go in an Authorization header, or in
+ * the query string for URLs handed on to players.
+ */
+
+static ngx_int_t
+ngx_http_7digital_7d_sign(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx,
+    ngx_str_t *body)
+{
+    u_char                     *p;
+    ngx_str_t                   nonce, ts, sig, path, uri, base, text, empty;
+    ngx_str_t                   args, extra;
+    ngx_uint_t                  i;
+    ngx_array_t                 params, oauth, fwd_body;
+    ngx_http_7digital_param_t  *prm, *n;
+    u_char                      sig_buf[NGX_HTTP_7DIGITAL_SHA1_B64_LEN];
+
+    static ngx_str_t  method = ngx_string("HMAC-SHA1");
+    static ngx_str_t  version = ngx_string("1.0");
+    static ngx_str_t  authorization = ngx_string("Authorization");
+
+    nonce.data = ngx_pnalloc(r->pool, NGX_HTTP_7DIGITAL_NONCE_LEN);
+    ts.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+
+    if (nonce.data == NULL || ts.data == NULL
+        || ngx_http_7digital_nonce(nonce.data) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    nonce.len = NGX_HTTP_7DIGITAL_NONCE_LEN;
+    ts.len = ngx_sprintf(ts.data, "%T", ngx_time()) - ts.data;
+
+    if (ngx_array_init(&params, r->pool, ctx->in.query.nelts + 8,
+                       sizeof(ngx_http_7digital_param_t))
+        != NGX_OK
+        || ngx_array_init(&oauth, r->pool, 6,
+                          sizeof(ngx_http_7digital_param_t))
+           != NGX_OK
+        || ngx_array_init(&fwd_body, r->pool, 4,
+                          sizeof(ngx_http_7digital_param_t))
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_7digital_push(&oauth, "oauth_consumer_key",
+                               &lcf->upstream_key) != NGX_OK
+        || ngx_http_7digital_push(&oauth, "oauth_nonce", &nonce) != NGX_OK
+        || ngx_http_7digital_push(&oauth, "oauth_signature_method", &method)
+           != NGX_OK
+        || ngx_http_7digital_push(&oauth, "oauth_timestamp", &ts) != NGX_OK
+        || ngx_http_7digital_push(&oauth, "oauth_version", &version)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* the forwarded body, parsed again: exactly what is sent is signed */
+    if (body->len
+        && ngx_http_7digital_parse_params(r->pool, body, &fwd_body) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    prm = ctx->in.query.elts;
+
+    for (i = 0; i < ctx->in.query.nelts; i++) {
+        if (!ngx_http_7digital_is_oauth_credential(&prm[i].name)) {
+            n = ngx_array_push(&params);
+            if (n == NULL) {
+                return NGX_ERROR;
+            }
+
+            *n = prm[i];
         }
     }
 
-    return ngx_http_7digital_remove_headers(r, ngx_http_7digital_7d_headers);
+    n = ngx_array_push_n(&params, fwd_body.nelts + oauth.nelts);
+    if (n == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(n, fwd_body.elts,
+               fwd_body.nelts * sizeof(ngx_http_7digital_param_t));
+    ngx_memcpy(n + fwd_body.nelts, oauth.elts,
+               oauth.nelts * sizeof(ngx_http_7digital_param_t));
+
+    ngx_str_null(&empty);
+
+    if (ngx_http_7digital_upstream_path(r, &path) != NGX_OK
+        || ngx_http_7digital_oauth_base_uri(r->pool,
+                                            &lcf->upstream_origin->scheme,
+                                            &lcf->upstream_origin->host,
+                                            lcf->upstream_origin->port,
+                                            &path, &uri)
+           != NGX_OK
+        || ngx_http_7digital_oauth_base_string(r->pool, &r->method_name,
+                                               &uri, &params, &base)
+           != NGX_OK
+        || ngx_http_7digital_oauth_sign(r->pool, &base, &lcf->upstream_secret,
+                                        &empty, sig_buf)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "sevendigital: upstream base string \"%V\"", &base);
+
+    sig.data = ngx_pnalloc(r->pool, NGX_HTTP_7DIGITAL_SHA1_B64_LEN);
+    if (sig.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(sig.data, sig_buf, NGX_HTTP_7DIGITAL_SHA1_B64_LEN);
+    sig.len = NGX_HTTP_7DIGITAL_SHA1_B64_LEN;
+
+    if (ngx_http_7digital_push(&oauth, "oauth_signature", &sig) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_7digital_remove_headers(r, ngx_http_7digital_7d_headers)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (lcf->oauth_placement == NGX_HTTP_7DIGITAL_IN_HEADER) {
+        if (ngx_http_7digital_join_params(r->pool, &ctx->in.query,
+                                      ngx_http_7digital_is_oauth_credential,
+                                      NULL, &args)
+            != NGX_OK
+            || ngx_http_7digital_oauth_header(r->pool, &oauth, &text)
+               != NGX_OK
+            || ngx_http_7digital_add_header(r, &authorization, &text)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        return ngx_http_7digital_set_args(r, &args);
+    }
+
+    /* query placement: name=enc(value) for each OAuth parameter */
+    prm = oauth.elts;
+
+    if (ngx_array_init(&params, r->pool, oauth.nelts,
+                       sizeof(ngx_http_7digital_param_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < oauth.nelts; i++) {
+        if (ngx_http_7digital_escape(r->pool, &prm[i].value, &text)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        n = ngx_array_push(&params);
+        if (n == NULL) {
+            return NGX_ERROR;
+        }
+
+        n->name = prm[i].name;
+        n->raw.len = prm[i].name.len + 1 + text.len;
+        n->raw.data = ngx_pnalloc(r->pool, n->raw.len);
+        if (n->raw.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        p = ngx_cpymem(n->raw.data, prm[i].name.data, prm[i].name.len);
+        *p++ = '=';
+        ngx_memcpy(p, text.data, text.len);
+    }
+
+    if (ngx_http_7digital_join_params(r->pool, &params, NULL, NULL, &extra)
+        != NGX_OK
+        || ngx_http_7digital_join_params(r->pool, &ctx->in.query,
+                                      ngx_http_7digital_is_oauth_credential,
+                                      &extra, &args)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_7digital_set_args(r, &args);
+}
+
+
+/*
+ * The path proxy_pass without a URI part sends once r->valid_unparsed_uri
+ * is cleared: r->uri, escaped the way the proxy module escapes it.
+ */
+
+static ngx_int_t
+ngx_http_7digital_upstream_path(ngx_http_request_t *r, ngx_str_t *path)
+{
+    uintptr_t  escape;
+
+    if (!(r->quoted_uri || r->internal)) {
+        *path = r->uri;
+        return NGX_OK;
+    }
+
+    escape = 2 * ngx_escape_uri(NULL, r->uri.data, r->uri.len,
+                                NGX_ESCAPE_URI);
+
+    path->data = ngx_pnalloc(r->pool, r->uri.len + escape);
+    if (path->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    path->len = (u_char *) ngx_escape_uri(path->data, r->uri.data, r->uri.len,
+                                          NGX_ESCAPE_URI)
+                - path->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_7digital_push(ngx_array_t *a, char *name, ngx_str_t *value)
+{
+    ngx_http_7digital_param_t  *p;
+
+    p = ngx_array_push(a);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    p->name.data = (u_char *) name;
+    p->name.len = ngx_strlen(name);
+    p->value = *value;
+    ngx_str_null(&p->raw);
+
+    return NGX_OK;
 }

@@ -178,6 +178,49 @@ sub cd_hashed_customer_id {
     return sha256_hex(shift);
 }
 
+# A 7digital partner's signed request, signed by oauthlib
+# (t/mock/oauth_client.py).  Returns { request => "METHOD /path?query\nbody",
+# headers => "Name: value\n..." } for --- request eval and
+# --- more_headers eval; the same $id returns the same signed request, so
+# both sections can ask for it.
+my %Signed;
+
+sub oauth_request {
+    my ($id, %a) = @_;
+    return $Signed{$id} if $Signed{$id};
+
+    require JSON::PP;
+    my $port = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984;
+    my $url = "http://localhost:$port$a{path}";
+    my @cmd = ('/usr/bin/python3', "$T/mock/oauth_client.py",
+               '--method', $a{method} // 'GET', '--url', $url,
+               '--key', $a{key}, '--secret', $a{secret},
+               '--type', $a{type} // 'header');
+    push @cmd, '--body', $a{body} if defined $a{body};
+    push @cmd, '--age', $a{age} if $a{age};
+    push @cmd, '--plaintext' if $a{plaintext};
+    push @cmd, '--token', $a{token}, '--token-secret', $a{token_secret}
+        if $a{token};
+
+    open my $fh, '-|', @cmd or die "oauth_client.py: $!";
+    my $out = do { local $/; <$fh> };
+    close $fh or die "oauth_client.py failed\n";
+
+    my $signed = JSON::PP::decode_json($out);
+    (my $target = $signed->{uri}) =~ s{^http://[^/]+}{};
+    my $headers = '';
+    for my $h (sort keys %{$signed->{headers}}) {
+        $headers .= "$h: $signed->{headers}{$h}\n";
+    }
+    $Signed{$id} = {
+        request => ($a{method} // 'GET') . " $target\n" . ($signed->{body} // ''),
+        target => $target,
+        headers => $headers,
+        body => $signed->{body},
+    };
+    return $Signed{$id};
+}
+
 # A block with no http_config gets the gateway's usual one, and every
 # block gets locations that reach the mocks' control endpoints.
 sub defaults {
