@@ -116,23 +116,11 @@ ngx_http_7digital_cd_check_key(ngx_http_request_t *r,
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_7digital_module);
 
-    ctx->partner = ngx_http_7digital_registry_find(mcf->registry,
-                                                   &first->value);
+    *auth = ngx_http_7digital_registry_check(mcf->registry, &first->value,
+                                             NGX_HTTP_7DIGITAL_API_CD,
+                                             &ctx->partner);
 
-    if (ctx->partner == NULL) {
-        *auth = NGX_HTTP_7DIGITAL_AUTH_UNKNOWN;
-
-    } else if (!ctx->partner->enabled) {
-        *auth = NGX_HTTP_7DIGITAL_AUTH_DISABLED;
-
-    } else if (!(ctx->partner->apis & NGX_HTTP_7DIGITAL_API_CD)) {
-        *auth = NGX_HTTP_7DIGITAL_AUTH_FORBIDDEN;
-
-    } else {
-        return NGX_OK;
-    }
-
-    return NGX_DECLINED;
+    return (*auth == NGX_HTTP_7DIGITAL_AUTH_OK) ? NGX_OK : NGX_DECLINED;
 }
 
 
@@ -392,8 +380,7 @@ static ngx_int_t
 ngx_http_7digital_cd_forward_hash(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx)
 {
-    u_char      *p;
-    ngx_str_t    b64, esc, extra, text, *add_q, *add_b;
+    ngx_str_t    b64, extra, text, *add_q, *add_b;
     ngx_uint_t   in_q, in_b;
     u_char       buf[NGX_HTTP_7DIGITAL_SHA1_B64_LEN];
 
@@ -418,20 +405,13 @@ ngx_http_7digital_cd_forward_hash(ngx_http_request_t *r,
         b64.data = buf;
         b64.len = NGX_HTTP_7DIGITAL_SHA1_B64_LEN;
 
-        if (ngx_http_7digital_escape(r->pool, &b64, &esc) != NGX_OK) {
+        if (ngx_http_7digital_param_text(r->pool,
+                                         &ngx_http_7digital_cd_auth_param,
+                                         &b64, &extra)
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
-
-        extra.len = ngx_http_7digital_cd_auth_param.len + 1 + esc.len;
-        extra.data = ngx_pnalloc(r->pool, extra.len);
-        if (extra.data == NULL) {
-            return NGX_ERROR;
-        }
-
-        p = ngx_cpymem(extra.data, ngx_http_7digital_cd_auth_param.data,
-                       ngx_http_7digital_cd_auth_param.len);
-        *p++ = '=';
-        ngx_memcpy(p, esc.data, esc.len);
 
         if (ctx->in.form) {
             add_b = &extra;

@@ -359,6 +359,34 @@ ngx_http_7digital_parse_authorization(ngx_pool_t *pool, ngx_str_t *value,
 }
 
 
+/* "name=enc(value)", a parameter as it goes on the wire */
+
+ngx_int_t
+ngx_http_7digital_param_text(ngx_pool_t *pool, ngx_str_t *name,
+    ngx_str_t *value, ngx_str_t *dst)
+{
+    u_char     *p;
+    ngx_str_t   esc;
+
+    if (ngx_http_7digital_escape(pool, value, &esc) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(pool, name->len + 1 + esc.len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    dst->data = p;
+    p = ngx_cpymem(p, name->data, name->len);
+    *p++ = '=';
+    p = ngx_cpymem(p, esc.data, esc.len);
+    dst->len = p - dst->data;
+
+    return NGX_OK;
+}
+
+
 ngx_int_t
 ngx_http_7digital_join_params(ngx_pool_t *pool, ngx_array_t *params,
     ngx_http_7digital_skip_pt skip, ngx_str_t *extra, ngx_str_t *dst)

@@ -422,3 +422,33 @@ ngx_http_7digital_registry_find(ngx_http_7digital_registry_t *reg,
 
     return NULL;
 }
+
+
+/*
+ * The partner behind a key and whether it may call this API; returns an
+ * ngx_http_7digital_auth_e value (OK, UNKNOWN, DISABLED or FORBIDDEN).
+ */
+
+ngx_uint_t
+ngx_http_7digital_registry_check(ngx_http_7digital_registry_t *reg,
+    ngx_str_t *key, ngx_uint_t api, ngx_http_7digital_partner_t **partner)
+{
+    ngx_http_7digital_partner_t  *p;
+
+    p = ngx_http_7digital_registry_find(reg, key);
+    *partner = p;
+
+    if (p == NULL) {
+        return NGX_HTTP_7DIGITAL_CHECK_UNKNOWN;
+    }
+
+    if (!p->enabled) {
+        return NGX_HTTP_7DIGITAL_CHECK_DISABLED;
+    }
+
+    if (!(p->apis & api)) {
+        return NGX_HTTP_7DIGITAL_CHECK_FORBIDDEN;
+    }
+
+    return NGX_HTTP_7DIGITAL_CHECK_OK;
+}

@@ -19,6 +19,12 @@
 #define NGX_HTTP_7DIGITAL_API_CD        0x02
 
 #define NGX_HTTP_7DIGITAL_MAX_PARAMS    256
+
+/* the same values as ngx_http_7digital_auth_e */
+#define NGX_HTTP_7DIGITAL_CHECK_OK         1
+#define NGX_HTTP_7DIGITAL_CHECK_UNKNOWN    3
+#define NGX_HTTP_7DIGITAL_CHECK_DISABLED   4
+#define NGX_HTTP_7DIGITAL_CHECK_FORBIDDEN  5
 #define NGX_HTTP_7DIGITAL_DIGEST_LEN    32
 #define NGX_HTTP_7DIGITAL_SHA1_LEN      20
 #define NGX_HTTP_7DIGITAL_SHA1_B64_LEN  28
@@ -74,6 +80,8 @@ ngx_http_7digital_param_t *ngx_http_7digital_find_param(ngx_array_t *params,
     ngx_str_t *name, ngx_uint_t *count);
 ngx_int_t ngx_http_7digital_escape(ngx_pool_t *pool, ngx_str_t *src,
     ngx_str_t *dst);
+ngx_int_t ngx_http_7digital_param_text(ngx_pool_t *pool, ngx_str_t *name,
+    ngx_str_t *value, ngx_str_t *dst);
 ngx_uint_t ngx_http_7digital_is_oauth_credential(ngx_str_t *name);
 
 /* ngx_http_7digital_oauth.c */
@@ -105,6 +113,8 @@ ngx_http_7digital_registry_t *ngx_http_7digital_registry_load(
     size_t errlen);
 ngx_http_7digital_partner_t *ngx_http_7digital_registry_find(
     ngx_http_7digital_registry_t *reg, ngx_str_t *key);
+ngx_uint_t ngx_http_7digital_registry_check(ngx_http_7digital_registry_t *reg,
+    ngx_str_t *key, ngx_uint_t api, ngx_http_7digital_partner_t **partner);
 
 /* ngx_http_7digital_cdsign.c */
 u_char *ngx_http_7digital_cd_date(u_char *buf, time_t now);

@@ -100,18 +100,11 @@ ngx_http_7digital_7d_identify(ngx_http_request_t *r,
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_7digital_module);
 
-    ctx->partner = ngx_http_7digital_registry_find(mcf->registry, &key);
+    auth = ngx_http_7digital_registry_check(mcf->registry, &key,
+                                            NGX_HTTP_7DIGITAL_API_7D,
+                                            &ctx->partner);
 
-    if (ctx->partner == NULL) {
-        auth = NGX_HTTP_7DIGITAL_AUTH_UNKNOWN;
-
-    } else if (!ctx->partner->enabled) {
-        auth = NGX_HTTP_7DIGITAL_AUTH_DISABLED;
-
-    } else if (!(ctx->partner->apis & NGX_HTTP_7DIGITAL_API_7D)) {
-        auth = NGX_HTTP_7DIGITAL_AUTH_FORBIDDEN;
-
-    } else {
+    if (auth == NGX_HTTP_7DIGITAL_AUTH_OK) {
         rc = ngx_http_7digital_7d_verify(r, lcf, ctx, err);
 
         if (rc == NGX_OK) {
@@ -459,8 +452,7 @@ ngx_int_t
 ngx_http_7digital_7d_forward(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx)
 {
-    u_char     *p;
-    ngx_str_t   key, extra, args, body;
+    ngx_str_t  extra, args, body;
 
     ngx_str_null(&body);
 
@@ -479,24 +471,11 @@ ngx_http_7digital_7d_forward(ngx_http_request_t *r,
         return ngx_http_7digital_7d_sign(r, lcf, ctx, &body);
     }
 
-    if (ngx_http_7digital_escape(r->pool, &lcf->upstream_key, &key)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    extra.len = ngx_http_7digital_consumer_key.len + 1 + key.len;
-    extra.data = ngx_pnalloc(r->pool, extra.len);
-    if (extra.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = ngx_cpymem(extra.data, ngx_http_7digital_consumer_key.data,
-                   ngx_http_7digital_consumer_key.len);
-    *p++ = '=';
-    ngx_memcpy(p, key.data, key.len);
-
-    if (ngx_http_7digital_join_params(r->pool, &ctx->in.query,
+    if (ngx_http_7digital_param_text(r->pool,
+                                     &ngx_http_7digital_consumer_key,
+                                     &lcf->upstream_key, &extra)
+        != NGX_OK
+        || ngx_http_7digital_join_params(r->pool, &ctx->in.query,
                                       ngx_http_7digital_is_oauth_credential,
                                       &extra, &args)
         != NGX_OK
@@ -522,7 +501,6 @@ ngx_http_7digital_7d_sign(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx,
     ngx_str_t *body)
 {
-    u_char                     *p;
     ngx_str_t                   nonce, ts, sig, path, uri, base, text, empty;
     ngx_str_t                   args, extra;
     ngx_uint_t                  i;
@@ -668,27 +646,19 @@ ngx_http_7digital_7d_sign(ngx_http_request_t *r,
     }
 
     for (i = 0; i < oauth.nelts; i++) {
-        if (ngx_http_7digital_escape(r->pool, &prm[i].value, &text)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
         n = ngx_array_push(&params);
         if (n == NULL) {
             return NGX_ERROR;
         }
 
         n->name = prm[i].name;
-        n->raw.len = prm[i].name.len + 1 + text.len;
-        n->raw.data = ngx_pnalloc(r->pool, n->raw.len);
-        if (n->raw.data == NULL) {
+
+        if (ngx_http_7digital_param_text(r->pool, &prm[i].name,
+                                         &prm[i].value, &n->raw)
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
-
-        p = ngx_cpymem(n->raw.data, prm[i].name.data, prm[i].name.len);
-        *p++ = '=';
-        ngx_memcpy(p, text.data, text.len);
     }
 
     if (ngx_http_7digital_join_params(r->pool, &params, NULL, NULL, &extra)
