@@ -50,7 +50,9 @@ static ngx_http_7digital_auth_text_t  ngx_http_7digital_auth_texts[] = {
       "Timestamp outside the allowed window",
       "validation.invalid.outofrange" },
     { NGX_HTTP_UNAUTHORIZED, 1002,
-      "Invalid signature", "Invalid" }
+      "Invalid signature", "Invalid" },
+    { NGX_HTTP_UNAUTHORIZED, 1002,
+      "Nonce already used", "Invalid" }
 };
 
 

@@ -19,9 +19,18 @@
 static ngx_int_t ngx_http_7digital_access_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_7digital_check(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
+static ngx_int_t ngx_http_7digital_refuse(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_error_t *err);
 static void ngx_http_7digital_body_handler(ngx_http_request_t *r);
 static void ngx_http_7digital_ctx_cleanup(void *data);
 static void *ngx_http_7digital_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_7digital_init_main_conf(ngx_conf_t *cf, void *conf);
+static ngx_int_t ngx_http_7digital_init_process(ngx_cycle_t *cycle);
+static void ngx_http_7digital_exit_process(ngx_cycle_t *cycle);
+static char *ngx_http_7digital_redis_address(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_7digital_redis_password(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static void *ngx_http_7digital_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_7digital_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -36,6 +45,9 @@ static char *ngx_http_7digital_origin_slot(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_7digital_read_secret(ngx_conf_t *cf,
     ngx_str_t *file, ngx_str_t *secret);
+
+
+static ngx_str_t  ngx_http_7digital_nonce_param = ngx_string("oauth_nonce");
 
 
 static ngx_conf_enum_t  ngx_http_7digital_signs[] = {
@@ -67,6 +79,48 @@ static ngx_command_t  ngx_http_7digital_commands[] = {
       ngx_http_7digital_partners,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("sevendigital_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_7digital_redis_address,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("sevendigital_redis_password_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_7digital_redis_password,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("sevendigital_redis_db"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_7digital_main_conf_t, redis.db),
+      NULL },
+
+    { ngx_string("sevendigital_redis_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_7digital_main_conf_t, redis.timeout),
+      NULL },
+
+    { ngx_string("sevendigital_redis_connect_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_7digital_main_conf_t, redis.connect_timeout),
+      NULL },
+
+    { ngx_string("sevendigital_nonce_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_7digital_main_conf_t, nonce_cache_size),
       NULL },
 
     { ngx_string("sevendigital_gateway"),
@@ -141,7 +195,7 @@ static ngx_http_module_t  ngx_http_7digital_module_ctx = {
     ngx_http_7digital_init,                /* postconfiguration */
 
     ngx_http_7digital_create_main_conf,    /* create main configuration */
-    NULL,                                  /* init main configuration */
+    ngx_http_7digital_init_main_conf,      /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
@@ -158,10 +212,10 @@ ngx_module_t  ngx_http_7digital_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_7digital_init_process,        /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_7digital_exit_process,        /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -192,7 +246,7 @@ ngx_http_7digital_access_handler(ngx_http_request_t *r)
                                                       : NGX_HTTP_FORBIDDEN;
     }
 
-    if (ctx->waiting_body) {
+    if (ctx->waiting_body || ctx->waiting_redis) {
         return NGX_AGAIN;
     }
 
@@ -211,11 +265,8 @@ ngx_http_7digital_access_handler(ngx_http_request_t *r)
         }
     }
 
-    rc = ngx_http_7digital_check(r, lcf, ctx);
-
-    ctx->done = 1;
-
-    return rc;
+    /* a refusal is answered and the request freed inside: no ctx after */
+    return ngx_http_7digital_check(r, lcf, ctx);
 }
 
 
@@ -228,22 +279,44 @@ ngx_http_7digital_check(ngx_http_request_t *r,
 
     ngx_memzero(&err, sizeof(ngx_http_7digital_error_t));
 
-    if (lcf->api == NGX_HTTP_7DIGITAL_API_7D) {
-        rc = ngx_http_7digital_7d_identify(r, lcf, ctx, &err);
+    if (!ctx->identified) {
+        ctx->identified = 1;
 
-    } else {
-        rc = ngx_http_7digital_cd_identify(r, lcf, ctx, &err);
+        if (lcf->api == NGX_HTTP_7DIGITAL_API_7D) {
+            rc = ngx_http_7digital_7d_identify(r, lcf, ctx, &err);
+
+        } else {
+            rc = ngx_http_7digital_cd_identify(r, lcf, ctx, &err);
+        }
+
+        if (rc != NGX_OK) {
+            ctx->done = 1;
+
+            return (rc == NGX_DECLINED) ? ngx_http_7digital_refuse(r, lcf, &err)
+                                        : NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (ctx->has_nonce) {
+            rc = ngx_http_7digital_nonce_check(r, ctx);
+
+            if (rc == NGX_AGAIN) {
+                return NGX_AGAIN;
+            }
+
+            if (rc == NGX_ERROR) {
+                ctx->done = 1;
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
     }
 
-    if (rc == NGX_ERROR) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    ctx->done = 1;
 
-    if (rc == NGX_DECLINED) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "sevendigital: request refused: %V", &err.message);
-
-        return ngx_http_7digital_send_error(r, lcf->api, &err);
+    if (ctx->replay) {
+        ctx->auth = NGX_HTTP_7DIGITAL_AUTH_REPLAY;
+        ngx_http_7digital_auth_error(lcf->api, NGX_HTTP_7DIGITAL_AUTH_REPLAY,
+                                     &ngx_http_7digital_nonce_param, &err);
+        return ngx_http_7digital_refuse(r, lcf, &err);
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -256,11 +329,18 @@ ngx_http_7digital_check(ngx_http_request_t *r,
         rc = ngx_http_7digital_cd_forward(r, lcf, ctx);
     }
 
-    if (rc != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    return (rc == NGX_OK) ? NGX_OK : NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
 
-    return NGX_OK;
+
+static ngx_int_t
+ngx_http_7digital_refuse(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_error_t *err)
+{
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "sevendigital: request refused: %V", &err->message);
+
+    return ngx_http_7digital_send_error(r, lcf->api, err);
 }
 
 
@@ -352,9 +432,66 @@ ngx_http_7digital_create_main_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     mcf->registry = NULL;
+     *     mcf->redis.host = { 0, NULL };
+     *     mcf->redis.unix_path = { 0, NULL };
+     *     mcf->redis.password = { 0, NULL };
+     *     mcf->redis.configured = 0;
+     *     mcf->nonce_zone = NULL;
      */
 
+    mcf->redis.db = NGX_CONF_UNSET;
+    mcf->redis.timeout = NGX_CONF_UNSET_MSEC;
+    mcf->redis.connect_timeout = NGX_CONF_UNSET_MSEC;
+    mcf->nonce_cache_size = NGX_CONF_UNSET_SIZE;
+
     return mcf;
+}
+
+
+static char *
+ngx_http_7digital_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_7digital_main_conf_t *mcf = conf;
+
+    ngx_conf_init_value(mcf->redis.db, 0);
+    ngx_conf_init_msec_value(mcf->redis.timeout, 100);
+    ngx_conf_init_msec_value(mcf->redis.connect_timeout, 1000);
+    ngx_conf_init_size_value(mcf->nonce_cache_size, 1024 * 1024);
+
+    if (mcf->redis.db < 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"sevendigital_redis_db\" %i",
+                           mcf->redis.db);
+        return NGX_CONF_ERROR;
+    }
+
+    if (mcf->registry == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    return ngx_http_7digital_nonce_zone(cf, mcf);
+}
+
+
+static ngx_int_t
+ngx_http_7digital_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_7digital_main_conf_t  *mcf;
+
+    mcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_7digital_module);
+
+    if (mcf == NULL || !mcf->redis.configured) {
+        return NGX_OK;
+    }
+
+    return ngx_http_7digital_redis_init_worker(cycle, &mcf->redis);
+}
+
+
+static void
+ngx_http_7digital_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_7digital_redis_exit_worker();
 }
 
 
@@ -574,6 +711,104 @@ ngx_http_7digital_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
     if (ngx_http_7digital_read_secret(cf, &lcf->upstream_secret_file,
                                       &lcf->upstream_secret)
         != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * "host:port" (a name is resolved now, once, since connecting later must
+ * not block) or "unix:/path".
+ */
+
+static char *
+ngx_http_7digital_redis_address(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_7digital_main_conf_t *mcf = conf;
+
+    u_char     *p;
+    ngx_url_t   u;
+    ngx_str_t  *value;
+
+    if (mcf->redis.configured) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len > 5 && ngx_strncmp(value[1].data, "unix:", 5) == 0) {
+        mcf->redis.unix_path.len = value[1].len - 5;
+        mcf->redis.unix_path.data = ngx_pnalloc(cf->pool, value[1].len - 4);
+        if (mcf->redis.unix_path.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_cpystrn(mcf->redis.unix_path.data, value[1].data + 5,
+                    value[1].len - 4);
+
+        mcf->redis.configured = 1;
+        return NGX_CONF_OK;
+    }
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+
+    u.url = value[1];
+    u.default_port = 6379;
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid redis address \"%V\" in \"%V\": %s",
+                           &value[1], &cmd->name,
+                           u.err ? u.err : "no address");
+        return NGX_CONF_ERROR;
+    }
+
+    if (u.naddrs > 1) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"%V\" resolves to several addresses, "
+                           "using \"%V\"", &value[1], &u.addrs[0].name);
+    }
+
+    p = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    mcf->redis.host.data = p;
+    mcf->redis.host.len = ngx_sock_ntop(u.addrs[0].sockaddr,
+                                        u.addrs[0].socklen, p,
+                                        NGX_SOCKADDR_STRLEN, 0);
+    p[mcf->redis.host.len] = '\0';
+
+    mcf->redis.port = ngx_inet_get_port(u.addrs[0].sockaddr);
+    mcf->redis.configured = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_7digital_redis_password(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_7digital_main_conf_t *mcf = conf;
+
+    ngx_str_t  *value, file;
+
+    if (mcf->redis.password.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    file = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &file, 1) != NGX_OK
+        || ngx_http_7digital_read_secret(cf, &file, &mcf->redis.password)
+           != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }

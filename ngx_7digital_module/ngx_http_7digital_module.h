@@ -29,7 +29,8 @@ typedef enum {
     NGX_HTTP_7DIGITAL_AUTH_MALFORMED,
     NGX_HTTP_7DIGITAL_AUTH_UNSIGNED,
     NGX_HTTP_7DIGITAL_AUTH_STALE,
-    NGX_HTTP_7DIGITAL_AUTH_BAD_SIGNATURE
+    NGX_HTTP_7DIGITAL_AUTH_BAD_SIGNATURE,
+    NGX_HTTP_7DIGITAL_AUTH_REPLAY
 } ngx_http_7digital_auth_e;
 
 
@@ -40,8 +41,29 @@ typedef enum {
 #define NGX_HTTP_7DIGITAL_IN_QUERY      1
 
 
+typedef struct ngx_http_7digital_redis_op_s  ngx_http_7digital_redis_op_t;
+
+/* the reply is NULL when Redis failed, timed out or went away */
+typedef void (*ngx_http_7digital_redis_pt)(void *data, void *reply);
+
+
+typedef struct {
+    ngx_str_t                       host;        /* numeric, NUL-ended */
+    ngx_uint_t                      port;
+    ngx_str_t                       unix_path;   /* NUL-ended */
+    ngx_str_t                       password;
+    ngx_int_t                       db;
+    ngx_msec_t                      timeout;
+    ngx_msec_t                      connect_timeout;
+    unsigned                        configured:1;
+} ngx_http_7digital_redis_conf_t;
+
+
 typedef struct {
     ngx_http_7digital_registry_t   *registry;
+    ngx_http_7digital_redis_conf_t  redis;
+    ngx_shm_zone_t                 *nonce_zone;
+    size_t                          nonce_cache_size;
 } ngx_http_7digital_main_conf_t;
 
 
@@ -82,7 +104,14 @@ typedef struct {
     ngx_http_7digital_auth_e        auth;
     ngx_http_7digital_input_t       in;
     ngx_str_t                       cd_auth_data;
+    u_char                          nonce[NGX_HTTP_7DIGITAL_DIGEST_LEN];
+    time_t                          nonce_expires;
+    ngx_http_7digital_redis_op_t   *op;
     unsigned                        cd_hashed:1;
+    unsigned                        has_nonce:1;
+    unsigned                        identified:1;
+    unsigned                        waiting_redis:1;
+    unsigned                        replay:1;
     unsigned                        done:1;
     unsigned                        waiting_body:1;
     unsigned                        body_read:1;
@@ -131,6 +160,24 @@ ngx_int_t ngx_http_7digital_cd_identify(ngx_http_request_t *r,
     ngx_http_7digital_error_t *err);
 ngx_int_t ngx_http_7digital_cd_forward(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
+
+/* ngx_http_7digital_redis.c */
+ngx_int_t ngx_http_7digital_redis_init_worker(ngx_cycle_t *cycle,
+    ngx_http_7digital_redis_conf_t *conf);
+void ngx_http_7digital_redis_exit_worker(void);
+ngx_int_t ngx_http_7digital_redis_command(ngx_http_7digital_redis_op_t **opp,
+    ngx_http_7digital_redis_pt handler, void *data, int argc,
+    const char **argv, const size_t *argvlen);
+void ngx_http_7digital_redis_cancel(ngx_http_7digital_redis_op_t *op);
+ngx_uint_t ngx_http_7digital_redis_configured(void);
+
+/* ngx_http_7digital_nonce.c */
+ngx_int_t ngx_http_7digital_nonce_check(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx);
+char *ngx_http_7digital_nonce_zone(ngx_conf_t *cf,
+    ngx_http_7digital_main_conf_t *mcf);
+ngx_int_t ngx_http_7digital_nonce_local(ngx_shm_zone_t *zone, ngx_str_t *key,
+    time_t expires);
 
 /* ngx_http_7digital_error.c */
 ngx_int_t ngx_http_7digital_send_error(ngx_http_request_t *r,

@@ -18,6 +18,9 @@ static ngx_int_t ngx_http_7digital_7d_key(ngx_array_t *params,
 static ngx_int_t ngx_http_7digital_7d_verify(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx,
     ngx_http_7digital_error_t *err);
+static ngx_int_t ngx_http_7digital_7d_nonce_key(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_param_t *nonce,
+    time_t ts, ngx_http_7digital_loc_conf_t *lcf);
 static ngx_int_t ngx_http_7digital_7d_signed_params(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx, ngx_array_t *all);
 static ngx_int_t ngx_http_7digital_7d_public_uri(ngx_http_request_t *r,
@@ -140,7 +143,7 @@ ngx_http_7digital_7d_verify(ngx_http_request_t *r,
     ngx_str_t                   uri, base, want, empty;
     ngx_uint_t                  n, i;
     ngx_array_t                 all, signed_params;
-    ngx_http_7digital_param_t  *sig, *p, *q;
+    ngx_http_7digital_param_t  *sig, *nonce, *p, *q;
     u_char                      buf[NGX_HTTP_7DIGITAL_SHA1_B64_LEN];
 
     static ngx_str_t  sig_name = ngx_string("oauth_signature");
@@ -201,9 +204,9 @@ ngx_http_7digital_7d_verify(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    p = ngx_http_7digital_find_param(&all, &nonce_name, &n);
+    nonce = ngx_http_7digital_find_param(&all, &nonce_name, &n);
 
-    if (p == NULL || n > 1 || p->value.len == 0) {
+    if (nonce == NULL || n > 1 || nonce->value.len == 0) {
         ngx_http_7digital_7d_refuse(ctx, NGX_HTTP_7DIGITAL_AUTH_MALFORMED,
                                     "Missing or repeated oauth_nonce", err);
         return NGX_DECLINED;
@@ -272,6 +275,45 @@ ngx_http_7digital_7d_verify(ngx_http_request_t *r,
                                     "Invalid signature", err);
         return NGX_DECLINED;
     }
+
+    return ngx_http_7digital_7d_nonce_key(r, ctx, nonce, ts, lcf);
+}
+
+
+/*
+ * A nonce is unique per partner and timestamp (RFC 5849 section 3.3); it
+ * is remembered, as a digest of the three, until the timestamp leaves the
+ * window and could not be accepted anyway.
+ */
+
+static ngx_int_t
+ngx_http_7digital_7d_nonce_key(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_param_t *nonce,
+    time_t ts, ngx_http_7digital_loc_conf_t *lcf)
+{
+    u_char     *p;
+    ngx_str_t   text;
+
+    text.len = ctx->partner->id.len + 1 + NGX_TIME_T_LEN + 1
+               + nonce->value.len;
+    text.data = ngx_pnalloc(r->pool, text.len);
+    if (text.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(text.data, "%V\n%T\n%V", &ctx->partner->id, ts,
+                    &nonce->value);
+    text.len = p - text.data;
+
+    if (ngx_http_7digital_hmac_sha256((u_char *) "sevendigital-nonce", 18,
+                                      &text, ctx->nonce)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ctx->has_nonce = 1;
+    ctx->nonce_expires = ts + lcf->signature_window + 1;
 
     return NGX_OK;
 }

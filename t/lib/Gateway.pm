@@ -17,7 +17,7 @@ use strict;
 use warnings;
 
 use Cwd qw(abs_path);
-use Digest::SHA qw(hmac_sha1 sha256_hex);
+use Digest::SHA qw(hmac_sha1 sha256_hex hmac_sha256_hex);
 use MIME::Base64 qw(encode_base64);
 use POSIX qw(strftime);
 use File::Basename qw(dirname);
@@ -83,6 +83,67 @@ sub spawn {
     wait_port($port, $what);
 }
 
+# A TCP server that accepts connections and never answers: a Redis that
+# hangs (TEST_NGINX_BLACKHOLE_PORT).
+sub start_blackhole {
+    my $port = free_port();
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+    if ($pid == 0) {
+        my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                        LocalPort => $port, Listen => 64,
+                                        ReuseAddr => 1) or exit 1;
+        my @held;
+        while (my $c = $srv->accept) {
+            push @held, $c;
+        }
+        exit 0;
+    }
+    push @Children, $pid;
+    wait_port($port, 'blackhole');
+    $ENV{TEST_NGINX_BLACKHOLE_PORT} = $port;
+}
+
+# One Redis command over RESP, for tests that look into or plant data.
+sub redis {
+    my @args = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $ENV{TEST_NGINX_REDIS_PORT},
+                                  Proto => 'tcp')
+        or die "redis: $!";
+    print $s '*' . scalar(@args) . "\r\n"
+             . join('', map { '$' . length($_) . "\r\n$_\r\n" } @args);
+    my $line = <$s>;
+    if ($line =~ /^\$(-?\d+)/) {
+        my $n = $1;
+        return undef if $n < 0;
+        read $s, my $data, $n + 2;
+        $line = substr($data, 0, $n);
+    } else {
+        $line =~ s/\r\n$//;
+    }
+    close $s;
+    return $line;
+}
+
+# Plants in Redis the nonce of signed request $id, as another gateway node
+# that had seen it would; returns that request.
+sub plant_nonce {
+    my ($id, $partner) = @_;
+    my $r = oauth_request($id);
+    my ($nonce) = $r->{headers} =~ /oauth_nonce="([^"]+)"/;
+    my ($ts) = $r->{headers} =~ /oauth_timestamp="(\d+)"/;
+    redis('SET', nonce_key($partner, $ts, $nonce), '1', 'EX', '600');
+    return $r;
+}
+
+# the Redis key of a 7digital nonce, as the module names it
+sub nonce_key {
+    my ($partner, $ts, $nonce) = @_;
+    return 'sevendigital:nonce:'
+           . hmac_sha256_hex("$partner\n$ts\n$nonce", 'sevendigital-nonce');
+}
+
 sub start_services {
     if (!$ENV{TEST_NGINX_REDIS_PORT}) {
         my $port = free_port();
@@ -92,6 +153,8 @@ sub start_services {
               '--loglevel', 'warning');
         $ENV{TEST_NGINX_REDIS_PORT} = $port;
     }
+
+    start_blackhole() unless $ENV{TEST_NGINX_BLACKHOLE_PORT};
 
     my %mocks = (
         '7D' => ['7digital', 'upstream-7d.secret',

@@ -65,6 +65,8 @@ $ENV{TEST_NGINX_SERVER_ROOT} = $ServRoot;
 $ENV{TEST_NGINX_HTML_DIR} = "$ServRoot/html";
 
 my $Running = 0;
+my $Valgrind = $ENV{TEST_NGINX_USE_VALGRIND};
+my $LastBlock;
 
 sub import {
     my $class = shift;
@@ -295,12 +297,19 @@ sub start_nginx {
     my $block = shift;
     my $cmd = "$Binary -p $ServRoot/ -c $ServRoot/conf/nginx.conf"
               . " -e $ServRoot/logs/error.log";
+    if ($Valgrind) {
+        $cmd = "valgrind -q --tool=memcheck --trace-children=yes"
+               . " --leak-check=full --show-leak-kinds=definite"
+               . " --num-callers=30"
+               . " --log-file=$ServRoot/logs/valgrind.%p.log $cmd";
+    }
+    $LastBlock = $block->name;
     my $rc = system("$cmd >> $ServRoot/logs/startup.log 2>&1");
     return 0 if $rc != 0;
 
     # daemon on: the parent returns once the worker is forked; wait for
     # the listening socket rather than for a fixed time
-    my $deadline = time + 5;
+    my $deadline = time + ($Valgrind ? 60 : 5);
     while (time < $deadline) {
         my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                       PeerPort => $Port, Proto => 'tcp');
@@ -329,13 +338,33 @@ sub stop_nginx {
     my $pid = nginx_pid();
     return unless $pid;
     kill 'QUIT', $pid;
-    my $deadline = time + 5;
+    my $deadline = time + ($Valgrind ? 60 : 5);
     while (time < $deadline && alive($pid)) {
         sleep 0.005;
     }
     kill 'KILL', $pid if alive($pid);
     unlink "$ServRoot/logs/nginx.pid";
     $Running = 0;
+    check_valgrind() if $Valgrind;
+}
+
+# memcheck's findings for the instance just stopped: any invalid access,
+# and leaks whose allocation passed through this module
+sub check_valgrind {
+    my @found;
+    for my $file (glob "$ServRoot/logs/valgrind.*.log") {
+        open my $fh, '<', $file or next;
+        my $text = do { local $/; <$fh> };
+        close $fh;
+        unlink $file;
+        for my $rec (split /\n==\d+== \n/, $text) {
+            next unless $rec =~ /Invalid (?:read|write|free)|uninitialised|Mismatched free|definitely lost/;
+            next if $rec =~ /definitely lost/ && $rec !~ /ngx_http_7digital/;
+            push @found, $rec;
+        }
+    }
+    ok(!@found, "$LastBlock - valgrind found nothing")
+        or diag(join "\n\n", @found[0 .. ($#found > 2 ? 2 : $#found)]);
 }
 
 END {

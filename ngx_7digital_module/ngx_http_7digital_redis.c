@@ -1,0 +1,634 @@
+
+/*
+ * Copyright (C) ngx_7digital_module authors
+ *
+ * One non-blocking Redis connection per worker, on nginx's own event loop:
+ * hiredis formats commands and parses replies, nginx owns the waiting.
+ * Every command is bounded by an nginx timer; a command issued while Redis
+ * is unreachable fails at once, so callers degrade instead of waiting.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <sys/ioctl.h>
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+#include "ngx_http_7digital_module.h"
+
+
+#define NGX_HTTP_7DIGITAL_REDIS_DOWN        0
+#define NGX_HTTP_7DIGITAL_REDIS_CONNECTING  1
+#define NGX_HTTP_7DIGITAL_REDIS_READY       2
+
+#define NGX_HTTP_7DIGITAL_REDIS_BACKOFF_MIN  100
+#define NGX_HTTP_7DIGITAL_REDIS_BACKOFF_MAX  5000
+
+/* a connection that lets this many commands in a row time out is dropped */
+#define NGX_HTTP_7DIGITAL_REDIS_MAX_TIMEOUTS 3
+
+
+struct ngx_http_7digital_redis_op_s {
+    ngx_http_7digital_redis_pt      handler;
+    void                           *data;
+    ngx_event_t                     timer;
+    unsigned                        done:1;
+};
+
+
+/* the worker's connection; a worker has one http{} and so one Redis */
+typedef struct {
+    ngx_http_7digital_redis_conf_t *conf;
+    redisAsyncContext              *ac;
+    ngx_connection_t               *c;
+    ngx_event_t                     connect_timer;
+    ngx_event_t                     retry_timer;
+    ngx_msec_t                      backoff;
+    ngx_uint_t                      state;
+    ngx_uint_t                      timeouts;
+    unsigned                        failing:1;
+    unsigned                        slow:1;
+    unsigned                        closing:1;
+} ngx_http_7digital_redis_t;
+
+
+static ngx_int_t ngx_http_7digital_redis_connect(
+    ngx_http_7digital_redis_t *rd);
+static void ngx_http_7digital_redis_down(ngx_http_7digital_redis_t *rd,
+    const char *why);
+static void ngx_http_7digital_redis_on_connect(const redisAsyncContext *ac,
+    int status);
+static void ngx_http_7digital_redis_on_disconnect(const redisAsyncContext *ac,
+    int status);
+static void ngx_http_7digital_redis_setup_reply(redisAsyncContext *ac,
+    void *r, void *privdata);
+static void ngx_http_7digital_redis_reply(redisAsyncContext *ac, void *r,
+    void *privdata);
+static void ngx_http_7digital_redis_op_timeout(ngx_event_t *ev);
+static void ngx_http_7digital_redis_connect_timeout(ngx_event_t *ev);
+static void ngx_http_7digital_redis_retry(ngx_event_t *ev);
+static void ngx_http_7digital_redis_read(ngx_event_t *ev);
+static void ngx_http_7digital_redis_write(ngx_event_t *ev);
+static void ngx_http_7digital_redis_add_read(void *privdata);
+static void ngx_http_7digital_redis_del_read(void *privdata);
+static void ngx_http_7digital_redis_add_write(void *privdata);
+static void ngx_http_7digital_redis_del_write(void *privdata);
+static void ngx_http_7digital_redis_cleanup(void *privdata);
+
+
+static ngx_http_7digital_redis_t  ngx_http_7digital_redis;
+
+
+/*
+ * Called at worker start: nothing is connected yet, the first command
+ * connects.  Timers are cancelable, so that a graceful shutdown never
+ * waits for a reconnection.
+ */
+
+ngx_int_t
+ngx_http_7digital_redis_init_worker(ngx_cycle_t *cycle,
+    ngx_http_7digital_redis_conf_t *conf)
+{
+    ngx_http_7digital_redis_t  *rd;
+
+    rd = &ngx_http_7digital_redis;
+    ngx_memzero(rd, sizeof(ngx_http_7digital_redis_t));
+
+    rd->conf = conf;
+    rd->backoff = NGX_HTTP_7DIGITAL_REDIS_BACKOFF_MIN;
+
+    rd->connect_timer.handler = ngx_http_7digital_redis_connect_timeout;
+    rd->connect_timer.data = rd;
+    rd->connect_timer.log = cycle->log;
+    rd->connect_timer.cancelable = 1;
+
+    rd->retry_timer.handler = ngx_http_7digital_redis_retry;
+    rd->retry_timer.data = rd;
+    rd->retry_timer.log = cycle->log;
+    rd->retry_timer.cancelable = 1;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_7digital_redis_exit_worker(void)
+{
+    ngx_http_7digital_redis_t  *rd;
+
+    rd = &ngx_http_7digital_redis;
+
+    if (rd->conf == NULL) {
+        return;
+    }
+
+    if (rd->connect_timer.timer_set) {
+        ngx_del_timer(&rd->connect_timer);
+    }
+
+    if (rd->retry_timer.timer_set) {
+        ngx_del_timer(&rd->retry_timer);
+    }
+
+    rd->closing = 1;
+
+    if (rd->ac) {
+        /* pending callbacks run with no reply; cleanup releases the fd */
+        redisAsyncFree(rd->ac);
+    }
+
+    rd->conf = NULL;
+}
+
+
+/*
+ * Sends one command.  NGX_OK: the handler will be called exactly once,
+ * with the reply or with NULL (error, timeout, lost connection), unless
+ * the op is cancelled first.  NGX_DECLINED: Redis is unavailable now and
+ * the handler will not be called.
+ */
+
+ngx_int_t
+ngx_http_7digital_redis_command(ngx_http_7digital_redis_op_t **opp,
+    ngx_http_7digital_redis_pt handler, void *data, int argc,
+    const char **argv, const size_t *argvlen)
+{
+    ngx_http_7digital_redis_t     *rd;
+    ngx_http_7digital_redis_op_t  *op;
+
+    rd = &ngx_http_7digital_redis;
+    *opp = NULL;
+
+    if (rd->conf == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (rd->state == NGX_HTTP_7DIGITAL_REDIS_DOWN) {
+        if (rd->retry_timer.timer_set
+            || ngx_http_7digital_redis_connect(rd) != NGX_OK)
+        {
+            return NGX_DECLINED;
+        }
+    }
+
+    op = ngx_calloc(sizeof(ngx_http_7digital_redis_op_t), ngx_cycle->log);
+    if (op == NULL) {
+        return NGX_DECLINED;
+    }
+
+    op->handler = handler;
+    op->data = data;
+
+    /* hiredis copies the command into its buffer: argv may be freed */
+    if (redisAsyncCommandArgv(rd->ac, ngx_http_7digital_redis_reply, op, argc,
+                              argv, argvlen)
+        != REDIS_OK)
+    {
+        ngx_free(op);
+        return NGX_DECLINED;
+    }
+
+    op->timer.handler = ngx_http_7digital_redis_op_timeout;
+    op->timer.data = op;
+    op->timer.log = ngx_cycle->log;
+    op->timer.cancelable = 1;
+
+    ngx_add_timer(&op->timer, rd->conf->timeout);
+
+    *opp = op;
+
+    return NGX_OK;
+}
+
+
+/* the caller goes away: its handler must never run */
+
+void
+ngx_http_7digital_redis_cancel(ngx_http_7digital_redis_op_t *op)
+{
+    if (op == NULL || op->done) {
+        return;
+    }
+
+    op->done = 1;
+
+    if (op->timer.timer_set) {
+        ngx_del_timer(&op->timer);
+    }
+}
+
+
+ngx_uint_t
+ngx_http_7digital_redis_configured(void)
+{
+    return ngx_http_7digital_redis.conf != NULL;
+}
+
+
+static void
+ngx_http_7digital_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    ngx_http_7digital_redis_op_t  *op = privdata;
+
+    redisReply                 *reply;
+    ngx_http_7digital_redis_t  *rd;
+
+    reply = r;
+    rd = ac->data;
+
+    if (reply) {
+        rd->timeouts = 0;
+        rd->slow = 0;
+    }
+
+    if (!op->done) {
+        op->done = 1;
+
+        if (op->timer.timer_set) {
+            ngx_del_timer(&op->timer);
+        }
+
+        op->handler(op->data, reply);
+    }
+
+    /* a timed-out op lives until its reply, or the connection, ends */
+    ngx_free(op);
+}
+
+
+/*
+ * A slow Redis: the caller goes on without the reply.  After a few
+ * timeouts in a row the connection is dropped, so that the next requests
+ * fail over at once instead of each waiting for the timeout.
+ */
+
+static void
+ngx_http_7digital_redis_op_timeout(ngx_event_t *ev)
+{
+    ngx_http_7digital_redis_op_t  *op = ev->data;
+
+    ngx_http_7digital_redis_t     *rd;
+
+    rd = &ngx_http_7digital_redis;
+    op->done = 1;
+
+    if (!rd->slow) {
+        rd->slow = 1;
+        ngx_log_error(NGX_LOG_WARN, ev->log, 0,
+                      "sevendigital: redis did not answer within %M ms",
+                      rd->conf->timeout);
+    }
+
+    op->handler(op->data, NULL);
+
+    if (++rd->timeouts >= NGX_HTTP_7DIGITAL_REDIS_MAX_TIMEOUTS
+        && rd->ac && !rd->closing)
+    {
+        rd->timeouts = 0;
+        ngx_http_7digital_redis_down(rd, "not answering");
+        redisAsyncFree(rd->ac);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_7digital_redis_connect(ngx_http_7digital_redis_t *rd)
+{
+    redisAsyncContext               *ac;
+    ngx_connection_t                *c;
+    ngx_http_7digital_redis_conf_t  *conf;
+
+    conf = rd->conf;
+
+    if (conf->unix_path.len) {
+        ac = redisAsyncConnectUnix((const char *) conf->unix_path.data);
+
+    } else {
+        ac = redisAsyncConnect((const char *) conf->host.data, conf->port);
+    }
+
+    if (ac == NULL) {
+        ngx_http_7digital_redis_down(rd, "cannot allocate a connection");
+        return NGX_ERROR;
+    }
+
+    if (ac->err) {
+        redisAsyncFree(ac);
+        ngx_http_7digital_redis_down(rd, "connect() failed");
+        return NGX_ERROR;
+    }
+
+    c = ngx_get_connection(ac->c.fd, ngx_cycle->log);
+    if (c == NULL) {
+        redisAsyncFree(ac);
+        ngx_http_7digital_redis_down(rd, "no free worker connection");
+        return NGX_ERROR;
+    }
+
+    c->data = rd;
+    c->read->handler = ngx_http_7digital_redis_read;
+    c->write->handler = ngx_http_7digital_redis_write;
+    c->read->log = c->log;
+    c->write->log = c->log;
+
+    rd->ac = ac;
+    rd->c = c;
+    rd->state = NGX_HTTP_7DIGITAL_REDIS_CONNECTING;
+
+    ac->data = rd;
+    ac->ev.data = rd;
+    ac->ev.addRead = ngx_http_7digital_redis_add_read;
+    ac->ev.delRead = ngx_http_7digital_redis_del_read;
+    ac->ev.addWrite = ngx_http_7digital_redis_add_write;
+    ac->ev.delWrite = ngx_http_7digital_redis_del_write;
+    ac->ev.cleanup = ngx_http_7digital_redis_cleanup;
+
+    redisAsyncSetConnectCallback(ac, ngx_http_7digital_redis_on_connect);
+    redisAsyncSetDisconnectCallback(ac,
+                                    ngx_http_7digital_redis_on_disconnect);
+
+    /* queued ahead of every command: they are sent once connected */
+    if (conf->password.len) {
+        redisAsyncCommand(ac, ngx_http_7digital_redis_setup_reply, NULL,
+                          "AUTH %b", conf->password.data,
+                          conf->password.len);
+    }
+
+    if (conf->db) {
+        redisAsyncCommand(ac, ngx_http_7digital_redis_setup_reply, NULL,
+                          "SELECT %d", (int) conf->db);
+    }
+
+    ngx_add_timer(&rd->connect_timer, conf->connect_timeout);
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "sevendigital: redis connecting");
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_7digital_redis_on_connect(const redisAsyncContext *ac, int status)
+{
+    ngx_http_7digital_redis_t  *rd = ac->data;
+
+    if (rd->connect_timer.timer_set) {
+        ngx_del_timer(&rd->connect_timer);
+    }
+
+    if (status != REDIS_OK) {
+        /* hiredis frees the context after this callback */
+        ngx_http_7digital_redis_down(rd, ac->errstr);
+        return;
+    }
+
+    rd->state = NGX_HTTP_7DIGITAL_REDIS_READY;
+    rd->backoff = NGX_HTTP_7DIGITAL_REDIS_BACKOFF_MIN;
+
+    if (rd->failing) {
+        rd->failing = 0;
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "sevendigital: redis is reachable again");
+    }
+}
+
+
+static void
+ngx_http_7digital_redis_on_disconnect(const redisAsyncContext *ac,
+    int status)
+{
+    ngx_http_7digital_redis_t  *rd = ac->data;
+
+    ngx_http_7digital_redis_down(rd, status == REDIS_OK ? "disconnected"
+                                                        : ac->errstr);
+}
+
+
+/* AUTH and SELECT: a refusal makes the connection useless */
+
+static void
+ngx_http_7digital_redis_setup_reply(redisAsyncContext *ac, void *r,
+    void *privdata)
+{
+    redisReply  *reply = r;
+
+    if (reply && reply->type == REDIS_REPLY_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "sevendigital: redis refused the connection setup: %s",
+                      reply->str);
+        redisAsyncDisconnect(ac);
+    }
+}
+
+
+/*
+ * Logged once per incident, not per request; commands fail at once until
+ * the next attempt, which waits longer after each failure.
+ */
+
+static void
+ngx_http_7digital_redis_down(ngx_http_7digital_redis_t *rd, const char *why)
+{
+    rd->state = NGX_HTTP_7DIGITAL_REDIS_DOWN;
+
+    if (rd->connect_timer.timer_set) {
+        ngx_del_timer(&rd->connect_timer);
+    }
+
+    if (rd->closing) {
+        return;
+    }
+
+    if (!rd->failing) {
+        rd->failing = 1;
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "sevendigital: redis unavailable (%s), "
+                      "going on without it", why ? why : "unknown error");
+    }
+
+    if (!rd->retry_timer.timer_set && !ngx_exiting && !ngx_terminate
+        && !ngx_quit)
+    {
+        ngx_add_timer(&rd->retry_timer, rd->backoff);
+        rd->backoff = ngx_min(rd->backoff * 2,
+                              NGX_HTTP_7DIGITAL_REDIS_BACKOFF_MAX);
+    }
+}
+
+
+static void
+ngx_http_7digital_redis_connect_timeout(ngx_event_t *ev)
+{
+    ngx_http_7digital_redis_t  *rd = ev->data;
+
+    if (rd->ac == NULL) {
+        return;
+    }
+
+    ngx_http_7digital_redis_down(rd, "connection timed out");
+
+    /* every queued command is answered with no reply */
+    redisAsyncFree(rd->ac);
+}
+
+
+static void
+ngx_http_7digital_redis_retry(ngx_event_t *ev)
+{
+    ngx_http_7digital_redis_t  *rd = ev->data;
+
+    if (rd->state == NGX_HTTP_7DIGITAL_REDIS_DOWN && rd->ac == NULL) {
+        (void) ngx_http_7digital_redis_connect(rd);
+    }
+}
+
+
+/*
+ * hiredis reads at most 16 KB per call; with edge-triggered events no new
+ * event comes for bytes already waiting, so read until the socket is dry.
+ * The context may be freed inside a call: it is then NULL in rd.
+ */
+
+static void
+ngx_http_7digital_redis_read(ngx_event_t *ev)
+{
+    int                         n;
+    ngx_socket_t                fd;
+    ngx_connection_t           *c;
+    ngx_http_7digital_redis_t  *rd;
+
+    c = ev->data;
+    rd = c->data;
+    fd = c->fd;
+
+    for ( ;; ) {
+        redisAsyncHandleRead(rd->ac);
+
+        if (rd->ac == NULL || rd->c == NULL || rd->c->fd != fd) {
+            return;
+        }
+
+        n = 0;
+
+        if (ioctl(fd, FIONREAD, &n) == -1 || n <= 0) {
+            return;
+        }
+    }
+}
+
+
+static void
+ngx_http_7digital_redis_write(ngx_event_t *ev)
+{
+    ngx_connection_t           *c;
+    ngx_http_7digital_redis_t  *rd;
+
+    c = ev->data;
+    rd = c->data;
+
+    if (rd->ac) {
+        redisAsyncHandleWrite(rd->ac);
+    }
+}
+
+
+static void
+ngx_http_7digital_redis_add_read(void *privdata)
+{
+    ngx_http_7digital_redis_t  *rd = privdata;
+
+    if (rd->c && !rd->c->read->active) {
+        (void) ngx_add_event(rd->c->read, NGX_READ_EVENT,
+                             (ngx_event_flags & NGX_USE_CLEAR_EVENT)
+                             ? NGX_CLEAR_EVENT : NGX_LEVEL_EVENT);
+    }
+}
+
+
+static void
+ngx_http_7digital_redis_del_read(void *privdata)
+{
+    ngx_http_7digital_redis_t  *rd = privdata;
+
+    if (rd->c && rd->c->read->active) {
+        (void) ngx_del_event(rd->c->read, NGX_READ_EVENT, 0);
+    }
+}
+
+
+static void
+ngx_http_7digital_redis_add_write(void *privdata)
+{
+    ngx_http_7digital_redis_t  *rd = privdata;
+
+    if (rd->c && !rd->c->write->active) {
+        (void) ngx_add_event(rd->c->write, NGX_WRITE_EVENT,
+                             (ngx_event_flags & NGX_USE_CLEAR_EVENT)
+                             ? NGX_CLEAR_EVENT : NGX_LEVEL_EVENT);
+    }
+}
+
+
+static void
+ngx_http_7digital_redis_del_write(void *privdata)
+{
+    ngx_http_7digital_redis_t  *rd = privdata;
+
+    if (rd->c && rd->c->write->active) {
+        (void) ngx_del_event(rd->c->write, NGX_WRITE_EVENT, 0);
+    }
+}
+
+
+/*
+ * hiredis is about to close the socket and free the context: release the
+ * nginx side without closing the descriptor a second time.
+ */
+
+static void
+ngx_http_7digital_redis_cleanup(void *privdata)
+{
+    ngx_connection_t           *c;
+    ngx_http_7digital_redis_t  *rd = privdata;
+
+    c = rd->c;
+
+    if (c) {
+        /* NGX_CLOSE_EVENT: the descriptor is closed next, no syscall */
+        if (c->read->active) {
+            (void) ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
+        }
+
+        if (c->write->active) {
+            (void) ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
+        }
+
+        if (c->read->posted) {
+            ngx_delete_posted_event(c->read);
+        }
+
+        if (c->write->posted) {
+            ngx_delete_posted_event(c->write);
+        }
+
+        if (c->read->timer_set) {
+            ngx_del_timer(c->read);
+        }
+
+        if (c->write->timer_set) {
+            ngx_del_timer(c->write);
+        }
+
+        c->fd = (ngx_socket_t) -1;
+        ngx_free_connection(c);
+    }
+
+    rd->c = NULL;
+    rd->ac = NULL;
+
+    if (rd->state != NGX_HTTP_7DIGITAL_REDIS_DOWN) {
+        ngx_http_7digital_redis_down(rd, "connection closed");
+    }
+}
