@@ -83,3 +83,8 @@ $(BUILD)/fuzz_parsers: $(BUILD)/Makefile t/fuzz/fuzz_parsers.c t/unit/shim.c \
                        $(PURE) ngx_7digital_module/ngx_http_7digital_pure.h
 	clang -g -O1 -fsanitize=fuzzer,address,undefined $(PURE_INCS) \
 	    -o $@ t/fuzz/fuzz_parsers.c t/unit/shim.c $(PURE) -lcrypto
+
+# the nginx suites with nginx under memcheck (slow: minutes, not seconds)
+.PHONY: valgrind
+valgrind: module
+	TEST_NGINX_USE_VALGRIND=1 prove $(filter-out t/010-unit.t t/011-fuzz.t t/003-config.t,$(wildcard t/0*.t))
