@@ -52,7 +52,9 @@ static ngx_http_7digital_auth_text_t  ngx_http_7digital_auth_texts[] = {
     { NGX_HTTP_UNAUTHORIZED, 1002,
       "Invalid signature", "Invalid" },
     { NGX_HTTP_UNAUTHORIZED, 1002,
-      "Nonce already used", "Invalid" }
+      "Nonce already used", "Invalid" },
+    { NGX_HTTP_SERVICE_UNAVAILABLE, 9001,
+      "The token store is unavailable, try again", "Unavailable" }
 };
 
 
@@ -75,7 +77,8 @@ ngx_http_7digital_auth_error(ngx_uint_t api, ngx_http_7digital_auth_e auth,
 
     /* 7digital reports failed OAuth checks in plain text */
     err->oauth = (api == NGX_HTTP_7DIGITAL_API_7D
-                  && auth >= NGX_HTTP_7DIGITAL_AUTH_MALFORMED);
+                  && auth >= NGX_HTTP_7DIGITAL_AUTH_MALFORMED
+                  && auth != NGX_HTTP_7DIGITAL_AUTH_UNAVAILABLE);
 }
 
 

@@ -53,6 +53,15 @@ static ngx_str_t  ngx_http_7digital_nonce_param = ngx_string("oauth_nonce");
 static ngx_conf_enum_t  ngx_http_7digital_signs[] = {
     { ngx_string("off"), NGX_HTTP_7DIGITAL_SIGN_OFF },
     { ngx_string("2-legged"), NGX_HTTP_7DIGITAL_SIGN_2LEGGED },
+    { ngx_string("3-legged"), NGX_HTTP_7DIGITAL_SIGN_3LEGGED },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_7digital_tokens[] = {
+    { ngx_string("off"), NGX_HTTP_7DIGITAL_TOKENS_OFF },
+    { ngx_string("request"), NGX_HTTP_7DIGITAL_TOKENS_REQUEST },
+    { ngx_string("access"), NGX_HTTP_7DIGITAL_TOKENS_ACCESS },
     { ngx_null_string, 0 }
 };
 
@@ -143,6 +152,20 @@ static ngx_command_t  ngx_http_7digital_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_7digital_loc_conf_t, oauth_sign),
       &ngx_http_7digital_signs },
+
+    { ngx_string("sevendigital_oauth_tokens"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_7digital_loc_conf_t, oauth_tokens),
+      &ngx_http_7digital_tokens },
+
+    { ngx_string("sevendigital_oauth_token_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_7digital_loc_conf_t, oauth_token_ttl),
+      NULL },
 
     { ngx_string("sevendigital_oauth_placement"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -284,6 +307,23 @@ ngx_http_7digital_check(ngx_http_request_t *r,
 
         if (lcf->api == NGX_HTTP_7DIGITAL_API_7D) {
             rc = ngx_http_7digital_7d_identify(r, lcf, ctx, &err);
+
+            if (rc == NGX_BUSY) {
+                /* a user token: its secret first, then verify again */
+                rc = ngx_http_7digital_token_lookup(r, ctx);
+
+                if (rc == NGX_AGAIN) {
+                    ctx->identified = 0;
+                    return NGX_AGAIN;
+                }
+
+                if (rc == NGX_DECLINED) {
+                    ctx->token_loaded = 1;
+                    ctx->token_store_down = 1;
+                    ngx_memzero(&err, sizeof(ngx_http_7digital_error_t));
+                    rc = ngx_http_7digital_7d_identify(r, lcf, ctx, &err);
+                }
+            }
 
         } else {
             rc = ngx_http_7digital_cd_identify(r, lcf, ctx, &err);
@@ -520,6 +560,8 @@ ngx_http_7digital_create_loc_conf(ngx_conf_t *cf)
     conf->oauth_placement = NGX_CONF_UNSET_UINT;
     conf->upstream_origin = NGX_CONF_UNSET_PTR;
     conf->public_origin = NGX_CONF_UNSET_PTR;
+    conf->oauth_tokens = NGX_CONF_UNSET_UINT;
+    conf->oauth_token_ttl = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -545,6 +587,10 @@ ngx_http_7digital_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->upstream_origin, prev->upstream_origin,
                              NULL);
     ngx_conf_merge_ptr_value(conf->public_origin, prev->public_origin, NULL);
+    ngx_conf_merge_uint_value(conf->oauth_tokens, prev->oauth_tokens,
+                              NGX_HTTP_7DIGITAL_TOKENS_OFF);
+    ngx_conf_merge_sec_value(conf->oauth_token_ttl, prev->oauth_token_ttl,
+                             30 * 86400);
 
     if (conf->upstream_secret_file.data == NULL) {
         conf->upstream_secret_file = prev->upstream_secret_file;
@@ -589,6 +635,26 @@ ngx_http_7digital_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         }
     }
 
+    if ((conf->oauth_tokens != NGX_HTTP_7DIGITAL_TOKENS_OFF
+         || conf->oauth_sign == NGX_HTTP_7DIGITAL_SIGN_3LEGGED)
+        && !mcf->redis.configured)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "user tokens (\"sevendigital_oauth_tokens\", "
+                           "\"sevendigital_oauth_sign 3-legged\") require "
+                           "\"sevendigital_redis\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->oauth_tokens != NGX_HTTP_7DIGITAL_TOKENS_OFF
+        && conf->oauth_sign == NGX_HTTP_7DIGITAL_SIGN_OFF)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"sevendigital_oauth_tokens\" requires "
+                           "\"sevendigital_oauth_sign\"");
+        return NGX_CONF_ERROR;
+    }
+
     if (conf->api == NGX_HTTP_7DIGITAL_API_CD
         && conf->upstream_secret.len == 0)
     {
@@ -617,7 +683,7 @@ ngx_http_7digital_init(ngx_conf_t *cf)
 
     *h = ngx_http_7digital_access_handler;
 
-    return NGX_OK;
+    return ngx_http_7digital_token_init_filters(cf);
 }
 
 

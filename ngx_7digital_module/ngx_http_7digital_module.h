@@ -30,12 +30,18 @@ typedef enum {
     NGX_HTTP_7DIGITAL_AUTH_UNSIGNED,
     NGX_HTTP_7DIGITAL_AUTH_STALE,
     NGX_HTTP_7DIGITAL_AUTH_BAD_SIGNATURE,
-    NGX_HTTP_7DIGITAL_AUTH_REPLAY
+    NGX_HTTP_7DIGITAL_AUTH_REPLAY,
+    NGX_HTTP_7DIGITAL_AUTH_UNAVAILABLE
 } ngx_http_7digital_auth_e;
 
 
 #define NGX_HTTP_7DIGITAL_SIGN_OFF      0
 #define NGX_HTTP_7DIGITAL_SIGN_2LEGGED  1
+#define NGX_HTTP_7DIGITAL_SIGN_3LEGGED  2
+
+#define NGX_HTTP_7DIGITAL_TOKENS_OFF      0
+#define NGX_HTTP_7DIGITAL_TOKENS_REQUEST  1
+#define NGX_HTTP_7DIGITAL_TOKENS_ACCESS   2
 
 #define NGX_HTTP_7DIGITAL_IN_HEADER     0
 #define NGX_HTTP_7DIGITAL_IN_QUERY      1
@@ -86,6 +92,8 @@ typedef struct {
     ngx_uint_t                      oauth_placement;
     ngx_http_7digital_origin_t     *upstream_origin;
     ngx_http_7digital_origin_t     *public_origin;
+    ngx_uint_t                      oauth_tokens;
+    time_t                          oauth_token_ttl;
 } ngx_http_7digital_loc_conf_t;
 
 
@@ -107,6 +115,16 @@ typedef struct {
     u_char                          nonce[NGX_HTTP_7DIGITAL_DIGEST_LEN];
     time_t                          nonce_expires;
     ngx_http_7digital_redis_op_t   *op;
+    ngx_str_t                       token;
+    ngx_str_t                       token_secret;
+    ngx_str_t                       token_partner;
+    ngx_buf_t                      *captured;
+    u_char                          token_kind;
+    unsigned                        token_loaded:1;
+    unsigned                        token_found:1;
+    unsigned                        token_store_down:1;
+    unsigned                        capture:1;
+    unsigned                        in_parsed:1;
     unsigned                        cd_hashed:1;
     unsigned                        has_nonce:1;
     unsigned                        identified:1;
@@ -178,6 +196,11 @@ char *ngx_http_7digital_nonce_zone(ngx_conf_t *cf,
     ngx_http_7digital_main_conf_t *mcf);
 ngx_int_t ngx_http_7digital_nonce_local(ngx_shm_zone_t *zone, ngx_str_t *key,
     time_t expires);
+
+/* ngx_http_7digital_token.c */
+ngx_int_t ngx_http_7digital_token_init_filters(ngx_conf_t *cf);
+ngx_int_t ngx_http_7digital_token_lookup(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx);
 
 /* ngx_http_7digital_error.c */
 ngx_int_t ngx_http_7digital_send_error(ngx_http_request_t *r,

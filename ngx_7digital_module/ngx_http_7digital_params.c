@@ -506,3 +506,15 @@ ngx_http_7digital_put_port(u_char *p, ngx_uint_t port)
 
     return p;
 }
+
+
+/*
+ * Every protocol parameter: a signed request carries them all in one place,
+ * with the signature (RFC 5849 section 3.5).
+ */
+
+ngx_uint_t
+ngx_http_7digital_is_oauth_param(ngx_str_t *name)
+{
+    return name->len > 6 && ngx_strncmp(name->data, "oauth_", 6) == 0;
+}

@@ -21,15 +21,20 @@ static ngx_int_t ngx_http_7digital_7d_verify(ngx_http_request_t *r,
 static ngx_int_t ngx_http_7digital_7d_nonce_key(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_param_t *nonce,
     time_t ts, ngx_http_7digital_loc_conf_t *lcf);
+static ngx_int_t ngx_http_7digital_7d_token(ngx_http_7digital_ctx_t *ctx,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_param_t *token,
+    ngx_uint_t n, ngx_http_7digital_error_t *err);
 static ngx_int_t ngx_http_7digital_7d_signed_params(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx, ngx_array_t *all);
 static ngx_int_t ngx_http_7digital_7d_public_uri(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_str_t *uri);
 static ngx_int_t ngx_http_7digital_7d_sign(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx,
-    ngx_str_t *body);
+    ngx_str_t *body, ngx_http_7digital_skip_pt skip);
 static ngx_int_t ngx_http_7digital_upstream_path(ngx_http_request_t *r,
     ngx_str_t *path);
+static ngx_int_t ngx_http_7digital_7d_protocol(ngx_http_7digital_ctx_t *ctx,
+    ngx_array_t *oauth, char *name);
 static ngx_int_t ngx_http_7digital_push(ngx_array_t *a, char *name,
     ngx_str_t *value);
 static void ngx_http_7digital_7d_refuse(ngx_http_7digital_ctx_t *ctx,
@@ -63,25 +68,31 @@ ngx_http_7digital_7d_identify(ngx_http_request_t *r,
     ngx_http_7digital_auth_e        auth;
     ngx_http_7digital_main_conf_t  *mcf;
 
-    rc = ngx_http_7digital_read_input(r, lcf, &ctx->in, ctx->body_read, err);
+    /* a second pass, after a token lookup, reuses what the first parsed */
+    if (!ctx->in_parsed) {
+        rc = ngx_http_7digital_read_input(r, lcf, &ctx->in, ctx->body_read,
+                                          err);
 
-    if (rc != NGX_OK) {
-        ctx->auth = NGX_HTTP_7DIGITAL_AUTH_MALFORMED;
-        return rc;
-    }
+        if (rc != NGX_OK) {
+            ctx->auth = NGX_HTTP_7DIGITAL_AUTH_MALFORMED;
+            return rc;
+        }
 
-    if (r->headers_in.authorization) {
-        rc = ngx_http_7digital_parse_authorization(r->pool,
+        ctx->in_parsed = 1;
+
+        if (r->headers_in.authorization) {
+            rc = ngx_http_7digital_parse_authorization(r->pool,
                                           &r->headers_in.authorization->value,
                                           &ctx->in.header);
 
-        if (rc == NGX_ERROR) {
-            return NGX_ERROR;
-        }
+            if (rc == NGX_ERROR) {
+                return NGX_ERROR;
+            }
 
-        if (rc == NGX_DECLINED || rc == NGX_ABORT) {
-            auth = NGX_HTTP_7DIGITAL_AUTH_MALFORMED;
-            goto refused;
+            if (rc == NGX_DECLINED || rc == NGX_ABORT) {
+                auth = NGX_HTTP_7DIGITAL_AUTH_MALFORMED;
+                goto refused;
+            }
         }
     }
 
@@ -140,10 +151,11 @@ ngx_http_7digital_7d_verify(ngx_http_request_t *r,
     ngx_http_7digital_error_t *err)
 {
     time_t                      now, ts;
-    ngx_str_t                   uri, base, want, empty;
+    ngx_int_t                   rc;
+    ngx_str_t                   uri, base, want, token_secret;
     ngx_uint_t                  n, i;
     ngx_array_t                 all, signed_params;
-    ngx_http_7digital_param_t  *sig, *nonce, *p, *q;
+    ngx_http_7digital_param_t  *sig, *nonce, *token, *p, *q;
     u_char                      buf[NGX_HTTP_7DIGITAL_SHA1_B64_LEN];
 
     static ngx_str_t  sig_name = ngx_string("oauth_signature");
@@ -160,7 +172,9 @@ ngx_http_7digital_7d_verify(ngx_http_request_t *r,
     sig = ngx_http_7digital_find_param(&all, &sig_name, &n);
 
     if (sig == NULL) {
-        if (!lcf->require_signature) {
+        if (!lcf->require_signature
+            && lcf->oauth_sign != NGX_HTTP_7DIGITAL_SIGN_3LEGGED)
+        {
             return NGX_OK;
         }
 
@@ -225,9 +239,23 @@ ngx_http_7digital_7d_verify(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    if (ngx_http_7digital_find_param(&all, &token_name, &n)) {
-        ngx_http_7digital_7d_refuse(ctx, NGX_HTTP_7DIGITAL_AUTH_BAD_SIGNATURE,
-                                    "Token not recognised", err);
+    ngx_str_null(&token_secret);
+
+    token = ngx_http_7digital_find_param(&all, &token_name, &n);
+
+    if (token) {
+        rc = ngx_http_7digital_7d_token(ctx, lcf, token, n, err);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        token_secret = ctx->token_secret;
+
+    } else if (lcf->oauth_sign == NGX_HTTP_7DIGITAL_SIGN_3LEGGED) {
+        ngx_http_7digital_7d_refuse(ctx, NGX_HTTP_7DIGITAL_AUTH_UNSIGNED,
+                                    "This resource requires a user token",
+                                    err);
         return NGX_DECLINED;
     }
 
@@ -251,14 +279,13 @@ ngx_http_7digital_7d_verify(ngx_http_request_t *r,
         }
     }
 
-    ngx_str_null(&empty);
-
     if (ngx_http_7digital_7d_public_uri(r, lcf, &uri) != NGX_OK
         || ngx_http_7digital_oauth_base_string(r->pool, &r->method_name,
                                                &uri, &signed_params, &base)
            != NGX_OK
         || ngx_http_7digital_oauth_sign(r->pool, &base,
-                                        &ctx->partner->secret, &empty, buf)
+                                        &ctx->partner->secret, &token_secret,
+                                        buf)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -314,6 +341,55 @@ ngx_http_7digital_7d_nonce_key(ngx_http_request_t *r,
 
     ctx->has_nonce = 1;
     ctx->nonce_expires = ts + lcf->signature_window + 1;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The token a partner signed with must be one the gateway saw 7digital
+ * issue to this same partner: a request token on the access token
+ * location, an access token everywhere else.  NGX_BUSY: look it up first.
+ */
+
+static ngx_int_t
+ngx_http_7digital_7d_token(ngx_http_7digital_ctx_t *ctx,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_param_t *token,
+    ngx_uint_t n, ngx_http_7digital_error_t *err)
+{
+    u_char  kind;
+
+    if (n > 1 || token->value.len == 0) {
+        ngx_http_7digital_7d_refuse(ctx, NGX_HTTP_7DIGITAL_AUTH_MALFORMED,
+                                    "Missing or repeated oauth_token", err);
+        return NGX_DECLINED;
+    }
+
+    if (!ctx->token_loaded) {
+        ctx->token = token->value;
+        return NGX_BUSY;
+    }
+
+    if (ctx->token_store_down) {
+        ctx->auth = NGX_HTTP_7DIGITAL_AUTH_UNAVAILABLE;
+        ngx_http_7digital_auth_error(NGX_HTTP_7DIGITAL_API_7D,
+                                     NGX_HTTP_7DIGITAL_AUTH_UNAVAILABLE,
+                                     &ngx_http_7digital_consumer_key, err);
+        return NGX_DECLINED;
+    }
+
+    kind = (lcf->oauth_tokens == NGX_HTTP_7DIGITAL_TOKENS_ACCESS) ? 'r' : 'a';
+
+    if (!ctx->token_found || ctx->token_kind != kind
+        || ctx->token_partner.len != ctx->partner->id.len
+        || ngx_strncmp(ctx->token_partner.data, ctx->partner->id.data,
+                       ctx->partner->id.len)
+           != 0)
+    {
+        ngx_http_7digital_7d_refuse(ctx, NGX_HTTP_7DIGITAL_AUTH_BAD_SIGNATURE,
+                                    "Token not recognised", err);
+        return NGX_DECLINED;
+    }
 
     return NGX_OK;
 }
@@ -494,14 +570,18 @@ ngx_int_t
 ngx_http_7digital_7d_forward(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx)
 {
-    ngx_str_t  extra, args, body;
+    ngx_str_t                  extra, args, body;
+    ngx_http_7digital_skip_pt  skip;
 
     ngx_str_null(&body);
 
+    skip = (lcf->oauth_sign != NGX_HTTP_7DIGITAL_SIGN_OFF)
+           ? ngx_http_7digital_is_oauth_param
+           : ngx_http_7digital_is_oauth_credential;
+
     if (ctx->in.form) {
-        if (ngx_http_7digital_join_params(r->pool, &ctx->in.body,
-                                      ngx_http_7digital_is_oauth_credential,
-                                      NULL, &body)
+        if (ngx_http_7digital_join_params(r->pool, &ctx->in.body, skip,
+                                          NULL, &body)
             != NGX_OK
             || ngx_http_7digital_set_body(r, &body) != NGX_OK)
         {
@@ -510,7 +590,7 @@ ngx_http_7digital_7d_forward(ngx_http_request_t *r,
     }
 
     if (lcf->oauth_sign != NGX_HTTP_7DIGITAL_SIGN_OFF) {
-        return ngx_http_7digital_7d_sign(r, lcf, ctx, &body);
+        return ngx_http_7digital_7d_sign(r, lcf, ctx, &body, skip);
     }
 
     if (ngx_http_7digital_param_text(r->pool,
@@ -541,9 +621,10 @@ ngx_http_7digital_7d_forward(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_7digital_7d_sign(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx,
-    ngx_str_t *body)
+    ngx_str_t *body, ngx_http_7digital_skip_pt skip)
 {
-    ngx_str_t                   nonce, ts, sig, path, uri, base, text, empty;
+    ngx_str_t                   nonce, ts, sig, path, uri, base, text;
+    ngx_str_t                   token_secret;
     ngx_str_t                   args, extra;
     ngx_uint_t                  i;
     ngx_array_t                 params, oauth, fwd_body;
@@ -591,6 +672,22 @@ ngx_http_7digital_7d_sign(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    if (lcf->oauth_sign == NGX_HTTP_7DIGITAL_SIGN_3LEGGED
+        && ngx_http_7digital_push(&oauth, "oauth_token", &ctx->token)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* the partner's own protocol parameters move with the signature */
+    if (ngx_http_7digital_7d_protocol(ctx, &oauth, "oauth_callback")
+        != NGX_OK
+        || ngx_http_7digital_7d_protocol(ctx, &oauth, "oauth_verifier")
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     /* the forwarded body, parsed again: exactly what is sent is signed */
     if (body->len
         && ngx_http_7digital_parse_params(r->pool, body, &fwd_body) != NGX_OK)
@@ -601,7 +698,7 @@ ngx_http_7digital_7d_sign(ngx_http_request_t *r,
     prm = ctx->in.query.elts;
 
     for (i = 0; i < ctx->in.query.nelts; i++) {
-        if (!ngx_http_7digital_is_oauth_credential(&prm[i].name)) {
+        if (!skip(&prm[i].name)) {
             n = ngx_array_push(&params);
             if (n == NULL) {
                 return NGX_ERROR;
@@ -621,7 +718,13 @@ ngx_http_7digital_7d_sign(ngx_http_request_t *r,
     ngx_memcpy(n + fwd_body.nelts, oauth.elts,
                oauth.nelts * sizeof(ngx_http_7digital_param_t));
 
-    ngx_str_null(&empty);
+    /* 3-legged: the user's token secret, which a partner signed with too */
+    if (lcf->oauth_sign == NGX_HTTP_7DIGITAL_SIGN_3LEGGED) {
+        token_secret = ctx->token_secret;
+
+    } else {
+        ngx_str_null(&token_secret);
+    }
 
     if (ngx_http_7digital_upstream_path(r, &path) != NGX_OK
         || ngx_http_7digital_oauth_base_uri(r->pool,
@@ -634,7 +737,7 @@ ngx_http_7digital_7d_sign(ngx_http_request_t *r,
                                                &uri, &params, &base)
            != NGX_OK
         || ngx_http_7digital_oauth_sign(r->pool, &base, &lcf->upstream_secret,
-                                        &empty, sig_buf)
+                                        &token_secret, sig_buf)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -662,9 +765,8 @@ ngx_http_7digital_7d_sign(ngx_http_request_t *r,
     }
 
     if (lcf->oauth_placement == NGX_HTTP_7DIGITAL_IN_HEADER) {
-        if (ngx_http_7digital_join_params(r->pool, &ctx->in.query,
-                                      ngx_http_7digital_is_oauth_credential,
-                                      NULL, &args)
+        if (ngx_http_7digital_join_params(r->pool, &ctx->in.query, skip,
+                                          NULL, &args)
             != NGX_OK
             || ngx_http_7digital_oauth_header(r->pool, &oauth, &text)
                != NGX_OK
@@ -705,9 +807,8 @@ ngx_http_7digital_7d_sign(ngx_http_request_t *r,
 
     if (ngx_http_7digital_join_params(r->pool, &params, NULL, NULL, &extra)
         != NGX_OK
-        || ngx_http_7digital_join_params(r->pool, &ctx->in.query,
-                                      ngx_http_7digital_is_oauth_credential,
-                                      &extra, &args)
+        || ngx_http_7digital_join_params(r->pool, &ctx->in.query, skip,
+                                         &extra, &args)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -743,6 +844,34 @@ ngx_http_7digital_upstream_path(ngx_http_request_t *r, ngx_str_t *path)
     path->len = (u_char *) ngx_escape_uri(path->data, r->uri.data, r->uri.len,
                                           NGX_ESCAPE_URI)
                 - path->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_7digital_7d_protocol(ngx_http_7digital_ctx_t *ctx, ngx_array_t *oauth,
+    char *name)
+{
+    ngx_str_t                   n;
+    ngx_uint_t                  i, count;
+    ngx_array_t                *src[3];
+    ngx_http_7digital_param_t  *p;
+
+    n.data = (u_char *) name;
+    n.len = ngx_strlen(name);
+
+    src[0] = &ctx->in.header;
+    src[1] = &ctx->in.query;
+    src[2] = &ctx->in.body;
+
+    for (i = 0; i < 3; i++) {
+        p = ngx_http_7digital_find_param(src[i], &n, &count);
+
+        if (p) {
+            return ngx_http_7digital_push(oauth, name, &p->value);
+        }
+    }
 
     return NGX_OK;
 }

@@ -56,7 +56,8 @@ static ngx_str_t  ngx_http_7digital_auth_names[] = {
     ngx_string("UNSIGNED"),
     ngx_string("STALE"),
     ngx_string("BAD_SIGNATURE"),
-    ngx_string("REPLAY")
+    ngx_string("REPLAY"),
+    ngx_string("UNAVAILABLE")
 };
 
 

@@ -311,10 +311,12 @@ EOF
         $block->set_value('config', $config . <<'EOF');
 
     location /__mock/7d/ {
+        sevendigital_gateway off;
         proxy_pass http://127.0.0.1:$TEST_NGINX_MOCK_7D_PORT/__mock/;
     }
 
     location /__mock/cd/ {
+        sevendigital_gateway off;
         proxy_pass http://127.0.0.1:$TEST_NGINX_MOCK_CD_PORT/__mock/;
     }
 EOF

@@ -18,6 +18,9 @@ Control endpoints (never counted):
   GET  /__mock/reset                     forget counts, failures, last
   GET  /__mock/fail?path=P&status=S&delay=D&close=1&times=N
                                          the next N requests to P fail
+  GET  /__mock/next_token?token=T&secret=S
+                                         the next token oauth/requesttoken
+                                         or oauth/accesstoken issues
 """
 
 import argparse
@@ -187,6 +190,10 @@ class Handler(BaseHTTPRequestHandler):
                 st.counts.clear()
                 st.failures.clear()
                 st.last = None
+            return self.send(200, 'ok\n', 'text/plain')
+        if what == 'next_token':
+            with st.lock:
+                self.server.next_tokens.append((q['token'], q['secret']))
             return self.send(200, 'ok\n', 'text/plain')
         if what == 'fail':
             rule = {'status': q.get('status'), 'delay': q.get('delay'),
@@ -381,11 +388,40 @@ class Handler(BaseHTTPRequestHandler):
     def wants_json(self):
         return 'json' in self.headers.get('Accept', '').lower()
 
+    def issue_token(self, kind):
+        """oauth/requesttoken answers form-encoded (node-oauth parses it
+        so); oauth/accesstoken answers XML, the other form 7digital uses."""
+        st = self.server.state
+        with st.lock:
+            if self.server.next_tokens:
+                token, secret = self.server.next_tokens.pop(0)
+            else:
+                n = len(self.server.tokens) + 1
+                token, secret = '%s-token-%d' % (kind, n), 'secret-%d' % n
+            self.server.tokens[token] = secret
+        if kind == 'request':
+            return self.send(200, 'oauth_token=%s&oauth_token_secret=%s'
+                             '&oauth_callback_confirmed=true'
+                             % (urllib.parse.quote(token),
+                                urllib.parse.quote(secret)),
+                             'application/x-www-form-urlencoded')
+        return self.send(200, '<?xml version="1.0" encoding="utf-8"?>'
+                         '<response status="ok" version="1.2">'
+                         '<oauth_access_token><oauth_token>%s</oauth_token>'
+                         '<oauth_token_secret>%s</oauth_token_secret>'
+                         '</oauth_access_token></response>'
+                         % (escape(token), escape(secret)),
+                         'application/xml; charset=utf-8')
+
     def answer(self, url, body):
         path = url.path.strip('/')
         if self.server.opts.api == '7digital':
             if path.startswith('1.2/'):
                 path = path[4:]
+            if path == 'oauth/requesttoken':
+                return self.issue_token('request')
+            if path == 'oauth/accesstoken':
+                return self.issue_token('access')
             payload = self.server.fixtures.get(path)
             if payload is None:
                 payload = {'echo': {'@path': '/' + path}}
@@ -434,6 +470,7 @@ def main():
     server.opts = opts
     server.state = State()
     server.tokens = {}
+    server.next_tokens = []
     with open(opts.partners) as f:
         server.partners = json.load(f)['partners']
     name = '7digital.json' if opts.api == '7digital' else 'choosedigital.json'
