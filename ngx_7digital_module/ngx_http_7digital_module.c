@@ -317,9 +317,9 @@ ngx_http_7digital_check(ngx_http_request_t *r,
                     return NGX_AGAIN;
                 }
 
-                if (rc == NGX_DECLINED) {
+                if (rc == NGX_DECLINED || rc == NGX_DONE) {
                     ctx->token_loaded = 1;
-                    ctx->token_store_down = 1;
+                    ctx->token_store_down = (rc == NGX_DECLINED);
                     ngx_memzero(&err, sizeof(ngx_http_7digital_error_t));
                     rc = ngx_http_7digital_7d_identify(r, lcf, ctx, &err);
                 }

@@ -56,7 +56,8 @@ ngx_http_7digital_token_init_filters(ngx_conf_t *cf)
 /*
  * Looks up the token a partner signed with.  NGX_AGAIN: the request waits
  * for Redis and the phases run again on the reply, with ctx->token_loaded
- * set.  NGX_DECLINED: Redis cannot answer now.
+ * set.  NGX_DECLINED: Redis cannot answer now.  NGX_DONE: there is no
+ * token store at all, so no token can be known.
  */
 
 ngx_int_t
@@ -67,6 +68,10 @@ ngx_http_7digital_token_lookup(ngx_http_request_t *r,
     const char          *argv[2];
     size_t               argvlen[2];
     ngx_http_cleanup_t  *cln;
+
+    if (!ngx_http_7digital_redis_configured()) {
+        return NGX_DONE;
+    }
 
     if (ngx_http_7digital_token_key(r->pool, &ctx->token, &key) != NGX_OK) {
         return NGX_ERROR;
