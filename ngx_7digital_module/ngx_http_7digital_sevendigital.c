@@ -251,12 +251,6 @@ ngx_http_7digital_7d_verify(ngx_http_request_t *r,
         }
 
         token_secret = ctx->token_secret;
-
-    } else if (lcf->oauth_sign == NGX_HTTP_7DIGITAL_SIGN_3LEGGED) {
-        ngx_http_7digital_7d_refuse(ctx, NGX_HTTP_7DIGITAL_AUTH_UNSIGNED,
-                                    "This resource requires a user token",
-                                    err);
-        return NGX_DECLINED;
     }
 
     if (ngx_array_init(&signed_params, r->pool, all.nelts,
@@ -672,7 +666,13 @@ ngx_http_7digital_7d_sign(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    /*
+     * 3-legged when the partner signed with a user's token; without one, as
+     * the official clients do for user-management keys and partner-level
+     * calls, 2-legged, and 7digital decides
+     */
     if (lcf->oauth_sign == NGX_HTTP_7DIGITAL_SIGN_3LEGGED
+        && ctx->token_found
         && ngx_http_7digital_push(&oauth, "oauth_token", &ctx->token)
            != NGX_OK)
     {
@@ -719,7 +719,8 @@ ngx_http_7digital_7d_sign(ngx_http_request_t *r,
                oauth.nelts * sizeof(ngx_http_7digital_param_t));
 
     /* 3-legged: the user's token secret, which a partner signed with too */
-    if (lcf->oauth_sign == NGX_HTTP_7DIGITAL_SIGN_3LEGGED) {
+    if (lcf->oauth_sign == NGX_HTTP_7DIGITAL_SIGN_3LEGGED && ctx->token_found)
+    {
         token_secret = ctx->token_secret;
 
     } else {

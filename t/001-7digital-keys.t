@@ -533,3 +533,33 @@ qr/^2$/,
 ]
 --- no_error_log
 [alert]
+
+
+
+=== TEST 26: a form body larger than client_body_buffer_size: 413, nothing sent upstream
+--- config
+    location /1.2/ {
+        sevendigital_gateway 7digital;
+        sevendigital_upstream_key $TEST_NGINX_UPSTREAM_7D_KEY;
+        client_body_buffer_size 1k;
+        proxy_pass http://sevendigital;
+    }
+--- request eval
+[
+"GET /__mock/7d/reset",
+"POST /1.2/basket/create\noauth_consumer_key=acme-key-0001&note=" . ("x" x 5000),
+"GET /__mock/7d/counts",
+]
+--- more_headers
+Content-Type: application/x-www-form-urlencoded
+--- error_code eval
+[200, 413, 200]
+--- response_body eval
+[
+"ok\n",
+qq{<?xml version="1.0" encoding="utf-8"?><response status="error" version="1.2"><error code="1003"><errorMessage>the form body is larger than client_body_buffer_size</errorMessage></error></response>},
+"{}",
+]
+--- no_error_log
+[error]
+[alert]

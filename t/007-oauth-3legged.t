@@ -192,20 +192,25 @@ OAuth authentication error: Invalid signature
 
 
 
-=== TEST 9: a user location refuses a call without a user token
+=== TEST 9: user-management mode: signed without a token, with userId: 2-legged upstream
 --- request eval
-main::acme('t9', path => '/1.2/user/locker')->{request}
+[
+main::acme('t9', path => '/1.2/user/locker?userId=42')->{request},
+"GET /__mock/7d/last",
+]
 --- more_headers eval
 main::acme('t9')->{headers}
---- error_code: 401
---- response_body chomp
-OAuth authentication error: This resource requires a user token
+--- response_body_like eval
+[
+qr{<echo path="/user/locker">},
+qr{"query": "userId=42", .*oauth_consumer_key=\\"gateway-7d-consumer-key\\"(?!.*oauth_token=)}s,
+]
 --- no_error_log
 [error]
 
 
 
-=== TEST 10: ... and a key alone
+=== TEST 10: a user location refuses a key alone
 --- request
 GET /1.2/user/locker?oauth_consumer_key=acme-key-0001
 --- error_code: 401
@@ -230,3 +235,21 @@ main::acme('t11')->{headers}
 <?xml version="1.0" encoding="utf-8"?><response status="error" version="1.2"><error code="9001"><errorMessage>The token store is unavailable, try again</errorMessage></error></response>
 --- no_error_log
 [alert]
+
+
+
+=== TEST 12: oauth/requestToken/authorise for user-management consumers
+--- config
+    location = /1.2/oauth/requestToken/authorise {
+        sevendigital_oauth_sign 2-legged;
+        sevendigital_require_signature on;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_MOCK_7D_PORT;
+    }
+--- request eval
+main::acme('t12', path => '/1.2/oauth/requestToken/authorise?username=u%40example.com&password=p&token=rt-acme-1')->{request}
+--- more_headers eval
+main::acme('t12')->{headers}
+--- response_body_like chomp
+<echo path="/oauth/requestToken/authorise">
+--- no_error_log
+[error]
