@@ -23,6 +23,7 @@ static ngx_int_t ngx_http_7digital_refuse(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_error_t *err);
 static void ngx_http_7digital_body_handler(ngx_http_request_t *r);
 static void ngx_http_7digital_ctx_cleanup(void *data);
+static void ngx_http_7digital_wait_cleanup(void *data);
 static void *ngx_http_7digital_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_7digital_init_main_conf(ngx_conf_t *cf, void *conf);
 static ngx_int_t ngx_http_7digital_init_process(ngx_cycle_t *cycle);
@@ -406,6 +407,78 @@ ngx_http_7digital_body_handler(ngx_http_request_t *r)
         r->write_event_handler = ngx_http_core_run_phases;
         ngx_http_core_run_phases(r);
     }
+}
+
+
+/*
+ * Parks the request in the access phase until Redis answers, as limit_req
+ * parks it on a timer: the handler gets the reply (or NULL on error or
+ * timeout) and calls ngx_http_7digital_redis_resume().  NGX_DECLINED:
+ * Redis is unavailable now and nothing waits.
+ */
+
+ngx_int_t
+ngx_http_7digital_redis_wait(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_redis_pt handler,
+    int argc, const char **argv, const size_t *argvlen)
+{
+    ngx_http_cleanup_t  *cln;
+
+    /* a request that dies first must never be called back */
+    cln = ngx_http_cleanup_add(r, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_7digital_wait_cleanup;
+    cln->data = ctx;
+
+    if (ngx_http_7digital_redis_command(&ctx->op, handler, r, argc, argv,
+                                        argvlen)
+        != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    ctx->waiting_redis = 1;
+
+    /* notice a client that goes away meanwhile */
+    r->read_event_handler = ngx_http_test_reading;
+
+    return NGX_AGAIN;
+}
+
+
+void
+ngx_http_7digital_redis_resume(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx)
+{
+    ngx_connection_t    *c;
+    ngx_http_log_ctx_t  *lctx;
+
+    c = r->connection;
+
+    ctx->op = NULL;
+    ctx->waiting_redis = 0;
+
+    lctx = c->log->data;
+    lctx->current_request = r;
+
+    r->read_event_handler = ngx_http_block_reading;
+    r->write_event_handler = ngx_http_core_run_phases;
+
+    ngx_http_core_run_phases(r);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_7digital_wait_cleanup(void *data)
+{
+    ngx_http_7digital_ctx_t  *ctx = data;
+
+    ngx_http_7digital_redis_cancel(ctx->op);
+    ctx->op = NULL;
 }
 
 

@@ -151,6 +151,11 @@ extern ngx_module_t  ngx_http_7digital_module;
 
 /* ngx_http_7digital_module.c */
 ngx_http_7digital_ctx_t *ngx_http_7digital_get_ctx(ngx_http_request_t *r);
+ngx_int_t ngx_http_7digital_redis_wait(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_redis_pt handler,
+    int argc, const char **argv, const size_t *argvlen);
+void ngx_http_7digital_redis_resume(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx);
 
 /* ngx_http_7digital_request.c */
 ngx_int_t ngx_http_7digital_read_input(ngx_http_request_t *r,

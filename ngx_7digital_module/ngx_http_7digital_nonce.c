@@ -42,7 +42,6 @@ typedef struct {
 
 
 static void ngx_http_7digital_nonce_reply(void *data, void *reply);
-static void ngx_http_7digital_nonce_cleanup(void *data);
 static ngx_int_t ngx_http_7digital_nonce_init_zone(ngx_shm_zone_t *zone,
     void *data);
 static void ngx_http_7digital_nonce_insert(ngx_rbtree_node_t *temp,
@@ -225,7 +224,6 @@ ngx_http_7digital_nonce_check(ngx_http_request_t *r,
     ngx_str_t                       key;
     const char                     *argv[6];
     size_t                          argvlen[6];
-    ngx_http_cleanup_t             *cln;
     ngx_http_7digital_main_conf_t  *mcf;
     u_char                          ttl_buf[NGX_TIME_T_LEN];
     u_char                          hex[2 * NGX_HTTP_7DIGITAL_DIGEST_LEN];
@@ -281,28 +279,10 @@ ngx_http_7digital_nonce_check(ngx_http_request_t *r,
     argv[5] = (const char *) ttl_buf;
     argvlen[5] = ngx_sprintf(ttl_buf, "%T", ttl) - ttl_buf;
 
-    cln = ngx_http_cleanup_add(r, 0);
-    if (cln == NULL) {
-        return NGX_ERROR;
-    }
+    rc = ngx_http_7digital_redis_wait(r, ctx, ngx_http_7digital_nonce_reply,
+                                      6, argv, argvlen);
 
-    cln->handler = ngx_http_7digital_nonce_cleanup;
-    cln->data = ctx;
-
-    if (ngx_http_7digital_redis_command(&ctx->op,
-                                        ngx_http_7digital_nonce_reply, r, 6,
-                                        argv, argvlen)
-        != NGX_OK)
-    {
-        return NGX_OK;
-    }
-
-    ctx->waiting_redis = 1;
-
-    /* as limit_req does: notice a client that goes away meanwhile */
-    r->read_event_handler = ngx_http_test_reading;
-
-    return NGX_AGAIN;
+    return (rc == NGX_DECLINED) ? NGX_OK : rc;
 }
 
 
@@ -312,46 +292,17 @@ ngx_http_7digital_nonce_reply(void *data, void *reply)
     ngx_http_request_t *r = data;
 
     redisReply               *rep;
-    ngx_connection_t         *c;
-    ngx_http_log_ctx_t       *lctx;
     ngx_http_7digital_ctx_t  *ctx;
 
     rep = reply;
-    c = r->connection;
-    ctx = ngx_http_7digital_get_ctx(r);
-
-    if (ctx == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        ngx_http_run_posted_requests(c);
-        return;
-    }
-
-    ctx->op = NULL;
-    ctx->waiting_redis = 0;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
 
     /* "OK": first seen now; nil: another node saw it first */
     if (rep && rep->type == REDIS_REPLY_NIL) {
         ctx->replay = 1;
     }
 
-    lctx = c->log->data;
-    lctx->current_request = r;
-
-    r->read_event_handler = ngx_http_block_reading;
-    r->write_event_handler = ngx_http_core_run_phases;
-
-    ngx_http_core_run_phases(r);
-    ngx_http_run_posted_requests(c);
-}
-
-
-static void
-ngx_http_7digital_nonce_cleanup(void *data)
-{
-    ngx_http_7digital_ctx_t  *ctx = data;
-
-    ngx_http_7digital_redis_cancel(ctx->op);
-    ctx->op = NULL;
+    ngx_http_7digital_redis_resume(r, ctx);
 }
 
 

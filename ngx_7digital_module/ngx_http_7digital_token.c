@@ -23,7 +23,6 @@
 static ngx_int_t ngx_http_7digital_token_key(ngx_pool_t *pool,
     ngx_str_t *token, ngx_str_t *key);
 static void ngx_http_7digital_token_reply(void *data, void *reply);
-static void ngx_http_7digital_token_cleanup(void *data);
 static ngx_int_t ngx_http_7digital_token_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_7digital_token_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
@@ -64,10 +63,9 @@ ngx_int_t
 ngx_http_7digital_token_lookup(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx)
 {
-    ngx_str_t            key;
-    const char          *argv[2];
-    size_t               argvlen[2];
-    ngx_http_cleanup_t  *cln;
+    ngx_str_t    key;
+    const char  *argv[2];
+    size_t       argvlen[2];
 
     if (!ngx_http_7digital_redis_configured()) {
         return NGX_DONE;
@@ -82,26 +80,8 @@ ngx_http_7digital_token_lookup(ngx_http_request_t *r,
     argv[1] = (const char *) key.data;
     argvlen[1] = key.len;
 
-    cln = ngx_http_cleanup_add(r, 0);
-    if (cln == NULL) {
-        return NGX_ERROR;
-    }
-
-    cln->handler = ngx_http_7digital_token_cleanup;
-    cln->data = ctx;
-
-    if (ngx_http_7digital_redis_command(&ctx->op,
-                                        ngx_http_7digital_token_reply, r, 2,
-                                        argv, argvlen)
-        != NGX_OK)
-    {
-        return NGX_DECLINED;
-    }
-
-    ctx->waiting_redis = 1;
-    r->read_event_handler = ngx_http_test_reading;
-
-    return NGX_AGAIN;
+    return ngx_http_7digital_redis_wait(r, ctx, ngx_http_7digital_token_reply,
+                                        2, argv, argvlen);
 }
 
 
@@ -135,22 +115,11 @@ ngx_http_7digital_token_reply(void *data, void *reply)
 
     u_char                   *p, *q, *end;
     redisReply               *rep;
-    ngx_connection_t         *c;
-    ngx_http_log_ctx_t       *lctx;
     ngx_http_7digital_ctx_t  *ctx;
 
     rep = reply;
-    c = r->connection;
-    ctx = ngx_http_7digital_get_ctx(r);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
 
-    if (ctx == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        ngx_http_run_posted_requests(c);
-        return;
-    }
-
-    ctx->op = NULL;
-    ctx->waiting_redis = 0;
     ctx->token_loaded = 1;
     ctx->token_store_down = (rep == NULL || rep->type == REDIS_REPLY_ERROR);
 
@@ -160,6 +129,7 @@ ngx_http_7digital_token_reply(void *data, void *reply)
         q = ngx_strlchr(p + 2, end, '\n');
 
         if (q && (p[0] == 'r' || p[0] == 'a') && p[1] == '\n') {
+
             /* the reply is freed when this callback returns: copy */
             ctx->token_kind = p[0];
 
@@ -178,24 +148,7 @@ ngx_http_7digital_token_reply(void *data, void *reply)
         }
     }
 
-    lctx = c->log->data;
-    lctx->current_request = r;
-
-    r->read_event_handler = ngx_http_block_reading;
-    r->write_event_handler = ngx_http_core_run_phases;
-
-    ngx_http_core_run_phases(r);
-    ngx_http_run_posted_requests(c);
-}
-
-
-static void
-ngx_http_7digital_token_cleanup(void *data)
-{
-    ngx_http_7digital_ctx_t  *ctx = data;
-
-    ngx_http_7digital_redis_cancel(ctx->op);
-    ctx->op = NULL;
+    ngx_http_7digital_redis_resume(r, ctx);
 }
 
 
