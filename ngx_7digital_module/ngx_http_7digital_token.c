@@ -304,14 +304,22 @@ ngx_http_7digital_token_store(ngx_http_request_t *r,
 }
 
 
+/* the command was sent: no reply in time is not known to be a failure */
+
 static void
 ngx_http_7digital_token_stored(void *data, void *reply)
 {
     redisReply  *rep = reply;
 
-    if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
+    if (rep == NULL) {
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "sevendigital: redis did not confirm in time that "
+                      "a token was stored");
+
+    } else if (rep->type == REDIS_REPLY_ERROR) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "sevendigital: a token could not be stored in redis");
+                      "sevendigital: redis refused to store a token: %s",
+                      rep->str);
     }
 }
 
