@@ -239,5 +239,10 @@ ngx_http_7digital_early_identify(ngx_http_request_t *r)
         rc = ngx_http_7digital_cd_identify(r, lcf, tmp, &err);
     }
 
+    /* a user token still to look up: the key has named the partner */
+    if (rc == NGX_BUSY) {
+        tmp->auth = NGX_HTTP_7DIGITAL_AUTH_OK;
+    }
+
     return rc == NGX_ERROR ? NULL : tmp;
 }

@@ -253,3 +253,25 @@ main::acme('t12')->{headers}
 <echo path="/oauth/requestToken/authorise">
 --- no_error_log
 [error]
+
+
+
+=== TEST 13: limit_req keyed by partner counts token-signed calls too
+--- http_config
+    sevendigital_partners $TEST_NGINX_FIXTURES/partners.json;
+    sevendigital_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    limit_req_zone $sevendigital_partner zone=partners:1m rate=1r/m;
+--- config
+    limit_req zone=partners;
+    limit_req_status 429;
+--- request eval
+[
+main::acme('t13a', path => '/1.2/user/locker?n=1', type => 'query',
+           token => 'at-acme-1', token_secret => 'ats-acme-1')->{request},
+main::acme('t13b', path => '/1.2/user/locker?n=2', type => 'query',
+           token => 'at-acme-1', token_secret => 'ats-acme-1')->{request},
+]
+--- error_code eval
+[200, 429]
+--- no_error_log
+[alert]

@@ -77,6 +77,11 @@ sub import {
     }
 }
 
+# Test::More functions Test::Base does not pass on
+sub note { Test::More::note(@_) }
+sub BAIL_OUT { Test::More::BAIL_OUT(@_) }
+sub done_testing { Test::More::done_testing(@_) }
+
 sub repeat_each { $RepeatEach = shift if @_; return $RepeatEach }
 sub no_shuffle { $Shuffle = 0 }
 sub master_on { $MasterOn = 1 }
@@ -105,7 +110,7 @@ sub expand_env {
     return $text unless defined $text && !ref $text;
     $text =~ s{\$(TEST_NGINX_[A-Za-z0-9_]+)}{
         defined $ENV{$1} ? $ENV{$1}
-                         : BAIL_OUT("No environment $1 defined in $where")
+                         : Test::More::BAIL_OUT("No environment $1 defined in $where")
     }ge;
     return $text;
 }
@@ -378,7 +383,7 @@ sub parse_request_text {
     my ($first, $content) = split /\n/, $text, 2;
     $first =~ s/\s+$//;
     my ($meth, $url, $proto) = split /\s+/, $first, 3;
-    BAIL_OUT("$name: bad request line \"$first\"") unless $meth && $url;
+    Test::More::BAIL_OUT("$name: bad request line \"$first\"") unless $meth && $url;
     $content //= '';
     $content =~ s/^\s+|\s+$//gs;
     return { method => $meth, url => $url,
@@ -396,7 +401,7 @@ sub build_requests {
     }
 
     my $req = sec($block, 'pipelined_requests') // sec($block, 'request');
-    BAIL_OUT("$name: no request section") unless defined $req;
+    Test::More::BAIL_OUT("$name: no request section") unless defined $req;
 
     my @texts = ref $req eq 'ARRAY' ? @$req : ($req);
     my $more = expand_env(sec($block, 'more_headers') // '', $name);
@@ -409,7 +414,7 @@ sub build_requests {
         for my $line (split /\n/, $more) {
             next unless $line =~ /\S/;
             my ($k, $v) = $line =~ /^\s*([^:]+?)\s*:\s*(.*?)\s*$/
-                or BAIL_OUT("$name: bad more_headers line \"$line\"");
+                or Test::More::BAIL_OUT("$name: bad more_headers line \"$line\"");
             push @headers, [$k, $v];
             $seen{lc $k} = 1;
         }
@@ -583,7 +588,7 @@ sub check_response {
                 next;
             }
             my ($k, $v) = $line =~ /^\s*([^:]+?)\s*:\s*(.*?)\s*$/
-                or BAIL_OUT("$name: bad response_headers line \"$line\"");
+                or Test::More::BAIL_OUT("$name: bad response_headers line \"$line\"");
             my $got = header_value($res, $k);
             if ($v eq '') {
                 ok(!defined $got || $got eq '',
