@@ -66,6 +66,21 @@ typedef struct {
 typedef ngx_uint_t (*ngx_http_7digital_skip_pt)(ngx_str_t *name);
 
 
+#define NGX_HTTP_7DIGITAL_CACHE_HEADERS  8
+
+/* a cached answer; decoded, every string points into the stored bytes */
+typedef struct {
+    ngx_uint_t                      status;
+    time_t                          stored;
+    time_t                          fresh_until;
+    time_t                          stale_until;
+    ngx_uint_t                      nheaders;
+    ngx_str_t                       names[NGX_HTTP_7DIGITAL_CACHE_HEADERS];
+    ngx_str_t                       values[NGX_HTTP_7DIGITAL_CACHE_HEADERS];
+    ngx_str_t                       body;
+} ngx_http_7digital_cache_entry_t;
+
+
 /* ngx_http_7digital_params.c */
 ngx_int_t ngx_http_7digital_parse_params(ngx_pool_t *pool, ngx_str_t *src,
     ngx_array_t *params);
@@ -96,6 +111,15 @@ ngx_int_t ngx_http_7digital_oauth_sign(ngx_pool_t *pool, ngx_str_t *base,
 ngx_int_t ngx_http_7digital_oauth_header(ngx_pool_t *pool,
     ngx_array_t *params, ngx_str_t *dst);
 u_char *ngx_http_7digital_put_port(u_char *p, ngx_uint_t port);
+
+/* ngx_http_7digital_cachekey.c */
+ngx_int_t ngx_http_7digital_cache_key(ngx_pool_t *pool, ngx_str_t *prefix,
+    ngx_str_t *api, ngx_str_t *path, ngx_str_t *format, ngx_array_t *params,
+    ngx_http_7digital_skip_pt skip, ngx_str_t *key);
+ngx_int_t ngx_http_7digital_cache_encode(ngx_pool_t *pool,
+    ngx_http_7digital_cache_entry_t *e, ngx_str_t *dst);
+ngx_int_t ngx_http_7digital_cache_decode(ngx_str_t *src,
+    ngx_http_7digital_cache_entry_t *e);
 
 /* ngx_http_7digital_crypto.c */
 ngx_int_t ngx_http_7digital_hmac_sha1(ngx_str_t *key, ngx_str_t *msg,

@@ -1,8 +1,9 @@
 
 /*
  * libFuzzer target for every parser of client input: query strings and
- * urlencoded bodies, OAuth Authorization headers, x-cd-date values, and
- * the Choose Digital hash data built from them.  The first byte picks the
+ * urlencoded bodies, OAuth Authorization headers, x-cd-date values, the
+ * Choose Digital hash data built from them; and the cache entry decoder,
+ * since Redis contents are input too.  The first byte picks the
  * parser, so one corpus covers all of them.
  *
  *   make fuzz FUZZ_SECONDS=60
@@ -41,7 +42,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_array_init(&a, NULL, 4, sizeof(ngx_http_7digital_param_t));
     ngx_array_init(&b, NULL, 4, sizeof(ngx_http_7digital_param_t));
 
-    switch (data[0] % 4) {
+    switch (data[0] % 5) {
+
+    case 4:
+        {
+        ngx_http_7digital_cache_entry_t  e;
+
+        (void) ngx_http_7digital_cache_decode(&in, &e);
+        }
+        break;
 
     case 0:
         if (ngx_http_7digital_parse_params(NULL, &in, &a) == NGX_OK) {

@@ -504,6 +504,113 @@ test_sha256(void)
 }
 
 
+static void
+test_cache_key(void)
+{
+    ngx_str_t    prefix, api, path, fmt, src, k1, k2, k3;
+    ngx_array_t  a, b;
+
+    prefix = (ngx_str_t) S("sevendigital:cache:");
+    api = (ngx_str_t) S("7digital");
+    path = (ngx_str_t) S("/1.2/release/details");
+    fmt = (ngx_str_t) S("xml");
+
+    ngx_array_init(&a, NULL, 4, sizeof(ngx_http_7digital_param_t));
+    src = (ngx_str_t) S("releaseId=1&country=GB&oauth_consumer_key=k1"
+                        "&oauth_nonce=n1&q=a+b");
+    ngx_http_7digital_parse_params(NULL, &src, &a);
+
+    ngx_array_init(&b, NULL, 4, sizeof(ngx_http_7digital_param_t));
+    src = (ngx_str_t) S("q=a%20b&oauth_nonce=n2&country=GB&releaseId=1"
+                        "&oauth_consumer_key=k2&oauth_signature=s");
+    ngx_http_7digital_parse_params(NULL, &src, &b);
+
+    ok(ngx_http_7digital_cache_key(NULL, &prefix, &api, &path, &fmt, &a,
+                                   ngx_http_7digital_is_oauth_param, &k1)
+       == NGX_OK
+       && ngx_http_7digital_cache_key(NULL, &prefix, &api, &path, &fmt, &b,
+                                      ngx_http_7digital_is_oauth_param, &k2)
+          == NGX_OK
+       && k1.len == prefix.len + 64
+       && k1.len == k2.len && memcmp(k1.data, k2.data, k1.len) == 0,
+       "order, encoding, credentials and nonces do not change the key");
+
+    fmt = (ngx_str_t) S("json");
+    ngx_http_7digital_cache_key(NULL, &prefix, &api, &path, &fmt, &a,
+                                ngx_http_7digital_is_oauth_param, &k3);
+    ok(memcmp(k1.data, k3.data, k1.len) != 0, "the format changes the key");
+
+    fmt = (ngx_str_t) S("xml");
+    ngx_array_init(&b, NULL, 4, sizeof(ngx_http_7digital_param_t));
+    src = (ngx_str_t) S("releaseId=1&country=US&q=a+b");
+    ngx_http_7digital_parse_params(NULL, &src, &b);
+    ngx_http_7digital_cache_key(NULL, &prefix, &api, &path, &fmt, &b,
+                                ngx_http_7digital_is_oauth_param, &k3);
+    ok(memcmp(k1.data, k3.data, k1.len) != 0, "the country changes the key");
+
+    /* "a=1&b=2" as one value must not collide with two parameters */
+    ngx_array_init(&a, NULL, 4, sizeof(ngx_http_7digital_param_t));
+    src = (ngx_str_t) S("a=1%26b%3D2");
+    ngx_http_7digital_parse_params(NULL, &src, &a);
+    ngx_array_init(&b, NULL, 4, sizeof(ngx_http_7digital_param_t));
+    src = (ngx_str_t) S("a=1&b=2");
+    ngx_http_7digital_parse_params(NULL, &src, &b);
+    ngx_http_7digital_cache_key(NULL, &prefix, &api, &path, &fmt, &a, NULL,
+                                &k1);
+    ngx_http_7digital_cache_key(NULL, &prefix, &api, &path, &fmt, &b, NULL,
+                                &k2);
+    ok(memcmp(k1.data, k2.data, k1.len) != 0,
+       "an encoded & is not a parameter separator in the key");
+}
+
+
+static void
+test_cache_entry(void)
+{
+    ngx_str_t                        bytes, cut;
+    ngx_uint_t                       i, bad;
+    ngx_http_7digital_cache_entry_t  e, d;
+
+    ngx_memzero(&e, sizeof(e));
+    e.status = 200;
+    e.stored = 1795428930;
+    e.fresh_until = 1795429230;
+    e.stale_until = 1795432530;
+    e.nheaders = 2;
+    e.names[0] = (ngx_str_t) S("Content-Type");
+    e.values[0] = (ngx_str_t) S("application/xml; charset=utf-8");
+    e.names[1] = (ngx_str_t) S("Last-Modified");
+    e.values[1] = (ngx_str_t) S("Mon, 23 Nov 2026 10:15:30 GMT");
+    e.body = (ngx_str_t) S("<response status=\"ok\"/>\0binary");
+
+    ok(ngx_http_7digital_cache_encode(NULL, &e, &bytes) == NGX_OK
+       && ngx_http_7digital_cache_decode(&bytes, &d) == NGX_OK
+       && d.status == 200 && d.stored == e.stored
+       && d.fresh_until == e.fresh_until && d.stale_until == e.stale_until
+       && d.nheaders == 2 && eq(&d.names[1], "Last-Modified")
+       && eq(&d.values[0], "application/xml; charset=utf-8")
+       && d.body.len == e.body.len
+       && memcmp(d.body.data, e.body.data, e.body.len) == 0,
+       "an entry survives encoding and decoding, NUL bytes included");
+
+    bad = 0;
+
+    for (i = 0; i < 4 + 2 + 24 + 1 + 2 + 12; i++) {
+        cut.data = bytes.data;
+        cut.len = i;
+        if (ngx_http_7digital_cache_decode(&cut, &d) == NGX_OK) {
+            bad++;
+        }
+    }
+
+    ok(bad == 0, "a truncated entry is refused, never over-read");
+
+    cut = (ngx_str_t) S("not an entry at all, but long enough to look");
+    ok(ngx_http_7digital_cache_decode(&cut, &d) == NGX_DECLINED,
+       "something else in Redis is refused");
+}
+
+
 int
 main(void)
 {
@@ -516,6 +623,8 @@ main(void)
     test_authorization();
     test_sha256();
     test_oauth();
+    test_cache_key();
+    test_cache_entry();
 
     shim_reset();
 
