@@ -17,7 +17,6 @@
 #define NGX_HTTP_7DIGITAL_ERROR_LEN  1024
 
 
-static ngx_uint_t ngx_http_7digital_wants_json(ngx_http_request_t *r);
 
 
 typedef struct {
@@ -169,7 +168,7 @@ ngx_http_7digital_send_error(ngx_http_request_t *r, ngx_uint_t api,
  * header names it before any XML type.
  */
 
-static ngx_uint_t
+ngx_uint_t
 ngx_http_7digital_wants_json(ngx_http_request_t *r)
 {
     u_char     *json, *xml, *end;

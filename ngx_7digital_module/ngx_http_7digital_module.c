@@ -44,6 +44,9 @@ static char *ngx_http_7digital_secret_file(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_7digital_origin_slot(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_7digital_cache_valid(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_array_t *ngx_http_7digital_default_valid(ngx_conf_t *cf);
 static ngx_int_t ngx_http_7digital_read_secret(ngx_conf_t *cf,
     ngx_str_t *file, ngx_str_t *secret);
 
@@ -187,6 +190,27 @@ static ngx_command_t  ngx_http_7digital_commands[] = {
       ngx_http_7digital_origin_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_7digital_loc_conf_t, public_origin),
+      NULL },
+
+    { ngx_string("sevendigital_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_7digital_loc_conf_t, cache),
+      NULL },
+
+    { ngx_string("sevendigital_cache_valid"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_7digital_cache_valid,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("sevendigital_cache_max_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_7digital_loc_conf_t, cache_max_size),
       NULL },
 
     { ngx_string("sevendigital_require_signature"),
@@ -351,13 +375,34 @@ ngx_http_7digital_check(ngx_http_request_t *r,
         }
     }
 
-    ctx->done = 1;
-
     if (ctx->replay) {
+        ctx->done = 1;
         ctx->auth = NGX_HTTP_7DIGITAL_AUTH_REPLAY;
         ngx_http_7digital_auth_error(lcf->api, NGX_HTTP_7DIGITAL_AUTH_REPLAY,
                                      &ngx_http_7digital_nonce_param, &err);
         return ngx_http_7digital_refuse(r, lcf, &err);
+    }
+
+    /* only now, the partner accepted: a refused request is never served */
+    if (!ctx->cache_looked) {
+        ctx->cache_looked = 1;
+
+        rc = ngx_http_7digital_cache_lookup(r, lcf, ctx);
+
+        if (rc == NGX_AGAIN) {
+            return NGX_AGAIN;
+        }
+
+        if (rc == NGX_ERROR) {
+            ctx->done = 1;
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    ctx->done = 1;
+
+    if (ctx->cache_entry) {
+        return ngx_http_7digital_cache_send(r, ctx);
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -635,6 +680,9 @@ ngx_http_7digital_create_loc_conf(ngx_conf_t *cf)
     conf->public_origin = NGX_CONF_UNSET_PTR;
     conf->oauth_tokens = NGX_CONF_UNSET_UINT;
     conf->oauth_token_ttl = NGX_CONF_UNSET;
+    conf->cache = NGX_CONF_UNSET;
+    conf->cache_valid = NGX_CONF_UNSET_PTR;
+    conf->cache_max_size = NGX_CONF_UNSET_SIZE;
 
     return conf;
 }
@@ -664,6 +712,15 @@ ngx_http_7digital_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               NGX_HTTP_7DIGITAL_TOKENS_OFF);
     ngx_conf_merge_sec_value(conf->oauth_token_ttl, prev->oauth_token_ttl,
                              30 * 86400);
+    ngx_conf_merge_value(conf->cache, prev->cache, 0);
+    ngx_conf_merge_ptr_value(conf->cache_valid, prev->cache_valid,
+                             ngx_http_7digital_default_valid(cf));
+    ngx_conf_merge_size_value(conf->cache_max_size, prev->cache_max_size,
+                              1024 * 1024);
+
+    if (conf->cache_valid == NULL) {
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->upstream_secret_file.data == NULL) {
         conf->upstream_secret_file = prev->upstream_secret_file;
@@ -675,6 +732,13 @@ ngx_http_7digital_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_7digital_module);
+
+    if (conf->cache && !mcf->redis.configured) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"sevendigital_cache\" requires "
+                           "\"sevendigital_redis\"");
+        return NGX_CONF_ERROR;
+    }
 
     if (mcf->registry == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -756,7 +820,11 @@ ngx_http_7digital_init(ngx_conf_t *cf)
 
     *h = ngx_http_7digital_access_handler;
 
-    return ngx_http_7digital_token_init_filters(cf);
+    if (ngx_http_7digital_token_init_filters(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_7digital_cache_init_filters(cf);
 }
 
 
@@ -950,6 +1018,100 @@ ngx_http_7digital_redis_password(ngx_conf_t *cf, ngx_command_t *cmd,
            != NGX_OK)
     {
         return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* 200 answers for five minutes, unless configured otherwise */
+
+static ngx_array_t *
+ngx_http_7digital_default_valid(ngx_conf_t *cf)
+{
+    ngx_array_t                      *a;
+    ngx_http_7digital_cache_valid_t  *v;
+
+    a = ngx_array_create(cf->pool, 1,
+                         sizeof(ngx_http_7digital_cache_valid_t));
+    if (a == NULL) {
+        return NULL;
+    }
+
+    v = ngx_array_push(a);
+    if (v == NULL) {
+        return NULL;
+    }
+
+    v->status = NGX_HTTP_OK;
+    v->valid = 300;
+
+    return a;
+}
+
+
+/* "[code ...] time", as proxy_cache_valid; without codes, 200 */
+
+static char *
+ngx_http_7digital_cache_valid(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_7digital_loc_conf_t *lcf = conf;
+
+    time_t                            valid;
+    ngx_int_t                         status;
+    ngx_str_t                        *value;
+    ngx_uint_t                        i, n;
+    ngx_http_7digital_cache_valid_t  *v;
+
+    value = cf->args->elts;
+    n = cf->args->nelts - 1;
+
+    valid = ngx_parse_time(&value[n], 1);
+    if (valid == (time_t) NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid time \"%V\" in \"%V\" directive",
+                           &value[n], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (lcf->cache_valid == NGX_CONF_UNSET_PTR) {
+        lcf->cache_valid = ngx_array_create(cf->pool, 4,
+                                   sizeof(ngx_http_7digital_cache_valid_t));
+        if (lcf->cache_valid == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (n == 1) {
+        v = ngx_array_push(lcf->cache_valid);
+        if (v == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        v->status = NGX_HTTP_OK;
+        v->valid = valid;
+
+        return NGX_CONF_OK;
+    }
+
+    for (i = 1; i < n; i++) {
+        status = ngx_atoi(value[i].data, value[i].len);
+
+        if (status < 200 || status > 599) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid status \"%V\" in \"%V\" directive",
+                               &value[i], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        v = ngx_array_push(lcf->cache_valid);
+        if (v == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        v->status = status;
+        v->valid = valid;
     }
 
     return NGX_CONF_OK;

@@ -65,6 +65,21 @@ typedef struct {
 } ngx_http_7digital_redis_conf_t;
 
 
+typedef enum {
+    NGX_HTTP_7DIGITAL_CACHE_NONE = 0,
+    NGX_HTTP_7DIGITAL_CACHE_HIT,
+    NGX_HTTP_7DIGITAL_CACHE_MISS,
+    NGX_HTTP_7DIGITAL_CACHE_EXPIRED,
+    NGX_HTTP_7DIGITAL_CACHE_BYPASS
+} ngx_http_7digital_cache_status_e;
+
+
+typedef struct {
+    ngx_uint_t                      status;
+    time_t                          valid;
+} ngx_http_7digital_cache_valid_t;
+
+
 typedef struct {
     ngx_http_7digital_registry_t   *registry;
     ngx_http_7digital_redis_conf_t  redis;
@@ -94,6 +109,9 @@ typedef struct {
     ngx_http_7digital_origin_t     *public_origin;
     ngx_uint_t                      oauth_tokens;
     time_t                          oauth_token_ttl;
+    ngx_flag_t                      cache;
+    ngx_array_t                    *cache_valid;
+    size_t                          cache_max_size;
 } ngx_http_7digital_loc_conf_t;
 
 
@@ -119,12 +137,20 @@ typedef struct {
     ngx_str_t                       token_secret;
     ngx_str_t                       token_partner;
     ngx_buf_t                      *captured;
+    ngx_str_t                       cache_key;
+    ngx_http_7digital_cache_entry_t *cache_entry;
+    ngx_buf_t                      *cache_buf;
+    time_t                          cache_ttl;
+    ngx_http_7digital_cache_status_e  cache_status;
     u_char                          token_kind;
     unsigned                        token_loaded:1;
     unsigned                        token_found:1;
     unsigned                        token_store_down:1;
     unsigned                        capture:1;
     unsigned                        in_parsed:1;
+    unsigned                        cache_looked:1;
+    unsigned                        cache_store:1;
+    unsigned                        cache_capture:1;
     unsigned                        cd_hashed:1;
     unsigned                        has_nonce:1;
     unsigned                        identified:1;
@@ -171,6 +197,8 @@ ngx_int_t ngx_http_7digital_add_header(ngx_http_request_t *r,
     ngx_str_t *name, ngx_str_t *value);
 ngx_table_elt_t *ngx_http_7digital_find_header(ngx_http_request_t *r,
     ngx_str_t *name, ngx_uint_t *count);
+ngx_int_t ngx_http_7digital_capture(ngx_http_request_t *r, ngx_buf_t **buf,
+    size_t max, ngx_chain_t *in);
 
 /* ngx_http_7digital_sevendigital.c / ngx_http_7digital_choose.c */
 ngx_int_t ngx_http_7digital_7d_identify(ngx_http_request_t *r,
@@ -207,7 +235,15 @@ ngx_int_t ngx_http_7digital_token_init_filters(ngx_conf_t *cf);
 ngx_int_t ngx_http_7digital_token_lookup(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx);
 
+/* ngx_http_7digital_cache.c */
+ngx_int_t ngx_http_7digital_cache_init_filters(ngx_conf_t *cf);
+ngx_int_t ngx_http_7digital_cache_lookup(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
+ngx_int_t ngx_http_7digital_cache_send(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx);
+
 /* ngx_http_7digital_error.c */
+ngx_uint_t ngx_http_7digital_wants_json(ngx_http_request_t *r);
 ngx_int_t ngx_http_7digital_send_error(ngx_http_request_t *r,
     ngx_uint_t api, ngx_http_7digital_error_t *err);
 void ngx_http_7digital_auth_error(ngx_uint_t api,

@@ -406,3 +406,52 @@ ngx_http_7digital_add_header(ngx_http_request_t *r, ngx_str_t *name,
 
     return NGX_OK;
 }
+
+
+/*
+ * Copies a response's in-memory buffers into *buf as they pass.  NGX_OK:
+ * the last buffer went by; NGX_AGAIN: more to come; NGX_DECLINED: larger
+ * than max, or on disk, so not worth keeping.
+ */
+
+ngx_int_t
+ngx_http_7digital_capture(ngx_http_request_t *r, ngx_buf_t **buf, size_t max,
+    ngx_chain_t *in)
+{
+    size_t        n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    b = *buf;
+
+    if (b == NULL) {
+        b = ngx_create_temp_buf(r->pool, max ? max : 1);
+        if (b == NULL) {
+            return NGX_DECLINED;
+        }
+
+        *buf = b;
+    }
+
+    for (cl = in; cl; cl = cl->next) {
+
+        if (ngx_buf_in_memory(cl->buf)) {
+            n = cl->buf->last - cl->buf->pos;
+
+            if (n > (size_t) (b->end - b->last)) {
+                return NGX_DECLINED;
+            }
+
+            b->last = ngx_cpymem(b->last, cl->buf->pos, n);
+
+        } else if (ngx_buf_size(cl->buf)) {
+            return NGX_DECLINED;
+        }
+
+        if (cl->buf->last_buf) {
+            return NGX_OK;
+        }
+    }
+
+    return NGX_AGAIN;
+}

@@ -183,12 +183,10 @@ ngx_http_7digital_token_header_filter(ngx_http_request_t *r)
  * the last buffer has gone by; a response too large or on disk is not a
  * token response and is let through without a look.
  */
-
 static ngx_int_t
 ngx_http_7digital_token_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
-    size_t                         n;
-    ngx_chain_t                   *cl;
+    ngx_int_t                      rc;
     ngx_http_7digital_ctx_t       *ctx;
     ngx_http_7digital_loc_conf_t  *lcf;
 
@@ -198,39 +196,16 @@ ngx_http_7digital_token_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         return ngx_http_next_body_filter(r, in);
     }
 
-    if (ctx->captured == NULL) {
-        ctx->captured = ngx_create_temp_buf(r->pool,
-                                            NGX_HTTP_7DIGITAL_TOKEN_BODY_MAX);
-        if (ctx->captured == NULL) {
-            ctx->capture = 0;
-            return ngx_http_next_body_filter(r, in);
-        }
+    rc = ngx_http_7digital_capture(r, &ctx->captured,
+                                   NGX_HTTP_7DIGITAL_TOKEN_BODY_MAX, in);
+
+    if (rc == NGX_OK) {
+        lcf = ngx_http_get_module_loc_conf(r, ngx_http_7digital_module);
+        ngx_http_7digital_token_store(r, ctx, lcf);
     }
 
-    for (cl = in; cl; cl = cl->next) {
-
-        if (ngx_buf_in_memory(cl->buf)) {
-            n = cl->buf->last - cl->buf->pos;
-
-            if (n > (size_t) (ctx->captured->end - ctx->captured->last)) {
-                ctx->capture = 0;
-                break;
-            }
-
-            ctx->captured->last = ngx_cpymem(ctx->captured->last,
-                                             cl->buf->pos, n);
-
-        } else if (ngx_buf_size(cl->buf)) {
-            ctx->capture = 0;
-            break;
-        }
-
-        if (cl->buf->last_buf) {
-            lcf = ngx_http_get_module_loc_conf(r, ngx_http_7digital_module);
-            ngx_http_7digital_token_store(r, ctx, lcf);
-            ctx->capture = 0;
-            break;
-        }
+    if (rc != NGX_AGAIN) {
+        ctx->capture = 0;
     }
 
     return ngx_http_next_body_filter(r, in);

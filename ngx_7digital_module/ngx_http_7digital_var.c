@@ -16,6 +16,8 @@ static ngx_int_t ngx_http_7digital_partner_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_7digital_auth_status_variable(
     ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_7digital_cache_status_variable(
+    ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_7digital_hashed_customer_id_variable(
     ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_http_7digital_ctx_t *ngx_http_7digital_early_identify(
@@ -30,6 +32,10 @@ static ngx_http_variable_t  ngx_http_7digital_vars[] = {
 
     { ngx_string("sevendigital_auth_status"), NULL,
       ngx_http_7digital_auth_status_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("sevendigital_cache_status"), NULL,
+      ngx_http_7digital_cache_status_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("sevendigital_hashed_customer_id"), NULL,
@@ -120,6 +126,39 @@ ngx_http_7digital_auth_status_variable(ngx_http_request_t *r,
 
     v->len = ngx_http_7digital_auth_names[ctx->auth].len;
     v->data = ngx_http_7digital_auth_names[ctx->auth].data;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* indexed by ngx_http_7digital_cache_status_e */
+static ngx_str_t  ngx_http_7digital_cache_names[] = {
+    ngx_null_string,
+    ngx_string("HIT"),
+    ngx_string("MISS"),
+    ngx_string("EXPIRED"),
+    ngx_string("BYPASS")
+};
+
+
+static ngx_int_t
+ngx_http_7digital_cache_status_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_7digital_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
+
+    if (ctx == NULL || ctx->cache_status == NGX_HTTP_7DIGITAL_CACHE_NONE) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = ngx_http_7digital_cache_names[ctx->cache_status].len;
+    v->data = ngx_http_7digital_cache_names[ctx->cache_status].data;
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;

@@ -388,6 +388,29 @@ class Handler(BaseHTTPRequestHandler):
     def wants_json(self):
         return 'json' in self.headers.get('Accept', '').lower()
 
+    def test_answer(self, what, url):
+        """Answers for cache tests: test/big?size=N (N bytes of XML),
+        test/nostore, test/private, test/cookie, test/maxage?s=N."""
+        q = dict(urllib.parse.parse_qsl(url.query))
+        extra = {}
+        body = '<response status="ok" version="1.2"><test/></response>'
+        if what == 'big':
+            size = int(q.get('size', '1024'))
+            head = '<response status="ok" version="1.2"><pad>'
+            tail = '</pad></response>'
+            pad = ''.join(chr(ord('a') + i % 26)
+                          for i in range(size - len(head) - len(tail)))
+            body = head + pad + tail
+        elif what == 'nostore':
+            extra['Cache-Control'] = 'no-store'
+        elif what == 'private':
+            extra['Cache-Control'] = 'private, max-age=60'
+        elif what == 'cookie':
+            extra['Set-Cookie'] = 'session=abc; Path=/'
+        elif what == 'maxage':
+            extra['Cache-Control'] = 'public, max-age=%s' % q.get('s', '0')
+        return self.send(200, body, 'application/xml; charset=utf-8', extra)
+
     def issue_token(self, kind):
         """oauth/requesttoken answers form-encoded (node-oauth parses it
         so); oauth/accesstoken answers XML, the other form 7digital uses."""
@@ -418,6 +441,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.server.opts.api == '7digital':
             if path.startswith('1.2/'):
                 path = path[4:]
+            if path.startswith('test/'):
+                return self.test_answer(path[5:], url)
             if path == 'oauth/requesttoken':
                 return self.issue_token('request')
             if path == 'oauth/accesstoken':

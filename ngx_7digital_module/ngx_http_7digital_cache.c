@@ -1,0 +1,544 @@
+
+/*
+ * Copyright (C) ngx_7digital_module authors
+ *
+ * The catalogue cache in Redis, shared by every gateway node: looked up in
+ * the access phase once the partner is known (a hit never reaches the
+ * upstream, a refused request is never served from it), stored from the
+ * upstream's answer as it passes the header and body filters.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <hiredis/hiredis.h>
+#include "ngx_http_7digital_module.h"
+
+
+static ngx_uint_t ngx_http_7digital_cache_bypass(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
+static void ngx_http_7digital_cache_reply(void *data, void *reply);
+static ngx_int_t ngx_http_7digital_cache_header_filter(
+    ngx_http_request_t *r);
+static ngx_int_t ngx_http_7digital_cache_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+static time_t ngx_http_7digital_cache_ttl(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf);
+static void ngx_http_7digital_cache_store(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx);
+static void ngx_http_7digital_cache_stored(void *data, void *reply);
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+
+static ngx_str_t  ngx_http_7digital_cache_prefix =
+    ngx_string("sevendigital:cache:");
+
+
+/*
+ * User-scoped and purchase calls are never cached, whatever the location
+ * says: their answers belong to one user, or are single-use links.
+ */
+
+static ngx_str_t  ngx_http_7digital_private_paths[] = {
+    ngx_string("/user/"),
+    ngx_string("/users"),
+    ngx_string("/basket"),
+    ngx_string("/oauth/"),
+    ngx_string("/purchase"),
+    ngx_string("/update"),
+    ngx_string("/cancel"),
+    ngx_string("/resetdownload"),
+    ngx_string("/history"),
+    ngx_string("/download"),
+    ngx_string("/playerinfo"),
+    ngx_null_string
+};
+
+
+ngx_int_t
+ngx_http_7digital_cache_init_filters(ngx_conf_t *cf)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_7digital_cache_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_7digital_cache_body_filter;
+
+    return NGX_OK;
+}
+
+
+/*
+ * NGX_AGAIN: the request waits for Redis and runs the phases again; the
+ * status is then HIT (ctx->cache_entry set), MISS or EXPIRED (the answer
+ * is to be stored), or BYPASS.  NGX_DECLINED: no lookup.
+ */
+
+ngx_int_t
+ngx_http_7digital_cache_lookup(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx)
+{
+    ngx_int_t                  rc;
+    ngx_str_t                  api, format;
+    const char                *argv[2];
+    size_t                     argvlen[2];
+    ngx_http_7digital_skip_pt  skip;
+
+    if (!lcf->cache) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_7digital_cache_bypass(r, lcf, ctx)) {
+        ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_BYPASS;
+        return NGX_DECLINED;
+    }
+
+    if (lcf->api == NGX_HTTP_7DIGITAL_API_7D) {
+        ngx_str_set(&api, "7digital");
+        skip = ngx_http_7digital_is_oauth_param;
+
+        if (ngx_http_7digital_wants_json(r)) {
+            ngx_str_set(&format, "json");
+
+        } else {
+            ngx_str_set(&format, "xml");
+        }
+
+    } else {
+        ngx_str_set(&api, "choosedigital");
+        ngx_str_set(&format, "json");
+        skip = ngx_http_7digital_is_cd_authentication;
+    }
+
+    if (ngx_http_7digital_cache_key(r->pool, &ngx_http_7digital_cache_prefix,
+                                    &api, &r->uri, &format, &ctx->in.query,
+                                    skip, &ctx->cache_key)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    argv[0] = "GET";
+    argvlen[0] = 3;
+    argv[1] = (const char *) ctx->cache_key.data;
+    argvlen[1] = ctx->cache_key.len;
+
+    rc = ngx_http_7digital_redis_wait(r, ctx, ngx_http_7digital_cache_reply,
+                                      2, argv, argvlen);
+
+    if (rc == NGX_DECLINED) {
+        ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_BYPASS;
+    }
+
+    return rc;
+}
+
+
+static ngx_uint_t
+ngx_http_7digital_cache_bypass(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx)
+{
+    ngx_str_t  *p;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))
+        || !ngx_http_7digital_redis_configured()
+        || ctx->token.len
+        || ctx->cd_hashed)
+    {
+        return 1;
+    }
+
+    for (p = ngx_http_7digital_private_paths; p->len; p++) {
+        if (ngx_strlcasestrn(r->uri.data, r->uri.data + r->uri.len,
+                             p->data, p->len - 1)
+            != NULL)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* the reply is freed when this returns: the entry is copied, once */
+
+static void
+ngx_http_7digital_cache_reply(void *data, void *reply)
+{
+    ngx_http_request_t *r = data;
+
+    ngx_str_t                         bytes;
+    redisReply                       *rep;
+    ngx_http_7digital_ctx_t          *ctx;
+    ngx_http_7digital_cache_entry_t  *e;
+
+    rep = reply;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
+
+    if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
+        ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_BYPASS;
+        goto resume;
+    }
+
+    ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_MISS;
+    ctx->cache_store = 1;
+
+    if (rep->type != REDIS_REPLY_STRING) {
+        goto resume;
+    }
+
+    bytes.len = rep->len;
+    bytes.data = ngx_pnalloc(r->pool, rep->len ? rep->len : 1);
+    e = ngx_palloc(r->pool, sizeof(ngx_http_7digital_cache_entry_t));
+
+    if (bytes.data == NULL || e == NULL) {
+        goto resume;
+    }
+
+    ngx_memcpy(bytes.data, rep->str, rep->len);
+
+    if (ngx_http_7digital_cache_decode(&bytes, e) != NGX_OK) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "sevendigital: unreadable cache entry, replaced");
+        goto resume;
+    }
+
+    if (e->fresh_until <= ngx_time()) {
+        ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_EXPIRED;
+        goto resume;
+    }
+
+    ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_HIT;
+    ctx->cache_store = 0;
+    ctx->cache_entry = e;
+
+resume:
+
+    ngx_http_7digital_redis_resume(r, ctx);
+}
+
+
+/* a hit: the stored status, headers and body, with its Age */
+
+ngx_int_t
+ngx_http_7digital_cache_send(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx)
+{
+    time_t                            age;
+    ngx_int_t                         rc;
+    ngx_buf_t                        *b;
+    ngx_uint_t                        i;
+    ngx_chain_t                       out;
+    ngx_table_elt_t                  *h;
+    ngx_http_7digital_cache_entry_t  *e;
+
+    e = ctx->cache_entry;
+
+    r->headers_out.status = e->status;
+    r->headers_out.content_length_n = e->body.len;
+
+    for (i = 0; i < e->nheaders; i++) {
+
+        if (e->names[i].len == 12
+            && ngx_strncasecmp(e->names[i].data, (u_char *) "Content-Type",
+                               12) == 0)
+        {
+            r->headers_out.content_type = e->values[i];
+            r->headers_out.content_type_len = e->values[i].len;
+            continue;
+        }
+
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        h->key = e->names[i];
+        h->value = e->values[i];
+#if (nginx_version >= 1023000)
+        h->next = NULL;
+#endif
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    age = ngx_time() - e->stored;
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Age");
+    h->value.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+    if (h->value.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->value.len = ngx_sprintf(h->value.data, "%T", age > 0 ? age : 0)
+                   - h->value.data;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
+    }
+
+    if (e->body.len == 0) {
+        ngx_http_finalize_request(r, ngx_http_send_special(r, NGX_HTTP_LAST));
+        return NGX_DONE;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        ngx_http_finalize_request(r, NGX_ERROR);
+        return NGX_DONE;
+    }
+
+    b->pos = e->body.data;
+    b->last = e->body.data + e->body.len;
+    b->memory = 1;
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    ngx_http_finalize_request(r, ngx_http_output_filter(r, &out));
+
+    return NGX_DONE;
+}
+
+
+/*
+ * Decides whether the upstream's answer is kept: a configured status, no
+ * cookie, nothing the upstream forbids, not compressed (the key does not
+ * vary with Accept-Encoding), not larger than allowed.
+ */
+
+static ngx_int_t
+ngx_http_7digital_cache_header_filter(ngx_http_request_t *r)
+{
+    time_t                         ttl;
+    ngx_http_7digital_ctx_t       *ctx;
+    ngx_http_7digital_loc_conf_t  *lcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
+
+    if (ctx == NULL || !ctx->cache_store || r != r->main) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    ctx->cache_store = 0;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_7digital_module);
+
+    ttl = ngx_http_7digital_cache_ttl(r, lcf);
+
+    if (ttl <= 0
+        || (r->headers_out.content_length_n > 0
+            && (size_t) r->headers_out.content_length_n
+               > lcf->cache_max_size))
+    {
+        return ngx_http_next_header_filter(r);
+    }
+
+    ctx->cache_ttl = ttl;
+    ctx->cache_capture = 1;
+    r->filter_need_in_memory = 1;
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+static time_t
+ngx_http_7digital_cache_ttl(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf)
+{
+    u_char                          *p, *last;
+    time_t                           ttl, max_age;
+    ngx_uint_t                       i;
+    ngx_list_part_t                 *part;
+    ngx_table_elt_t                 *h;
+    ngx_http_7digital_cache_valid_t *valid;
+
+    ttl = 0;
+    valid = lcf->cache_valid->elts;
+
+    for (i = 0; i < lcf->cache_valid->nelts; i++) {
+        if (valid[i].status == r->headers_out.status) {
+            ttl = valid[i].valid;
+            break;
+        }
+    }
+
+    if (ttl == 0 || r->headers_out.content_encoding) {
+        return 0;
+    }
+
+    for (part = &r->headers_out.headers.part; part; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+
+            if (h[i].hash == 0) {
+                continue;
+            }
+
+            if (h[i].key.len == 10
+                && ngx_strncasecmp(h[i].key.data, (u_char *) "Set-Cookie", 10)
+                   == 0)
+            {
+                return 0;
+            }
+
+            if (h[i].key.len != 13
+                || ngx_strncasecmp(h[i].key.data, (u_char *) "Cache-Control",
+                                   13) != 0)
+            {
+                continue;
+            }
+
+            p = h[i].value.data;
+            last = p + h[i].value.len;
+
+            if (ngx_strlcasestrn(p, last, (u_char *) "no-store", 8 - 1)
+                || ngx_strlcasestrn(p, last, (u_char *) "no-cache", 8 - 1)
+                || ngx_strlcasestrn(p, last, (u_char *) "private", 7 - 1))
+            {
+                return 0;
+            }
+
+            p = ngx_strlcasestrn(p, last, (u_char *) "max-age=", 8 - 1);
+
+            if (p) {
+                p += 8;
+                max_age = 0;
+
+                while (p < last && *p >= '0' && *p <= '9') {
+                    max_age = max_age * 10 + (*p++ - '0');
+                }
+
+                /* the upstream's max-age shortens the TTL, never lengthens */
+                if (max_age < ttl) {
+                    ttl = max_age;
+                }
+            }
+        }
+    }
+
+    return ttl;
+}
+
+
+static ngx_int_t
+ngx_http_7digital_cache_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_int_t                      rc;
+    ngx_http_7digital_ctx_t       *ctx;
+    ngx_http_7digital_loc_conf_t  *lcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
+
+    if (in == NULL || ctx == NULL || !ctx->cache_capture) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_7digital_module);
+
+    rc = ngx_http_7digital_capture(r, &ctx->cache_buf,
+                                   r->headers_out.content_length_n > 0
+                                   ? (size_t) r->headers_out.content_length_n
+                                   : lcf->cache_max_size,
+                                   in);
+
+    if (rc == NGX_OK) {
+        ngx_http_7digital_cache_store(r, ctx);
+    }
+
+    if (rc != NGX_AGAIN) {
+        ctx->cache_capture = 0;
+    }
+
+    return ngx_http_next_body_filter(r, in);
+}
+
+
+/* an answer cut short is never stored; the SET is not waited for */
+
+static void
+ngx_http_7digital_cache_store(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx)
+{
+    size_t                            len;
+    ngx_str_t                         bytes;
+    const char                       *argv[5];
+    size_t                            argvlen[5];
+    ngx_http_7digital_redis_op_t     *op;
+    ngx_http_7digital_cache_entry_t   e;
+    u_char                            ttl[NGX_TIME_T_LEN];
+
+    len = ctx->cache_buf->last - ctx->cache_buf->pos;
+
+    if (r->headers_out.content_length_n >= 0
+        && (off_t) len != r->headers_out.content_length_n)
+    {
+        return;
+    }
+
+    ngx_memzero(&e, sizeof(ngx_http_7digital_cache_entry_t));
+
+    e.status = r->headers_out.status;
+    e.stored = ngx_time();
+    e.fresh_until = e.stored + ctx->cache_ttl;
+    e.stale_until = e.fresh_until;
+    e.body.data = ctx->cache_buf->pos;
+    e.body.len = len;
+
+    if (r->headers_out.content_type.len) {
+        ngx_str_set(&e.names[0], "Content-Type");
+        e.values[0] = r->headers_out.content_type;
+        e.nheaders = 1;
+    }
+
+    if (ngx_http_7digital_cache_encode(r->pool, &e, &bytes) != NGX_OK) {
+        return;
+    }
+
+    argv[0] = "SET";
+    argvlen[0] = 3;
+    argv[1] = (const char *) ctx->cache_key.data;
+    argvlen[1] = ctx->cache_key.len;
+    argv[2] = (const char *) bytes.data;
+    argvlen[2] = bytes.len;
+    argv[3] = "EX";
+    argvlen[3] = 2;
+    argv[4] = (const char *) ttl;
+    argvlen[4] = ngx_sprintf(ttl, "%T", ctx->cache_ttl) - ttl;
+
+    (void) ngx_http_7digital_redis_command(&op,
+                                           ngx_http_7digital_cache_stored,
+                                           NULL, 5, argv, argvlen);
+}
+
+
+static void
+ngx_http_7digital_cache_stored(void *data, void *reply)
+{
+    redisReply  *rep = reply;
+
+    if (rep && rep->type == REDIS_REPLY_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "sevendigital: redis refused a cache entry: %s",
+                      rep->str);
+    }
+}

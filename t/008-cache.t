@@ -1,0 +1,306 @@
+# The catalogue cache in Redis: a hit never reaches the upstream (the
+# mock counts), partners share entries, the key varies with what changes
+# the answer and nothing else, what must never be cached is not, and a
+# Redis that is gone only turns caching off.
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Gateway;
+use Test::Nginx::Socket;
+
+plan 'no_plan';
+no_shuffle();
+Gateway::defaults();
+
+our $Location = <<'CONF';
+    location /1.2/ {
+        sevendigital_gateway 7digital;
+        sevendigital_upstream_key $TEST_NGINX_UPSTREAM_7D_KEY;
+        sevendigital_cache on;
+        sevendigital_cache_valid 200 5m;
+        sevendigital_cache_max_size 2m;
+        add_header X-Cache-Status $sevendigital_cache_status always;
+        proxy_pass http://sevendigital;
+    }
+
+    location /music {
+        sevendigital_gateway choosedigital;
+        sevendigital_upstream_key $TEST_NGINX_UPSTREAM_CD_KEY;
+        sevendigital_upstream_secret_file $TEST_NGINX_FIXTURES/upstream-cd.secret;
+        sevendigital_cache on;
+        add_header X-Cache-Status $sevendigital_cache_status always;
+        proxy_pass http://choosedigital;
+    }
+CONF
+
+add_block_preprocessor(sub {
+    my $block = shift;
+    my $config = $block->{config} ? $block->{config}[0] : '';
+    $block->set_value('config', $Location . $config);
+    if (!defined $block->{http_config}) {
+        $block->set_value('http_config', <<'CONF');
+    sevendigital_partners $TEST_NGINX_FIXTURES/partners.json;
+    sevendigital_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    upstream sevendigital {
+        server 127.0.0.1:$TEST_NGINX_MOCK_7D_PORT;
+    }
+    upstream choosedigital {
+        server 127.0.0.1:$TEST_NGINX_MOCK_CD_PORT;
+    }
+CONF
+    }
+});
+
+# a fresh cache for each file run
+Gateway::redis('FLUSHDB');
+
+sub big {
+    my $size = shift;
+    my $head = '<response status="ok" version="1.2"><pad>';
+    my $tail = '</pad></response>';
+    return $head . join('', map { chr(ord('a') + $_ % 26) }
+                            0 .. $size - length($head) - length($tail) - 1)
+           . $tail;
+}
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: a miss, then a hit that never reaches the upstream, with Age
+--- request eval
+[
+"GET /__mock/7d/reset",
+"GET /1.2/release/details?releaseId=12345&oauth_consumer_key=acme-key-0001",
+"GET /1.2/release/details?releaseId=12345&oauth_consumer_key=acme-key-0001",
+"GET /__mock/7d/count?path=/1.2/release/details",
+]
+--- response_headers eval
+["", "X-Cache-Status: MISS\n!Age", "X-Cache-Status: HIT\nContent-Type: application/xml; charset=utf-8\nAge: 0", ""]
+--- response_body_like eval
+[qr/ok/, qr{<release id="12345">}, qr{^<\?xml .*<release id="12345"><title>Night Drive</title>.*</response>$}, qr/^1$/]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 2: another partner asking the same question shares the entry
+--- request eval
+[
+"GET /1.2/release/details?releaseId=12345&oauth_consumer_key=globex-key-0002",
+"GET /__mock/7d/count?path=/1.2/release/details",
+]
+--- response_headers eval
+["X-Cache-Status: HIT", ""]
+--- response_body_like eval
+[qr{<release id="12345">}, qr/^1$/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 3: parameter order and encoding do not matter; the format does
+--- request eval
+[
+"GET /1.2/release/search?q=night+drive&country=GB&oauth_consumer_key=acme-key-0001",
+"GET /1.2/release/search?oauth_consumer_key=hooli%2Fkey%2B0005%3D&country=GB&q=night%20drive",
+"GET /1.2/release/search?q=night+drive&country=GB&oauth_consumer_key=acme-key-0001",
+"GET /1.2/release/search?q=night+drive&country=US&oauth_consumer_key=acme-key-0001",
+]
+--- more_headers eval
+""
+--- response_headers eval
+["X-Cache-Status: MISS", "X-Cache-Status: HIT", "X-Cache-Status: HIT", "X-Cache-Status: MISS"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 4: JSON and XML answers are separate entries
+--- request eval
+[
+"GET /1.2/artist/details?artistId=1&oauth_consumer_key=acme-key-0001",
+"GET /1.2/artist/details?artistId=1&oauth_consumer_key=acme-key-0001",
+]
+--- more_headers
+Accept: application/json
+--- response_headers eval
+["X-Cache-Status: MISS\nContent-Type: application/json; charset=utf-8", "X-Cache-Status: HIT\nContent-Type: application/json; charset=utf-8"]
+--- response_body_like eval
+[qr/^\{"status": "ok"/, qr/^\{"status": "ok"/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 5: a refused partner is never served from the cache
+--- request
+GET /1.2/release/details?releaseId=12345&oauth_consumer_key=initech-key-0003
+--- error_code: 401
+--- response_headers
+!X-Cache-Status
+--- no_error_log
+[error]
+
+
+
+=== TEST 6: user-scoped and basket calls are never cached, even if configured
+--- request eval
+[
+"GET /1.2/user/locker?userId=1&oauth_consumer_key=acme-key-0001",
+"GET /1.2/basket/create?oauth_consumer_key=acme-key-0001",
+]
+--- response_headers eval
+["X-Cache-Status: BYPASS", "X-Cache-Status: BYPASS"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 7: POST is never cached
+--- request
+POST /1.2/release/details?releaseId=12345&oauth_consumer_key=acme-key-0001
+x=1
+--- more_headers
+Content-Type: application/x-www-form-urlencoded
+--- response_headers
+X-Cache-Status: BYPASS
+--- no_error_log
+[error]
+
+
+
+=== TEST 8: no-store, private and Set-Cookie answers are not stored
+--- request eval
+[
+"GET /__mock/7d/reset",
+"GET /1.2/test/nostore?oauth_consumer_key=acme-key-0001",
+"GET /1.2/test/nostore?oauth_consumer_key=acme-key-0001",
+"GET /1.2/test/private?oauth_consumer_key=acme-key-0001",
+"GET /1.2/test/private?oauth_consumer_key=acme-key-0001",
+"GET /1.2/test/cookie?oauth_consumer_key=acme-key-0001",
+"GET /1.2/test/cookie?oauth_consumer_key=acme-key-0001",
+"GET /__mock/7d/counts",
+]
+--- response_headers eval
+["", "X-Cache-Status: MISS", "X-Cache-Status: MISS", "X-Cache-Status: MISS", "X-Cache-Status: MISS", "X-Cache-Status: MISS", "X-Cache-Status: MISS", ""]
+--- response_body_like eval
+[qr/ok/, qr/test/, qr/test/, qr/test/, qr/test/, qr/test/, qr/test/,
+ qr{^\{"/1.2/test/cookie": 2, "/1.2/test/nostore": 2, "/1.2/test/private": 2\}$}]
+--- no_error_log
+[error]
+
+
+
+=== TEST 9: max-age=0 from the upstream means not stored
+--- request eval
+[
+"GET /1.2/test/maxage?s=0&oauth_consumer_key=acme-key-0001",
+"GET /1.2/test/maxage?s=0&oauth_consumer_key=acme-key-0001",
+]
+--- response_headers eval
+["X-Cache-Status: MISS", "X-Cache-Status: MISS"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 10: a 20 KB answer (more than hiredis reads at once) round-trips intact
+--- request eval
+[
+"GET /1.2/test/big?size=20480&oauth_consumer_key=acme-key-0001",
+"GET /1.2/test/big?size=20480&oauth_consumer_key=acme-key-0001",
+]
+--- response_headers eval
+["X-Cache-Status: MISS", "X-Cache-Status: HIT"]
+--- response_body eval
+[main::big(20480), main::big(20480)]
+--- no_error_log
+[error]
+
+
+
+=== TEST 11: a 1 MB answer round-trips intact
+--- request eval
+[
+"GET /1.2/test/big?size=1048576&oauth_consumer_key=acme-key-0001",
+"GET /1.2/test/big?size=1048576&oauth_consumer_key=acme-key-0001",
+]
+--- response_headers eval
+["X-Cache-Status: MISS", "X-Cache-Status: HIT"]
+--- response_body eval
+[main::big(1048576), main::big(1048576)]
+--- timeout: 10
+--- no_error_log
+[error]
+
+
+
+=== TEST 12: larger than sevendigital_cache_max_size: served, not stored
+--- request eval
+[
+"GET /1.2/test/big?size=3000000&oauth_consumer_key=acme-key-0001",
+"GET /1.2/test/big?size=3000000&oauth_consumer_key=acme-key-0001",
+]
+--- response_headers eval
+["X-Cache-Status: MISS", "X-Cache-Status: MISS"]
+--- timeout: 10
+--- no_error_log
+[error]
+
+
+
+=== TEST 13: Choose Digital: tenantId is part of the key, the partner is not
+--- request eval
+[
+"GET /music/search?term=midnight&country=us&tenantId=t1",
+"GET /music/search?country=us&term=midnight&tenantId=t1",
+"GET /music/search?term=midnight&country=us&tenantId=t2",
+]
+--- more_headers
+cdaccesskeyid: umbrella-key-0004
+--- response_headers eval
+["X-Cache-Status: MISS", "X-Cache-Status: HIT", "X-Cache-Status: MISS"]
+--- response_body_like eval
+[qr/"numFound": 1/, qr/"numFound": 1/, qr/"numFound": 1/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 14: Redis unavailable: BYPASS, and the answer still arrives
+--- http_config
+    sevendigital_partners $TEST_NGINX_FIXTURES/partners.json;
+    sevendigital_redis 127.0.0.1:1;
+    upstream sevendigital {
+        server 127.0.0.1:$TEST_NGINX_MOCK_7D_PORT;
+    }
+    upstream choosedigital {
+        server 127.0.0.1:$TEST_NGINX_MOCK_CD_PORT;
+    }
+--- request eval
+[
+"GET /1.2/release/details?releaseId=12345&oauth_consumer_key=acme-key-0001",
+"GET /1.2/release/details?releaseId=12345&oauth_consumer_key=acme-key-0001",
+]
+--- response_headers eval
+["X-Cache-Status: BYPASS", "X-Cache-Status: BYPASS"]
+--- response_body_like eval
+[qr{<release id="12345">}, qr{<release id="12345">}]
+--- error_log
+sevendigital: redis unavailable
+--- no_error_log
+[alert]
+
+
+
+=== TEST 15: a HEAD hit sends the headers only
+--- request
+HEAD /1.2/release/details?releaseId=12345&oauth_consumer_key=acme-key-0001
+--- response_headers
+X-Cache-Status: HIT
+Content-Length: 469
+--- response_body
+--- no_error_log
+[error]
