@@ -28,6 +28,13 @@ static time_t ngx_http_7digital_cache_ttl(ngx_http_request_t *r,
 static void ngx_http_7digital_cache_store(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx);
 static void ngx_http_7digital_cache_stored(void *data, void *reply);
+static ngx_uint_t ngx_http_7digital_cache_failed(ngx_http_request_t *r);
+static ngx_int_t ngx_http_7digital_cache_stale_header(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx);
+static ngx_int_t ngx_http_7digital_cache_stale_body(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, ngx_chain_t *in);
+static ngx_int_t ngx_http_7digital_cache_headers(ngx_http_request_t *r,
+    ngx_http_7digital_cache_entry_t *e);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -175,6 +182,7 @@ ngx_http_7digital_cache_reply(void *data, void *reply)
     ngx_str_t                         bytes;
     redisReply                       *rep;
     ngx_http_7digital_ctx_t          *ctx;
+    ngx_http_7digital_loc_conf_t     *lcf;
     ngx_http_7digital_cache_entry_t  *e;
 
     rep = reply;
@@ -210,6 +218,14 @@ ngx_http_7digital_cache_reply(void *data, void *reply)
 
     if (e->fresh_until <= ngx_time()) {
         ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_EXPIRED;
+
+        /* kept for an upstream that fails while it is being refreshed */
+        lcf = ngx_http_get_module_loc_conf(r, ngx_http_7digital_module);
+
+        if (lcf->cache_stale && e->stale_until > ngx_time()) {
+            ctx->cache_stale = e;
+        }
+
         goto resume;
     }
 
@@ -229,15 +245,56 @@ ngx_int_t
 ngx_http_7digital_cache_send(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx)
 {
-    time_t                            age;
-    ngx_int_t                         rc;
-    ngx_buf_t                        *b;
-    ngx_uint_t                        i;
-    ngx_chain_t                       out;
-    ngx_table_elt_t                  *h;
-    ngx_http_7digital_cache_entry_t  *e;
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
 
-    e = ctx->cache_entry;
+    if (ngx_http_7digital_cache_headers(r, ctx->cache_entry) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
+    }
+
+    if (ctx->cache_entry->body.len == 0) {
+        ngx_http_finalize_request(r, ngx_http_send_special(r, NGX_HTTP_LAST));
+        return NGX_DONE;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        ngx_http_finalize_request(r, NGX_ERROR);
+        return NGX_DONE;
+    }
+
+    b->pos = ctx->cache_entry->body.data;
+    b->last = b->pos + ctx->cache_entry->body.len;
+    b->memory = 1;
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    ngx_http_finalize_request(r, ngx_http_output_filter(r, &out));
+
+    return NGX_DONE;
+}
+
+
+/* the response headers of a stored entry, and its Age */
+
+static ngx_int_t
+ngx_http_7digital_cache_headers(ngx_http_request_t *r,
+    ngx_http_7digital_cache_entry_t *e)
+{
+    time_t            age;
+    ngx_uint_t        i;
+    ngx_table_elt_t  *h;
 
     r->headers_out.status = e->status;
     r->headers_out.content_length_n = e->body.len;
@@ -255,7 +312,7 @@ ngx_http_7digital_cache_send(ngx_http_request_t *r,
 
         h = ngx_list_push(&r->headers_out.headers);
         if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NGX_ERROR;
         }
 
         h->hash = 1;
@@ -268,7 +325,7 @@ ngx_http_7digital_cache_send(ngx_http_request_t *r,
 
     h = ngx_list_push(&r->headers_out.headers);
     if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     age = ngx_time() - e->stored;
@@ -277,7 +334,7 @@ ngx_http_7digital_cache_send(ngx_http_request_t *r,
     ngx_str_set(&h->key, "Age");
     h->value.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
     if (h->value.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     h->value.len = ngx_sprintf(h->value.data, "%T", age > 0 ? age : 0)
@@ -286,36 +343,99 @@ ngx_http_7digital_cache_send(ngx_http_request_t *r,
     h->next = NULL;
 #endif
 
-    rc = ngx_http_send_header(r);
+    return NGX_OK;
+}
 
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        ngx_http_finalize_request(r, rc);
-        return NGX_DONE;
+
+/*
+ * The upstream failed while an expired entry could still stand in: an
+ * error status, nginx's own 502 or 504 (no connection, a timeout), or a
+ * 429, which nginx's own stale serving leaves out.
+ */
+
+static ngx_uint_t
+ngx_http_7digital_cache_failed(ngx_http_request_t *r)
+{
+    ngx_uint_t  status;
+
+    status = r->headers_out.status;
+
+    return status == NGX_HTTP_INTERNAL_SERVER_ERROR
+           || status == NGX_HTTP_BAD_GATEWAY
+           || status == NGX_HTTP_SERVICE_UNAVAILABLE
+           || status == NGX_HTTP_GATEWAY_TIME_OUT
+           || status == NGX_HTTP_TOO_MANY_REQUESTS;
+}
+
+
+/* the failed answer's headers are replaced before they go out */
+
+static ngx_int_t
+ngx_http_7digital_cache_stale_header(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx)
+{
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "sevendigital: upstream answered %ui, serving a stale "
+                  "cache entry", r->headers_out.status);
+
+    ngx_http_clean_header(r);
+
+    if (ngx_http_7digital_cache_headers(r, ctx->cache_stale) != NGX_OK) {
+        return NGX_ERROR;
     }
 
-    if (e->body.len == 0) {
-        ngx_http_finalize_request(r, ngx_http_send_special(r, NGX_HTTP_LAST));
-        return NGX_DONE;
+    ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_STALE;
+    ctx->cache_store = 0;
+    ctx->cache_serving_stale = 1;
+
+    r->header_only = (r->method == NGX_HTTP_HEAD);
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+/* the failed answer's body is dropped, the stale one goes instead */
+
+static ngx_int_t
+ngx_http_7digital_cache_stale_body(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, ngx_chain_t *in)
+{
+    ngx_buf_t    *b;
+    ngx_uint_t    last;
+    ngx_chain_t  *cl, out;
+
+    last = 0;
+
+    for (cl = in; cl; cl = cl->next) {
+        if (cl->buf->last_buf || cl->buf->last_in_chain) {
+            last = 1;
+        }
+
+        cl->buf->pos = cl->buf->last;
+        cl->buf->file_pos = cl->buf->file_last;
     }
+
+    if (!last || r->header_only) {
+        return NGX_OK;
+    }
+
+    ctx->cache_serving_stale = 0;
 
     b = ngx_calloc_buf(r->pool);
     if (b == NULL) {
-        ngx_http_finalize_request(r, NGX_ERROR);
-        return NGX_DONE;
+        return NGX_ERROR;
     }
 
-    b->pos = e->body.data;
-    b->last = e->body.data + e->body.len;
-    b->memory = 1;
+    b->pos = ctx->cache_stale->body.data;
+    b->last = b->pos + ctx->cache_stale->body.len;
+    b->memory = (b->last > b->pos);
     b->last_buf = 1;
     b->last_in_chain = 1;
 
     out.buf = b;
     out.next = NULL;
 
-    ngx_http_finalize_request(r, ngx_http_output_filter(r, &out));
-
-    return NGX_DONE;
+    return ngx_http_next_body_filter(r, &out);
 }
 
 
@@ -334,7 +454,15 @@ ngx_http_7digital_cache_header_filter(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
 
-    if (ctx == NULL || !ctx->cache_store || r != r->main) {
+    if (ctx == NULL || r != r->main) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    if (ctx->cache_stale && ngx_http_7digital_cache_failed(r)) {
+        return ngx_http_7digital_cache_stale_header(r, ctx);
+    }
+
+    if (!ctx->cache_store) {
         return ngx_http_next_header_filter(r);
     }
 
@@ -449,6 +577,10 @@ ngx_http_7digital_cache_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
 
+    if (ctx && ctx->cache_serving_stale) {
+        return ngx_http_7digital_cache_stale_body(r, ctx, in);
+    }
+
     if (in == NULL || ctx == NULL || !ctx->cache_capture) {
         return ngx_http_next_body_filter(r, in);
     }
@@ -479,6 +611,8 @@ static void
 ngx_http_7digital_cache_store(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx)
 {
+    ngx_http_7digital_loc_conf_t     *lcf;
+
     size_t                            len;
     ngx_str_t                         bytes;
     const char                       *argv[5];
@@ -487,6 +621,7 @@ ngx_http_7digital_cache_store(ngx_http_request_t *r,
     ngx_http_7digital_cache_entry_t   e;
     u_char                            ttl[NGX_TIME_T_LEN];
 
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_7digital_module);
     len = ctx->cache_buf->last - ctx->cache_buf->pos;
 
     if (r->headers_out.content_length_n >= 0
@@ -500,7 +635,7 @@ ngx_http_7digital_cache_store(ngx_http_request_t *r,
     e.status = r->headers_out.status;
     e.stored = ngx_time();
     e.fresh_until = e.stored + ctx->cache_ttl;
-    e.stale_until = e.fresh_until;
+    e.stale_until = e.fresh_until + lcf->cache_stale;
     e.body.data = ctx->cache_buf->pos;
     e.body.len = len;
 
@@ -523,7 +658,8 @@ ngx_http_7digital_cache_store(ngx_http_request_t *r,
     argv[3] = "EX";
     argvlen[3] = 2;
     argv[4] = (const char *) ttl;
-    argvlen[4] = ngx_sprintf(ttl, "%T", ctx->cache_ttl) - ttl;
+    argvlen[4] = ngx_sprintf(ttl, "%T", ctx->cache_ttl + lcf->cache_stale)
+                 - ttl;
 
     (void) ngx_http_7digital_redis_command(&op,
                                            ngx_http_7digital_cache_stored,

@@ -213,6 +213,13 @@ static ngx_command_t  ngx_http_7digital_commands[] = {
       offsetof(ngx_http_7digital_loc_conf_t, cache_max_size),
       NULL },
 
+    { ngx_string("sevendigital_cache_stale"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_7digital_loc_conf_t, cache_stale),
+      NULL },
+
     { ngx_string("sevendigital_require_signature"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -683,6 +690,7 @@ ngx_http_7digital_create_loc_conf(ngx_conf_t *cf)
     conf->cache = NGX_CONF_UNSET;
     conf->cache_valid = NGX_CONF_UNSET_PTR;
     conf->cache_max_size = NGX_CONF_UNSET_SIZE;
+    conf->cache_stale = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -717,6 +725,7 @@ ngx_http_7digital_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                              ngx_http_7digital_default_valid(cf));
     ngx_conf_merge_size_value(conf->cache_max_size, prev->cache_max_size,
                               1024 * 1024);
+    ngx_conf_merge_sec_value(conf->cache_stale, prev->cache_stale, 0);
 
     if (conf->cache_valid == NULL) {
         return NGX_CONF_ERROR;

@@ -70,7 +70,8 @@ typedef enum {
     NGX_HTTP_7DIGITAL_CACHE_HIT,
     NGX_HTTP_7DIGITAL_CACHE_MISS,
     NGX_HTTP_7DIGITAL_CACHE_EXPIRED,
-    NGX_HTTP_7DIGITAL_CACHE_BYPASS
+    NGX_HTTP_7DIGITAL_CACHE_BYPASS,
+    NGX_HTTP_7DIGITAL_CACHE_STALE
 } ngx_http_7digital_cache_status_e;
 
 
@@ -112,6 +113,7 @@ typedef struct {
     ngx_flag_t                      cache;
     ngx_array_t                    *cache_valid;
     size_t                          cache_max_size;
+    time_t                          cache_stale;
 } ngx_http_7digital_loc_conf_t;
 
 
@@ -139,6 +141,7 @@ typedef struct {
     ngx_buf_t                      *captured;
     ngx_str_t                       cache_key;
     ngx_http_7digital_cache_entry_t *cache_entry;
+    ngx_http_7digital_cache_entry_t *cache_stale;
     ngx_buf_t                      *cache_buf;
     time_t                          cache_ttl;
     ngx_http_7digital_cache_status_e  cache_status;
@@ -151,6 +154,7 @@ typedef struct {
     unsigned                        cache_looked:1;
     unsigned                        cache_store:1;
     unsigned                        cache_capture:1;
+    unsigned                        cache_serving_stale:1;
     unsigned                        cd_hashed:1;
     unsigned                        has_nonce:1;
     unsigned                        identified:1;

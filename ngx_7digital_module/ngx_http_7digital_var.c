@@ -140,7 +140,8 @@ static ngx_str_t  ngx_http_7digital_cache_names[] = {
     ngx_string("HIT"),
     ngx_string("MISS"),
     ngx_string("EXPIRED"),
-    ngx_string("BYPASS")
+    ngx_string("BYPASS"),
+    ngx_string("STALE")
 };
 
 

@@ -137,6 +137,39 @@ sub plant_nonce {
     return $r;
 }
 
+# The cache key of a request, computed here independently of the module:
+# SHA-256 of "api\npath\nformat\n" and the sorted, RFC 3986-encoded
+# parameters, each followed by "&".
+sub cache_key {
+    my ($api, $path, $format, @params) = @_;
+    my @pairs;
+    while (@params) {
+        my ($n, $v) = splice @params, 0, 2;
+        push @pairs, [rfc3986($n), rfc3986($v)];
+    }
+    @pairs = sort { $a->[0] cmp $b->[0] || $a->[1] cmp $b->[1] } @pairs;
+    my $canon = "$api\n" . rfc3986($path) . "\n$format\n"
+                . join('', map { "$_->[0]=$_->[1]&" } @pairs);
+    return 'sevendigital:cache:' . sha256_hex($canon);
+}
+
+# Stores a cache entry as another node would have: "7DC1", status,
+# stored, fresh until, stale until (seconds from now), headers, body.
+sub plant_entry {
+    my ($key, %e) = @_;
+    my $now = time;
+    my $bytes = '7DC1' . pack('n', $e{status} // 200)
+                . pack('Q>', $now + ($e{stored} // -600))
+                . pack('Q>', $now + $e{fresh})
+                . pack('Q>', $now + $e{stale})
+                . pack('C', 1)
+                . pack('n', 12) . 'Content-Type'
+                . pack('n', length $e{type}) . $e{type}
+                . $e{body};
+    redis('SET', $key, $bytes, 'EX', '3600');
+    return $key;
+}
+
 # the Redis key of a 7digital nonce, as the module names it
 sub nonce_key {
     my ($partner, $ts, $nonce) = @_;
