@@ -46,9 +46,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     case 4:
         {
+        ngx_str_t                        prefix, api, fmt, key;
         ngx_http_7digital_cache_entry_t  e;
 
         (void) ngx_http_7digital_cache_decode(&in, &e);
+
+        prefix = (ngx_str_t) ngx_string("k:");
+        api = (ngx_str_t) ngx_string("7digital");
+        fmt = (ngx_str_t) ngx_string("xml");
+
+        if (ngx_http_7digital_parse_params(NULL, &in, &a) == NGX_OK) {
+            (void) ngx_http_7digital_cache_key(NULL, &prefix, &api, &in,
+                                      &fmt, &a,
+                                      ngx_http_7digital_is_oauth_param, &key);
+        }
         }
         break;
 

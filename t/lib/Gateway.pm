@@ -177,6 +177,31 @@ sub nonce_key {
            . hmac_sha256_hex("$partner\n$ts\n$nonce", 'sevendigital-nonce');
 }
 
+# A redis-server of the test's own, to stop, pause and restart.
+sub start_redis {
+    my $port = shift // free_port();
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>', '/dev/null';
+        exec '/usr/bin/redis-server', '--port', $port, '--bind', '127.0.0.1',
+             '--save', '', '--appendonly', 'no', '--daemonize', 'no',
+             '--loglevel', 'warning'
+            or die "exec redis-server: $!";
+    }
+    push @Children, $pid;
+    wait_port($port, 'redis-server');
+    return ($pid, $port);
+}
+
+sub stop_child {
+    my $pid = shift;
+    kill 'TERM', $pid;
+    waitpid $pid, 0;
+    @Children = grep { $_ != $pid } @Children;
+}
+
 sub start_services {
     if (!$ENV{TEST_NGINX_REDIS_PORT}) {
         my $port = free_port();
