@@ -678,3 +678,302 @@ ngx_http_7digital_cache_stored(void *data, void *reply)
                       rep->str);
     }
 }
+
+
+/*
+ * Stampede protection across nodes.  After a miss, SET NX PX decides who
+ * refreshes the entry: the winner goes upstream and stores it; the others
+ * take the expired entry at once if there is one (UPDATING), or look for
+ * the new entry every 50 ms on a timer until the lock's time is over, and
+ * then go upstream themselves, storing what they get as well.
+ */
+
+#define NGX_HTTP_7DIGITAL_LOCK_POLL  50
+
+
+static ngx_int_t ngx_http_7digital_lock_key(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, ngx_str_t *key);
+static void ngx_http_7digital_lock_reply(void *data, void *reply);
+static void ngx_http_7digital_lock_wait(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx);
+static void ngx_http_7digital_lock_tick(ngx_event_t *ev);
+static void ngx_http_7digital_lock_poll_reply(void *data, void *reply);
+static void ngx_http_7digital_lock_cleanup(void *data);
+static void ngx_http_7digital_lock_release(void *data);
+
+
+ngx_int_t
+ngx_http_7digital_cache_lock(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx)
+{
+    ngx_int_t    rc;
+    ngx_str_t    key;
+    const char  *argv[6];
+    size_t       argvlen[6];
+    u_char       ms[NGX_INT_T_LEN];
+
+    if (ctx->lock_asked || lcf->cache_lock_timeout == 0) {
+        ctx->lock_done = 1;
+        return NGX_OK;
+    }
+
+    ctx->lock_asked = 1;
+
+    if (ngx_http_7digital_lock_key(r, ctx, &key) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    argv[0] = "SET";
+    argvlen[0] = 3;
+    argv[1] = (const char *) key.data;
+    argvlen[1] = key.len;
+    argv[2] = "1";
+    argvlen[2] = 1;
+    argv[3] = "NX";
+    argvlen[3] = 2;
+    argv[4] = "PX";
+    argvlen[4] = 2;
+    argv[5] = (const char *) ms;
+    argvlen[5] = ngx_sprintf(ms, "%M", lcf->cache_lock_timeout) - ms;
+
+    rc = ngx_http_7digital_redis_wait(r, ctx, ngx_http_7digital_lock_reply,
+                                      6, argv, argvlen);
+
+    if (rc == NGX_DECLINED) {
+        ctx->lock_done = 1;
+        return NGX_OK;
+    }
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_7digital_lock_key(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, ngx_str_t *key)
+{
+    size_t  n;
+    u_char  *p;
+
+    n = ngx_http_7digital_cache_prefix.len;
+
+    key->len = sizeof("sevendigital:lock:") - 1 + ctx->cache_key.len - n;
+    key->data = ngx_pnalloc(r->pool, key->len);
+    if (key->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(key->data, "sevendigital:lock:",
+                   sizeof("sevendigital:lock:") - 1);
+    ngx_memcpy(p, ctx->cache_key.data + n, ctx->cache_key.len - n);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_7digital_lock_reply(void *data, void *reply)
+{
+    ngx_http_request_t *r = data;
+
+    redisReply                    *rep;
+    ngx_pool_cleanup_t            *cln;
+    ngx_http_7digital_ctx_t       *ctx;
+
+    rep = reply;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
+
+    if (rep && rep->type == REDIS_REPLY_STATUS) {
+        /* ours: released when this request ends, stored or not */
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+
+        if (cln) {
+            cln->handler = ngx_http_7digital_lock_release;
+            cln->data = ctx;
+            ctx->lock_held = 1;
+        }
+
+        ctx->lock_done = 1;
+
+    } else if (rep && rep->type == REDIS_REPLY_NIL) {
+
+        if (ctx->cache_stale) {
+            ctx->cache_entry = ctx->cache_stale;
+            ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_UPDATING;
+            ctx->cache_store = 0;
+            ctx->lock_done = 1;
+
+        } else {
+            ngx_http_7digital_lock_wait(r, ctx);
+            ctx->op = NULL;
+            ctx->waiting_redis = 0;
+            return;
+        }
+
+    } else {
+        ctx->lock_done = 1;
+    }
+
+    ngx_http_7digital_redis_resume(r, ctx);
+}
+
+
+static void
+ngx_http_7digital_lock_wait(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx)
+{
+    ngx_http_cleanup_t            *cln;
+    ngx_http_7digital_loc_conf_t  *lcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_7digital_module);
+
+    cln = ngx_http_cleanup_add(r, 0);
+    if (cln == NULL) {
+        ctx->lock_done = 1;
+        ngx_http_7digital_redis_resume(r, ctx);
+        return;
+    }
+
+    cln->handler = ngx_http_7digital_lock_cleanup;
+    cln->data = ctx;
+
+    ctx->request = r;
+    ctx->lock_deadline = ngx_current_msec + lcf->cache_lock_timeout;
+    ctx->lock_timer.handler = ngx_http_7digital_lock_tick;
+    ctx->lock_timer.data = ctx;
+    ctx->lock_timer.log = r->connection->log;
+    ctx->waiting_lock = 1;
+
+    ngx_add_timer(&ctx->lock_timer, NGX_HTTP_7DIGITAL_LOCK_POLL);
+}
+
+
+static void
+ngx_http_7digital_lock_tick(ngx_event_t *ev)
+{
+    ngx_http_7digital_ctx_t *ctx = ev->data;
+
+    ngx_int_t            rc;
+    const char          *argv[2];
+    size_t               argvlen[2];
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    argv[0] = "GET";
+    argvlen[0] = 3;
+    argv[1] = (const char *) ctx->cache_key.data;
+    argvlen[1] = ctx->cache_key.len;
+
+    rc = ngx_http_7digital_redis_wait(r, ctx,
+                                      ngx_http_7digital_lock_poll_reply,
+                                      2, argv, argvlen);
+
+    if (rc != NGX_AGAIN) {
+        ctx->waiting_lock = 0;
+        ctx->lock_done = 1;
+        ngx_http_7digital_redis_resume(r, ctx);
+    }
+}
+
+
+static void
+ngx_http_7digital_lock_poll_reply(void *data, void *reply)
+{
+    ngx_http_request_t *r = data;
+
+    ngx_str_t                         bytes;
+    redisReply                       *rep;
+    ngx_http_7digital_ctx_t          *ctx;
+    ngx_http_7digital_cache_entry_t  *e;
+
+    rep = reply;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
+
+    ctx->op = NULL;
+    ctx->waiting_redis = 0;
+
+    if (rep && rep->type == REDIS_REPLY_STRING) {
+        bytes.len = rep->len;
+        bytes.data = ngx_pnalloc(r->pool, rep->len ? rep->len : 1);
+        e = ngx_palloc(r->pool, sizeof(ngx_http_7digital_cache_entry_t));
+
+        if (bytes.data && e) {
+            ngx_memcpy(bytes.data, rep->str, rep->len);
+
+            if (ngx_http_7digital_cache_decode(&bytes, e) == NGX_OK
+                && e->fresh_until > ngx_time())
+            {
+                ctx->cache_entry = e;
+                ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_HIT;
+                ctx->cache_store = 0;
+                goto done;
+            }
+        }
+    }
+
+    if (rep != NULL && (ngx_msec_int_t) (ctx->lock_deadline - ngx_current_msec)
+                       > 0)
+    {
+        ngx_add_timer(&ctx->lock_timer, NGX_HTTP_7DIGITAL_LOCK_POLL);
+        return;
+    }
+
+    /* the lock's time is over, or Redis failed: go upstream ourselves */
+
+done:
+
+    ctx->waiting_lock = 0;
+    ctx->lock_done = 1;
+    ngx_http_7digital_redis_resume(r, ctx);
+}
+
+
+static void
+ngx_http_7digital_lock_cleanup(void *data)
+{
+    ngx_http_7digital_ctx_t  *ctx = data;
+
+    if (ctx->lock_timer.timer_set) {
+        ngx_del_timer(&ctx->lock_timer);
+    }
+}
+
+
+/* after the entry's SET, on the same connection: DEL comes second */
+
+static void
+ngx_http_7digital_lock_release(void *data)
+{
+    ngx_http_7digital_ctx_t  *ctx = data;
+
+    ngx_str_t                      key;
+    const char                    *argv[2];
+    size_t                         argvlen[2];
+    u_char                        *p;
+    ngx_http_7digital_redis_op_t  *op;
+    u_char                         buf[128];
+
+    if (!ctx->lock_held
+        || ctx->cache_key.len > sizeof(buf) + ngx_http_7digital_cache_prefix.len
+                                - sizeof("sevendigital:lock:"))
+    {
+        return;
+    }
+
+    p = ngx_cpymem(buf, "sevendigital:lock:",
+                   sizeof("sevendigital:lock:") - 1);
+    p = ngx_cpymem(p, ctx->cache_key.data + ngx_http_7digital_cache_prefix.len,
+                   ctx->cache_key.len - ngx_http_7digital_cache_prefix.len);
+
+    key.data = buf;
+    key.len = p - buf;
+
+    argv[0] = "DEL";
+    argvlen[0] = 3;
+    argv[1] = (const char *) key.data;
+    argvlen[1] = key.len;
+
+    (void) ngx_http_7digital_redis_command(&op, ngx_http_7digital_cache_stored,
+                                           NULL, 2, argv, argvlen);
+}

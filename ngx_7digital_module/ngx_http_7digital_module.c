@@ -213,6 +213,13 @@ static ngx_command_t  ngx_http_7digital_commands[] = {
       offsetof(ngx_http_7digital_loc_conf_t, cache_max_size),
       NULL },
 
+    { ngx_string("sevendigital_cache_lock_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_7digital_loc_conf_t, cache_lock_timeout),
+      NULL },
+
     { ngx_string("sevendigital_cache_stale"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_sec_slot,
@@ -301,7 +308,7 @@ ngx_http_7digital_access_handler(ngx_http_request_t *r)
                                                       : NGX_HTTP_FORBIDDEN;
     }
 
-    if (ctx->waiting_body || ctx->waiting_redis) {
+    if (ctx->waiting_body || ctx->waiting_redis || ctx->waiting_lock) {
         return NGX_AGAIN;
     }
 
@@ -395,6 +402,20 @@ ngx_http_7digital_check(ngx_http_request_t *r,
         ctx->cache_looked = 1;
 
         rc = ngx_http_7digital_cache_lookup(r, lcf, ctx);
+
+        if (rc == NGX_AGAIN) {
+            return NGX_AGAIN;
+        }
+
+        if (rc == NGX_ERROR) {
+            ctx->done = 1;
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    /* a miss: one request refreshes the entry, the others wait for it */
+    if (ctx->cache_store && !ctx->lock_done) {
+        rc = ngx_http_7digital_cache_lock(r, lcf, ctx);
 
         if (rc == NGX_AGAIN) {
             return NGX_AGAIN;
@@ -691,6 +712,7 @@ ngx_http_7digital_create_loc_conf(ngx_conf_t *cf)
     conf->cache_valid = NGX_CONF_UNSET_PTR;
     conf->cache_max_size = NGX_CONF_UNSET_SIZE;
     conf->cache_stale = NGX_CONF_UNSET;
+    conf->cache_lock_timeout = NGX_CONF_UNSET_MSEC;
 
     return conf;
 }
@@ -726,6 +748,8 @@ ngx_http_7digital_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_size_value(conf->cache_max_size, prev->cache_max_size,
                               1024 * 1024);
     ngx_conf_merge_sec_value(conf->cache_stale, prev->cache_stale, 0);
+    ngx_conf_merge_msec_value(conf->cache_lock_timeout,
+                              prev->cache_lock_timeout, 3000);
 
     if (conf->cache_valid == NULL) {
         return NGX_CONF_ERROR;

@@ -71,7 +71,8 @@ typedef enum {
     NGX_HTTP_7DIGITAL_CACHE_MISS,
     NGX_HTTP_7DIGITAL_CACHE_EXPIRED,
     NGX_HTTP_7DIGITAL_CACHE_BYPASS,
-    NGX_HTTP_7DIGITAL_CACHE_STALE
+    NGX_HTTP_7DIGITAL_CACHE_STALE,
+    NGX_HTTP_7DIGITAL_CACHE_UPDATING
 } ngx_http_7digital_cache_status_e;
 
 
@@ -114,6 +115,7 @@ typedef struct {
     ngx_array_t                    *cache_valid;
     size_t                          cache_max_size;
     time_t                          cache_stale;
+    ngx_msec_t                      cache_lock_timeout;
 } ngx_http_7digital_loc_conf_t;
 
 
@@ -144,6 +146,9 @@ typedef struct {
     ngx_http_7digital_cache_entry_t *cache_stale;
     ngx_buf_t                      *cache_buf;
     time_t                          cache_ttl;
+    ngx_event_t                     lock_timer;
+    ngx_msec_t                      lock_deadline;
+    ngx_http_request_t             *request;
     ngx_http_7digital_cache_status_e  cache_status;
     u_char                          token_kind;
     unsigned                        token_loaded:1;
@@ -155,6 +160,10 @@ typedef struct {
     unsigned                        cache_store:1;
     unsigned                        cache_capture:1;
     unsigned                        cache_serving_stale:1;
+    unsigned                        lock_asked:1;
+    unsigned                        lock_held:1;
+    unsigned                        lock_done:1;
+    unsigned                        waiting_lock:1;
     unsigned                        cd_hashed:1;
     unsigned                        has_nonce:1;
     unsigned                        identified:1;
@@ -245,6 +254,8 @@ ngx_int_t ngx_http_7digital_cache_lookup(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
 ngx_int_t ngx_http_7digital_cache_send(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx);
+ngx_int_t ngx_http_7digital_cache_lock(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
 
 /* ngx_http_7digital_error.c */
 ngx_uint_t ngx_http_7digital_wants_json(ngx_http_request_t *r);

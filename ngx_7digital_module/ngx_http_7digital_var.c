@@ -141,7 +141,8 @@ static ngx_str_t  ngx_http_7digital_cache_names[] = {
     ngx_string("MISS"),
     ngx_string("EXPIRED"),
     ngx_string("BYPASS"),
-    ngx_string("STALE")
+    ngx_string("STALE"),
+    ngx_string("UPDATING")
 };
 
 

@@ -10,38 +10,13 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Gateway;
 use Test::More;
-use File::Path qw(make_path remove_tree);
-use IO::Socket::INET;
 use Time::HiRes qw(time sleep);
 
-my $nginx = $ENV{TEST_NGINX_BINARY};
-my $module = (split ' ', $ENV{TEST_NGINX_LOAD_MODULES})[0];
-my $fx = $ENV{TEST_NGINX_FIXTURES};
-my $dir = "$Gateway::T/servroot-redis";
 my $port = Gateway::free_port();
-
-remove_tree($dir);
-make_path("$dir/logs", "$dir/conf");
-
 my ($redis, $rport) = Gateway::start_redis();
 
-open my $fh, '>', "$dir/conf/nginx.conf" or die $!;
-print $fh <<"CONF";
-load_module $module;
-daemon on;
-master_process on;
-worker_processes 1;
-error_log $dir/logs/error.log info;
-pid $dir/logs/nginx.pid;
-events { worker_connections 64; }
-http {
-    access_log off;
-    client_body_temp_path $dir;
-    proxy_temp_path $dir;
-    fastcgi_temp_path $dir;
-    uwsgi_temp_path $dir;
-    scgi_temp_path $dir;
-    sevendigital_partners $fx/partners.json;
+my $dir = Gateway::start_nginx('redis', <<"CONF", port => $port);
+    sevendigital_partners $ENV{TEST_NGINX_FIXTURES}/partners.json;
     sevendigital_redis 127.0.0.1:$rport;
     sevendigital_redis_timeout 100ms;
     server {
@@ -54,37 +29,16 @@ http {
             proxy_pass http://127.0.0.1:$ENV{TEST_NGINX_MOCK_7D_PORT};
         }
     }
-}
 CONF
-close $fh;
 
-system("$nginx -p $dir/ -c $dir/conf/nginx.conf -e $dir/logs/error.log") == 0
-    or BAIL_OUT('nginx did not start');
-Gateway::wait_port($port, 'nginx');
+my $target = '/1.2/release/details?releaseId=12345'
+             . '&oauth_consumer_key=acme-key-0001';
 
 # one request: (status, cache status, seconds taken)
 sub get {
-    my $start = time;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                  Proto => 'tcp', Timeout => 5)
-        or return (0, '', time - $start);
-    print $s "GET /1.2/release/details?releaseId=12345"
-             . "&oauth_consumer_key=acme-key-0001 HTTP/1.1\r\n"
-             . "Host: localhost\r\nConnection: close\r\n\r\n";
-    local $/;
-    my $res = <$s> // '';
-    close $s;
-    my ($status) = $res =~ m{^HTTP/1\.1 (\d+)};
-    my ($cache) = $res =~ m{^X-Cache-Status: (\w+)}mi;
-    return ($status // 0, $cache // '', time - $start);
-}
-
-sub log_count {
-    my $re = shift;
-    open my $l, '<', "$dir/logs/error.log" or return 0;
-    my $n = grep { /$re/ } <$l>;
-    close $l;
-    return $n;
+    my $r = Gateway::http_get($port, $target);
+    return ($r->{status}, $r->{headers}{'x-cache-status'} // '',
+            $r->{seconds});
 }
 
 # poll with a deadline until a request is answered with the given status
@@ -114,7 +68,8 @@ for my $i (1 .. 3) {
     cmp_ok($r[2], '<', 1, "... without waiting ($i)");
 }
 
-is(log_count(qr/redis unavailable/), 1, 'the incident is logged once');
+is(Gateway::log_count($dir, qr/redis unavailable/), 1,
+   'the incident is logged once');
 
 # restarted on the same port: the worker reconnects by itself
 ($redis) = Gateway::start_redis($rport);
@@ -123,7 +78,8 @@ is(log_count(qr/redis unavailable/), 1, 'the incident is logged once');
 is_deeply([@r[0, 1]], [200, 'MISS'], 'Redis back: the worker reconnected');
 @r = get();
 is_deeply([@r[0, 1]], [200, 'HIT'], '... and caches again');
-is(log_count(qr/redis is reachable again/), 1, 'the recovery is logged');
+is(Gateway::log_count($dir, qr/redis is reachable again/), 1,
+   'the recovery is logged');
 
 # paused: replies stop coming, requests are answered after the timeout
 kill 'STOP', $redis;
@@ -134,7 +90,7 @@ for my $i (1 .. 4) {
     cmp_ok($r[2], '<', 1, "... within about the Redis timeout ($i)");
 }
 
-is(log_count(qr/redis did not answer within 100 ms/), 1,
+is(Gateway::log_count($dir, qr/redis did not answer within 100 ms/), 1,
    'the slowness is logged once');
 
 kill 'CONT', $redis;
@@ -143,17 +99,9 @@ kill 'CONT', $redis;
 is_deeply([@r[0, 1]], [200, 'HIT'], 'Redis resumed: hits again');
 
 # a graceful stop closes the Redis connection without alerts
-my $pid = do { open my $p, '<', "$dir/logs/nginx.pid"; local $/; <$p> };
-chomp $pid;
-kill 'QUIT', $pid;
-my $deadline = time + 10;
-while (time < $deadline && kill 0, $pid) {
-    open my $st, '<', "/proc/$pid/stat" or last;
-    last if (<$st> // '') =~ /^\d+ \(.*\) [ZX] /;
-    sleep 0.05;
-}
+Gateway::stop_nginx($dir);
 
-is(log_count(qr/\[alert\]|\[crit\]|\[emerg\]/), 0,
+is(Gateway::log_count($dir, qr/\[alert\]|\[crit\]|\[emerg\]/), 0,
    'no alert, crit or emerg in the whole log');
 
 Gateway::stop_child($redis);

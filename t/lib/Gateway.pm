@@ -202,6 +202,93 @@ sub stop_child {
     @Children = grep { $_ != $pid } @Children;
 }
 
+# An nginx of the test's own (for suites that must act between requests):
+# master and workers, the module loaded, the given http{} contents.
+# Returns its prefix; stop_nginx($prefix) stops it gracefully.
+sub start_nginx {
+    my ($name, $http, %opt) = @_;
+    require File::Path;
+    my $dir = "$T/servroot-$name";
+    File::Path::remove_tree($dir);
+    File::Path::make_path("$dir/logs", "$dir/conf");
+    my $module = (split ' ', $ENV{TEST_NGINX_LOAD_MODULES})[0];
+    my $workers = $opt{workers} // 1;
+    open my $fh, '>', "$dir/conf/nginx.conf" or die $!;
+    print $fh <<"CONF";
+load_module $module;
+daemon on;
+master_process on;
+worker_processes $workers;
+error_log $dir/logs/error.log info;
+pid $dir/logs/nginx.pid;
+events { worker_connections 256; }
+http {
+    access_log off;
+    client_body_temp_path $dir;
+    proxy_temp_path $dir;
+    fastcgi_temp_path $dir;
+    uwsgi_temp_path $dir;
+    scgi_temp_path $dir;
+$http
+}
+CONF
+    close $fh;
+    system("$ENV{TEST_NGINX_BINARY} -p $dir/ -c $dir/conf/nginx.conf"
+           . " -e $dir/logs/error.log") == 0
+        or die "nginx did not start\n";
+    wait_port($opt{port}, 'nginx') if $opt{port};
+    return $dir;
+}
+
+sub stop_nginx {
+    my $dir = shift;
+    open my $p, '<', "$dir/logs/nginx.pid" or return;
+    my $pid = <$p>;
+    close $p;
+    chomp $pid;
+    kill 'QUIT', $pid;
+    my $deadline = time + 10;
+    while (time < $deadline && kill 0, $pid) {
+        open my $st, '<', "/proc/$pid/stat" or last;
+        last if (<$st> // '') =~ /^\d+ \(.*\) [ZX] /;
+        sleep 0.05;
+    }
+}
+
+# lines of a log matching a pattern
+sub log_count {
+    my ($dir, $re) = @_;
+    open my $l, '<', "$dir/logs/error.log" or return 0;
+    my $n = grep { /$re/ } <$l>;
+    close $l;
+    return $n;
+}
+
+# One HTTP/1.1 request; returns a hash: status, headers (lower-cased
+# names), body, seconds.
+sub http_get {
+    my ($port, $target, %headers) = @_;
+    my $start = time;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 10)
+        or return { status => 0, headers => {}, body => '',
+                    seconds => time - $start };
+    print $s "GET $target HTTP/1.1\r\nHost: localhost\r\n"
+             . join('', map { "$_: $headers{$_}\r\n" } sort keys %headers)
+             . "Connection: close\r\n\r\n";
+    local $/;
+    my $res = <$s> // '';
+    close $s;
+    my ($head, $body) = split /\r\n\r\n/, $res, 2;
+    my ($status) = ($head // '') =~ m{^HTTP/1\.1 (\d+)};
+    my %h;
+    for (split /\r\n/, $head // '') {
+        $h{lc $1} = $2 if /^([^:]+):\s*(.*)$/;
+    }
+    return { status => $status // 0, headers => \%h, body => $body // '',
+             seconds => time - $start };
+}
+
 sub start_services {
     if (!$ENV{TEST_NGINX_REDIS_PORT}) {
         my $port = free_port();

@@ -1,0 +1,120 @@
+# Stampede protection: many simultaneous misses of one entry, across two
+# workers, send one request upstream (the mock counts); the others wait for
+# the entry, or take the expired one at once.  Clients run in parallel, so
+# this is Test::More rather than the data-driven format.
+
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Gateway;
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+my $port = Gateway::free_port();
+my $mock = $ENV{TEST_NGINX_MOCK_7D_PORT};
+my $clients = 10;
+
+my $dir = Gateway::start_nginx('lock', <<"CONF", port => $port, workers => 2);
+    sevendigital_partners $ENV{TEST_NGINX_FIXTURES}/partners.json;
+    sevendigital_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};
+    server {
+        listen 127.0.0.1:$port;
+        location /1.2/ {
+            sevendigital_gateway 7digital;
+            sevendigital_upstream_key $ENV{TEST_NGINX_UPSTREAM_7D_KEY};
+            sevendigital_cache on;
+            sevendigital_cache_stale 1h;
+            sevendigital_cache_lock_timeout 5s;
+            add_header X-Cache-Status \$sevendigital_cache_status always;
+            proxy_pass http://127.0.0.1:$mock;
+        }
+        location /__mock/ {
+            proxy_pass http://127.0.0.1:$mock;
+        }
+    }
+CONF
+
+# all clients at once; returns their results
+sub stampede {
+    my ($target) = @_;
+    my @pipes;
+    for (1 .. $clients) {
+        pipe my $rd, my $wr or die $!;
+        my $pid = fork;
+        die "fork: $!" unless defined $pid;
+        if ($pid == 0) {
+            close $rd;
+            my $r = Gateway::http_get($port, $target);
+            printf $wr "%s\t%s\t%.3f\t%s\n", $r->{status},
+                   $r->{headers}{'x-cache-status'} // '', $r->{seconds},
+                   length $r->{body};
+            close $wr;
+            exit 0;
+        }
+        close $wr;
+        push @pipes, [$pid, $rd];
+    }
+    my @results;
+    for my $p (@pipes) {
+        my $line = readline $p->[1];
+        waitpid $p->[0], 0;
+        chomp $line;
+        push @results, [split /\t/, $line];
+    }
+    return @results;
+}
+
+sub mock_count {
+    my $r = Gateway::http_get($port, "/__mock/count?path=$_[0]");
+    return $r->{body} + 0;
+}
+
+Gateway::http_get($port, '/__mock/reset');
+
+# 1. a cold entry, a slow upstream: one request goes upstream
+Gateway::http_get($port, '/__mock/fail?path=/1.2/release/details&delay=0.6');
+
+my @r = stampede('/1.2/release/details?releaseId=cold-1'
+                 . '&oauth_consumer_key=acme-key-0001');
+
+is(scalar(grep { $_->[0] == 200 } @r), $clients, 'every client got 200');
+is(scalar(grep { $_->[1] eq 'MISS' } @r), 1, 'one miss went upstream');
+is(scalar(grep { $_->[1] eq 'HIT' } @r), $clients - 1,
+   'the others waited and hit');
+my %sizes = map { $_->[3] => 1 } @r;
+is(scalar(keys %sizes), 1, 'every client got the same body');
+is(mock_count('/1.2/release/details'), 1, 'the upstream saw one request');
+
+# 2. an expired entry: one refreshes it, the others get it at once
+Gateway::http_get($port, '/__mock/reset');
+Gateway::plant_entry(
+    Gateway::cache_key('7digital', '/1.2/release/details', 'xml',
+                       releaseId => 'warm-1'),
+    type => 'application/xml; charset=utf-8', fresh => -60, stale => 3000,
+    body => '<old/>');
+Gateway::http_get($port, '/__mock/fail?path=/1.2/release/details&delay=0.6');
+
+@r = stampede('/1.2/release/details?releaseId=warm-1'
+              . '&oauth_consumer_key=globex-key-0002');
+
+is(scalar(grep { $_->[0] == 200 } @r), $clients, 'every client got 200');
+is(scalar(grep { $_->[1] eq 'EXPIRED' } @r), 1, 'one refreshed the entry');
+my @updating = grep { $_->[1] eq 'UPDATING' } @r;
+is(scalar(@updating), $clients - 1, 'the others got the expired entry');
+is(scalar(grep { $_->[2] < 0.4 } @updating), scalar(@updating),
+   '... without waiting for the upstream');
+is(mock_count('/1.2/release/details'), 1, 'the upstream saw one request');
+
+# 3. after the refresh, everyone hits the new entry
+my $after = Gateway::http_get($port, '/1.2/release/details?releaseId=warm-1'
+                                     . '&oauth_consumer_key=acme-key-0001');
+is($after->{headers}{'x-cache-status'}, 'HIT', 'the refreshed entry hits');
+like($after->{body}, qr/<release id="12345">/, '... with the new answer');
+
+Gateway::stop_nginx($dir);
+
+is(Gateway::log_count($dir, qr/\[alert\]|\[crit\]|\[emerg\]|\[error\]/), 0,
+   'no error, alert, crit or emerg in the whole log');
+
+done_testing();
