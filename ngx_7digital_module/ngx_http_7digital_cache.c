@@ -19,6 +19,8 @@
 static ngx_uint_t ngx_http_7digital_cache_bypass(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
 static void ngx_http_7digital_cache_reply(void *data, void *reply);
+static ngx_http_7digital_cache_entry_t *ngx_http_7digital_cache_entry(
+    ngx_http_request_t *r, redisReply *rep);
 static ngx_int_t ngx_http_7digital_cache_header_filter(
     ngx_http_request_t *r);
 static ngx_int_t ngx_http_7digital_cache_body_filter(ngx_http_request_t *r,
@@ -179,7 +181,6 @@ ngx_http_7digital_cache_reply(void *data, void *reply)
 {
     ngx_http_request_t *r = data;
 
-    ngx_str_t                         bytes;
     redisReply                       *rep;
     ngx_http_7digital_ctx_t          *ctx;
     ngx_http_7digital_loc_conf_t     *lcf;
@@ -196,23 +197,9 @@ ngx_http_7digital_cache_reply(void *data, void *reply)
     ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_MISS;
     ctx->cache_store = 1;
 
-    if (rep->type != REDIS_REPLY_STRING) {
-        goto resume;
-    }
+    e = ngx_http_7digital_cache_entry(r, rep);
 
-    bytes.len = rep->len;
-    bytes.data = ngx_pnalloc(r->pool, rep->len ? rep->len : 1);
-    e = ngx_palloc(r->pool, sizeof(ngx_http_7digital_cache_entry_t));
-
-    if (bytes.data == NULL || e == NULL) {
-        goto resume;
-    }
-
-    ngx_memcpy(bytes.data, rep->str, rep->len);
-
-    if (ngx_http_7digital_cache_decode(&bytes, e) != NGX_OK) {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "sevendigital: unreadable cache entry, replaced");
+    if (e == NULL) {
         goto resume;
     }
 
@@ -236,6 +223,41 @@ ngx_http_7digital_cache_reply(void *data, void *reply)
 resume:
 
     ngx_http_7digital_redis_resume(r, ctx);
+}
+
+
+/*
+ * The entry in a GET reply, copied once into the request's pool (hiredis
+ * frees the reply when the callback returns); NULL for no entry.
+ */
+
+static ngx_http_7digital_cache_entry_t *
+ngx_http_7digital_cache_entry(ngx_http_request_t *r, redisReply *rep)
+{
+    ngx_str_t                         bytes;
+    ngx_http_7digital_cache_entry_t  *e;
+
+    if (rep == NULL || rep->type != REDIS_REPLY_STRING) {
+        return NULL;
+    }
+
+    bytes.len = rep->len;
+    bytes.data = ngx_pnalloc(r->pool, rep->len ? rep->len : 1);
+    e = ngx_palloc(r->pool, sizeof(ngx_http_7digital_cache_entry_t));
+
+    if (bytes.data == NULL || e == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(bytes.data, rep->str, rep->len);
+
+    if (ngx_http_7digital_cache_decode(&bytes, e) != NGX_OK) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "sevendigital: unreadable cache entry, replaced");
+        return NULL;
+    }
+
+    return e;
 }
 
 
@@ -882,7 +904,6 @@ ngx_http_7digital_lock_poll_reply(void *data, void *reply)
 {
     ngx_http_request_t *r = data;
 
-    ngx_str_t                         bytes;
     redisReply                       *rep;
     ngx_http_7digital_ctx_t          *ctx;
     ngx_http_7digital_cache_entry_t  *e;
@@ -893,23 +914,13 @@ ngx_http_7digital_lock_poll_reply(void *data, void *reply)
     ctx->op = NULL;
     ctx->waiting_redis = 0;
 
-    if (rep && rep->type == REDIS_REPLY_STRING) {
-        bytes.len = rep->len;
-        bytes.data = ngx_pnalloc(r->pool, rep->len ? rep->len : 1);
-        e = ngx_palloc(r->pool, sizeof(ngx_http_7digital_cache_entry_t));
+    e = ngx_http_7digital_cache_entry(r, rep);
 
-        if (bytes.data && e) {
-            ngx_memcpy(bytes.data, rep->str, rep->len);
-
-            if (ngx_http_7digital_cache_decode(&bytes, e) == NGX_OK
-                && e->fresh_until > ngx_time())
-            {
-                ctx->cache_entry = e;
-                ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_HIT;
-                ctx->cache_store = 0;
-                goto done;
-            }
-        }
+    if (e && e->fresh_until > ngx_time()) {
+        ctx->cache_entry = e;
+        ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_HIT;
+        ctx->cache_store = 0;
+        goto done;
     }
 
     if (rep != NULL && (ngx_msec_int_t) (ctx->lock_deadline - ngx_current_msec)

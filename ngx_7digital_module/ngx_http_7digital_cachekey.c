@@ -23,7 +23,6 @@ typedef struct {
 
 static int ngx_libc_cdecl ngx_http_7digital_kv_cmp(const void *one,
     const void *two);
-static int ngx_http_7digital_bytes_cmp(ngx_str_t *a, ngx_str_t *b);
 static u_char *ngx_http_7digital_put(u_char *p, uint64_t v, ngx_uint_t n);
 static uint64_t ngx_http_7digital_get(u_char *p, ngx_uint_t n);
 
@@ -130,21 +129,6 @@ ngx_http_7digital_kv_cmp(const void *one, const void *two)
 
     if (rc == 0) {
         rc = ngx_http_7digital_bytes_cmp(&a->value, &b->value);
-    }
-
-    return rc;
-}
-
-
-static int
-ngx_http_7digital_bytes_cmp(ngx_str_t *a, ngx_str_t *b)
-{
-    int  rc;
-
-    rc = ngx_memcmp(a->data, b->data, ngx_min(a->len, b->len));
-
-    if (rc == 0) {
-        rc = (a->len < b->len) ? -1 : (a->len > b->len);
     }
 
     return rc;

@@ -21,7 +21,6 @@ typedef struct {
 
 static int ngx_libc_cdecl ngx_http_7digital_pair_cmp(const void *one,
     const void *two);
-static ngx_int_t ngx_http_7digital_str_cmp(ngx_str_t *a, ngx_str_t *b);
 static u_char *ngx_http_7digital_lower_copy(u_char *dst, ngx_str_t *src);
 
 
@@ -176,31 +175,16 @@ ngx_http_7digital_lower_copy(u_char *dst, ngx_str_t *src)
 static int ngx_libc_cdecl
 ngx_http_7digital_pair_cmp(const void *one, const void *two)
 {
-    ngx_int_t                  rc;
+    int                        rc;
     ngx_http_7digital_pair_t  *a, *b;
 
     a = (ngx_http_7digital_pair_t *) one;
     b = (ngx_http_7digital_pair_t *) two;
 
-    rc = ngx_http_7digital_str_cmp(&a->name, &b->name);
+    rc = ngx_http_7digital_bytes_cmp(&a->name, &b->name);
 
     if (rc == 0) {
-        rc = ngx_http_7digital_str_cmp(&a->value, &b->value);
-    }
-
-    return (int) rc;
-}
-
-
-static ngx_int_t
-ngx_http_7digital_str_cmp(ngx_str_t *a, ngx_str_t *b)
-{
-    ngx_int_t  rc;
-
-    rc = ngx_memcmp(a->data, b->data, ngx_min(a->len, b->len));
-
-    if (rc == 0) {
-        rc = (ngx_int_t) a->len - (ngx_int_t) b->len;
+        rc = ngx_http_7digital_bytes_cmp(&a->value, &b->value);
     }
 
     return rc;

@@ -518,3 +518,20 @@ ngx_http_7digital_is_oauth_param(ngx_str_t *name)
 {
     return name->len > 6 && ngx_strncmp(name->data, "oauth_", 6) == 0;
 }
+
+
+/* byte order, a shorter string first: RFC 5849's sort, and the cache's */
+
+int
+ngx_http_7digital_bytes_cmp(ngx_str_t *a, ngx_str_t *b)
+{
+    int  rc;
+
+    rc = ngx_memcmp(a->data, b->data, ngx_min(a->len, b->len));
+
+    if (rc == 0) {
+        rc = (a->len < b->len) ? -1 : (a->len > b->len);
+    }
+
+    return rc;
+}
