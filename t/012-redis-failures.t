@@ -98,6 +98,31 @@ kill 'CONT', $redis;
 @r = until_cache('HIT', 10);
 is_deeply([@r[0, 1]], [200, 'HIT'], 'Redis resumed: hits again');
 
+# a reload: the old worker closes its Redis connection, the new one opens
+# its own when first needed
+my $master = do {
+    open my $p, '<', "$dir/logs/nginx.pid" or die $!;
+    local $/;
+    my $pid = <$p>;
+    chomp $pid;
+    $pid;
+};
+
+kill 'HUP', $master;
+
+my $deadline = time + 10;
+while (time < $deadline
+       && !Gateway::log_count($dir, qr/gracefully shutting down/))
+{
+    sleep 0.05;
+}
+
+ok(Gateway::log_count($dir, qr/gracefully shutting down/),
+   'reloaded: the old worker is shutting down');
+
+@r = until_cache('HIT', 10);
+is_deeply([@r[0, 1]], [200, 'HIT'], 'the new worker serves hits');
+
 # a graceful stop closes the Redis connection without alerts
 Gateway::stop_nginx($dir);
 
