@@ -713,8 +713,6 @@ ngx_http_7digital_cache_stored(void *data, void *reply)
 #define NGX_HTTP_7DIGITAL_LOCK_POLL  50
 
 
-static ngx_int_t ngx_http_7digital_lock_key(ngx_http_request_t *r,
-    ngx_http_7digital_ctx_t *ctx, ngx_str_t *key);
 static void ngx_http_7digital_lock_reply(void *data, void *reply);
 static void ngx_http_7digital_lock_wait(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx);
@@ -728,11 +726,9 @@ ngx_int_t
 ngx_http_7digital_cache_lock(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx)
 {
-    ngx_int_t    rc;
-    ngx_str_t    key;
-    const char  *argv[6];
-    size_t       argvlen[6];
-    u_char       ms[NGX_INT_T_LEN];
+    u_char     *p;
+    size_t      n;
+    ngx_int_t   rc;
 
     if (ctx->lock_asked || lcf->cache_lock_timeout == 0) {
         ctx->lock_done = 1;
@@ -741,25 +737,23 @@ ngx_http_7digital_cache_lock(ngx_http_request_t *r,
 
     ctx->lock_asked = 1;
 
-    if (ngx_http_7digital_lock_key(r, ctx, &key) != NGX_OK) {
+    /* "sevendigital:lock:" and the digest the cache key ends with */
+    n = ngx_http_7digital_cache_prefix.len;
+
+    ctx->lock_key.len = sizeof("sevendigital:lock:") - 1
+                        + ctx->cache_key.len - n;
+    ctx->lock_key.data = ngx_pnalloc(r->pool, ctx->lock_key.len);
+    if (ctx->lock_key.data == NULL) {
         return NGX_ERROR;
     }
 
-    argv[0] = "SET";
-    argvlen[0] = 3;
-    argv[1] = (const char *) key.data;
-    argvlen[1] = key.len;
-    argv[2] = "1";
-    argvlen[2] = 1;
-    argv[3] = "NX";
-    argvlen[3] = 2;
-    argv[4] = "PX";
-    argvlen[4] = 2;
-    argv[5] = (const char *) ms;
-    argvlen[5] = ngx_sprintf(ms, "%M", lcf->cache_lock_timeout) - ms;
+    p = ngx_cpymem(ctx->lock_key.data, "sevendigital:lock:",
+                   sizeof("sevendigital:lock:") - 1);
+    ngx_memcpy(p, ctx->cache_key.data + n, ctx->cache_key.len - n);
 
-    rc = ngx_http_7digital_redis_wait(r, ctx, ngx_http_7digital_lock_reply,
-                                      6, argv, argvlen);
+    rc = ngx_http_7digital_redis_set_nx(r, ctx, ngx_http_7digital_lock_reply,
+                                        &ctx->lock_key, "PX",
+                                        lcf->cache_lock_timeout);
 
     if (rc == NGX_DECLINED) {
         ctx->lock_done = 1;
@@ -767,29 +761,6 @@ ngx_http_7digital_cache_lock(ngx_http_request_t *r,
     }
 
     return rc;
-}
-
-
-static ngx_int_t
-ngx_http_7digital_lock_key(ngx_http_request_t *r,
-    ngx_http_7digital_ctx_t *ctx, ngx_str_t *key)
-{
-    size_t  n;
-    u_char  *p;
-
-    n = ngx_http_7digital_cache_prefix.len;
-
-    key->len = sizeof("sevendigital:lock:") - 1 + ctx->cache_key.len - n;
-    key->data = ngx_pnalloc(r->pool, key->len);
-    if (key->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = ngx_cpymem(key->data, "sevendigital:lock:",
-                   sizeof("sevendigital:lock:") - 1);
-    ngx_memcpy(p, ctx->cache_key.data + n, ctx->cache_key.len - n);
-
-    return NGX_OK;
 }
 
 
@@ -958,32 +929,18 @@ ngx_http_7digital_lock_release(void *data)
 {
     ngx_http_7digital_ctx_t  *ctx = data;
 
-    ngx_str_t                      key;
     const char                    *argv[2];
     size_t                         argvlen[2];
-    u_char                        *p;
     ngx_http_7digital_redis_op_t  *op;
-    u_char                         buf[128];
 
-    if (!ctx->lock_held
-        || ctx->cache_key.len > sizeof(buf) + ngx_http_7digital_cache_prefix.len
-                                - sizeof("sevendigital:lock:"))
-    {
+    if (!ctx->lock_held) {
         return;
     }
 
-    p = ngx_cpymem(buf, "sevendigital:lock:",
-                   sizeof("sevendigital:lock:") - 1);
-    p = ngx_cpymem(p, ctx->cache_key.data + ngx_http_7digital_cache_prefix.len,
-                   ctx->cache_key.len - ngx_http_7digital_cache_prefix.len);
-
-    key.data = buf;
-    key.len = p - buf;
-
     argv[0] = "DEL";
     argvlen[0] = 3;
-    argv[1] = (const char *) key.data;
-    argvlen[1] = key.len;
+    argv[1] = (const char *) ctx->lock_key.data;
+    argvlen[1] = ctx->lock_key.len;
 
     (void) ngx_http_7digital_redis_command(&op, ngx_http_7digital_cache_stored,
                                            NULL, 2, argv, argvlen);

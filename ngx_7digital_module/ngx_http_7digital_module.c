@@ -522,6 +522,37 @@ ngx_http_7digital_redis_wait(ngx_http_request_t *r,
 }
 
 
+/*
+ * SET key 1 NX EX|PX amount, waited for: who first records a nonce, who
+ * takes a lock.  The reply is "OK" for the first, nil for the others.
+ */
+
+ngx_int_t
+ngx_http_7digital_redis_set_nx(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_redis_pt handler,
+    ngx_str_t *key, char *unit, ngx_uint_t amount)
+{
+    const char  *argv[6];
+    size_t       argvlen[6];
+    u_char       buf[NGX_INT_T_LEN];
+
+    argv[0] = "SET";
+    argvlen[0] = 3;
+    argv[1] = (const char *) key->data;
+    argvlen[1] = key->len;
+    argv[2] = "1";
+    argvlen[2] = 1;
+    argv[3] = "NX";
+    argvlen[3] = 2;
+    argv[4] = unit;
+    argvlen[4] = 2;
+    argv[5] = (const char *) buf;
+    argvlen[5] = ngx_sprintf(buf, "%ui", amount) - buf;
+
+    return ngx_http_7digital_redis_wait(r, ctx, handler, 6, argv, argvlen);
+}
+
+
 void
 ngx_http_7digital_redis_resume(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx)

@@ -142,6 +142,7 @@ typedef struct {
     ngx_str_t                       token_partner;
     ngx_buf_t                      *captured;
     ngx_str_t                       cache_key;
+    ngx_str_t                       lock_key;
     ngx_http_7digital_cache_entry_t *cache_entry;
     ngx_http_7digital_cache_entry_t *cache_stale;
     ngx_buf_t                      *cache_buf;
@@ -193,6 +194,9 @@ ngx_http_7digital_ctx_t *ngx_http_7digital_get_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_http_7digital_redis_wait(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_redis_pt handler,
     int argc, const char **argv, const size_t *argvlen);
+ngx_int_t ngx_http_7digital_redis_set_nx(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_redis_pt handler,
+    ngx_str_t *key, char *unit, ngx_uint_t amount);
 void ngx_http_7digital_redis_resume(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx);
 

@@ -222,10 +222,7 @@ ngx_http_7digital_nonce_check(ngx_http_request_t *r,
     time_t                          ttl;
     ngx_int_t                       rc;
     ngx_str_t                       key;
-    const char                     *argv[6];
-    size_t                          argvlen[6];
     ngx_http_7digital_main_conf_t  *mcf;
-    u_char                          ttl_buf[NGX_TIME_T_LEN];
     u_char                          hex[2 * NGX_HTTP_7DIGITAL_DIGEST_LEN];
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_7digital_module);
@@ -266,21 +263,8 @@ ngx_http_7digital_nonce_check(ngx_http_request_t *r,
     ttl = ctx->nonce_expires - ngx_time();
     ttl = ttl > 0 ? ttl : 1;
 
-    argv[0] = "SET";
-    argvlen[0] = 3;
-    argv[1] = (const char *) key.data;
-    argvlen[1] = key.len;
-    argv[2] = "1";
-    argvlen[2] = 1;
-    argv[3] = "NX";
-    argvlen[3] = 2;
-    argv[4] = "EX";
-    argvlen[4] = 2;
-    argv[5] = (const char *) ttl_buf;
-    argvlen[5] = ngx_sprintf(ttl_buf, "%T", ttl) - ttl_buf;
-
-    rc = ngx_http_7digital_redis_wait(r, ctx, ngx_http_7digital_nonce_reply,
-                                      6, argv, argvlen);
+    rc = ngx_http_7digital_redis_set_nx(r, ctx, ngx_http_7digital_nonce_reply,
+                                        &key, "EX", (ngx_uint_t) ttl);
 
     return (rc == NGX_DECLINED) ? NGX_OK : rc;
 }
