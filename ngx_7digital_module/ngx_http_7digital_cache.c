@@ -18,9 +18,17 @@
 
 static ngx_uint_t ngx_http_7digital_cache_bypass(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
+static ngx_int_t ngx_http_7digital_cache_keys(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
+static ngx_int_t ngx_http_7digital_cache_fetch(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_redis_pt handler);
 static void ngx_http_7digital_cache_reply(void *data, void *reply);
-static ngx_http_7digital_cache_entry_t *ngx_http_7digital_cache_entry(
+static ngx_int_t ngx_http_7digital_cache_read(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, redisReply *rep,
+    ngx_http_7digital_cache_entry_t **entry);
+static ngx_http_7digital_cache_entry_t *ngx_http_7digital_cache_take(
     ngx_http_request_t *r, redisReply *rep);
+static void ngx_http_7digital_cache_free(void *data);
 static ngx_int_t ngx_http_7digital_cache_header_filter(
     ngx_http_request_t *r);
 static ngx_int_t ngx_http_7digital_cache_body_filter(ngx_http_request_t *r,
@@ -37,6 +45,7 @@ static ngx_int_t ngx_http_7digital_cache_stale_body(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx, ngx_chain_t *in);
 static ngx_int_t ngx_http_7digital_cache_headers(ngx_http_request_t *r,
     ngx_http_7digital_cache_entry_t *e);
+static void ngx_http_7digital_cache_swallow(ngx_chain_t *in);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -84,18 +93,15 @@ ngx_http_7digital_cache_init_filters(ngx_conf_t *cf)
 /*
  * NGX_AGAIN: the request waits for Redis and runs the phases again; the
  * status is then HIT (ctx->cache_entry set), MISS or EXPIRED (the answer
- * is to be stored), or BYPASS.  NGX_DECLINED: no lookup.
+ * is to be stored), or BYPASS.  NGX_DECLINED: no lookup.  One command
+ * fetches the entry and the generations of its purge scopes.
  */
 
 ngx_int_t
 ngx_http_7digital_cache_lookup(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx)
 {
-    ngx_int_t                  rc;
-    ngx_str_t                  api, format;
-    const char                *argv[2];
-    size_t                     argvlen[2];
-    ngx_http_7digital_skip_pt  skip;
+    ngx_int_t  rc;
 
     if (!lcf->cache) {
         return NGX_DECLINED;
@@ -105,6 +111,32 @@ ngx_http_7digital_cache_lookup(ngx_http_request_t *r,
         ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_BYPASS;
         return NGX_DECLINED;
     }
+
+    if (ngx_http_7digital_cache_keys(r, lcf, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_7digital_cache_fetch(r, ctx,
+                                       ngx_http_7digital_cache_reply);
+
+    if (rc == NGX_DECLINED) {
+        ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_BYPASS;
+    }
+
+    return rc;
+}
+
+
+/* the entry's key, then the generation key of each of its scopes */
+
+static ngx_int_t
+ngx_http_7digital_cache_keys(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx)
+{
+    ngx_str_t                  api, format, *key;
+    ngx_uint_t                 i;
+    ngx_array_t                keys;
+    ngx_http_7digital_skip_pt  skip;
 
     if (lcf->api == NGX_HTTP_7DIGITAL_API_7D) {
         ngx_str_set(&api, "7digital");
@@ -123,27 +155,57 @@ ngx_http_7digital_cache_lookup(ngx_http_request_t *r,
         skip = ngx_http_7digital_is_cd_authentication;
     }
 
-    if (ngx_http_7digital_cache_key(r->pool, &ngx_http_7digital_cache_prefix,
-                                    &api, &r->uri, &format, &ctx->in.query,
-                                    skip, &ctx->cache_key)
+    if (ngx_array_init(&keys, r->pool, 1 + NGX_HTTP_7DIGITAL_SCOPES,
+                       sizeof(ngx_str_t))
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    argv[0] = "GET";
-    argvlen[0] = 3;
-    argv[1] = (const char *) ctx->cache_key.data;
-    argvlen[1] = ctx->cache_key.len;
+    key = ngx_array_push(&keys);
 
-    rc = ngx_http_7digital_redis_wait(r, ctx, ngx_http_7digital_cache_reply,
-                                      2, argv, argvlen);
-
-    if (rc == NGX_DECLINED) {
-        ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_BYPASS;
+    if (ngx_http_7digital_cache_key(r->pool, &ngx_http_7digital_cache_prefix,
+                                    &api, &r->uri, &format, &ctx->in.query,
+                                    skip, key)
+        != NGX_OK
+        || ngx_http_7digital_cache_scopes(r->pool, &api, &r->uri,
+                                          &ctx->in.query, &keys)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
-    return rc;
+    ctx->cache_key = *key;
+    ctx->cache_argc = keys.nelts + 1;
+    ctx->cache_argv = ngx_palloc(r->pool,
+                                 ctx->cache_argc * sizeof(const char *));
+    ctx->cache_argvlen = ngx_palloc(r->pool,
+                                    ctx->cache_argc * sizeof(size_t));
+
+    if (ctx->cache_argv == NULL || ctx->cache_argvlen == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->cache_argv[0] = "MGET";
+    ctx->cache_argvlen[0] = 4;
+    key = keys.elts;
+
+    for (i = 0; i < keys.nelts; i++) {
+        ctx->cache_argv[i + 1] = (const char *) key[i].data;
+        ctx->cache_argvlen[i + 1] = key[i].len;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_7digital_cache_fetch(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_redis_pt handler)
+{
+    return ngx_http_7digital_redis_wait(r, ctx, handler,
+                                        (int) ctx->cache_argc,
+                                        ctx->cache_argv, ctx->cache_argvlen);
 }
 
 
@@ -174,30 +236,24 @@ ngx_http_7digital_cache_bypass(ngx_http_request_t *r,
 }
 
 
-/* the reply is freed when this returns: the entry is copied, once */
-
 static void
 ngx_http_7digital_cache_reply(void *data, void *reply)
 {
     ngx_http_request_t *r = data;
 
-    redisReply                       *rep;
     ngx_http_7digital_ctx_t          *ctx;
     ngx_http_7digital_loc_conf_t     *lcf;
     ngx_http_7digital_cache_entry_t  *e;
 
-    rep = reply;
     ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
 
-    if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
+    if (ngx_http_7digital_cache_read(r, ctx, reply, &e) != NGX_OK) {
         ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_BYPASS;
         goto resume;
     }
 
     ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_MISS;
     ctx->cache_store = 1;
-
-    e = ngx_http_7digital_cache_entry(r, rep);
 
     if (e == NULL) {
         goto resume;
@@ -227,29 +283,101 @@ resume:
 
 
 /*
- * The entry in a GET reply, copied once into the request's pool (hiredis
- * frees the reply when the callback returns); NULL for no entry.
+ * An MGET reply: the entry, valid only if it was stored under the
+ * generations that came with it (nothing purged since); NGX_ERROR for no
+ * usable reply.  The generations' digest is kept for the entry stored
+ * next.
+ */
+
+static ngx_int_t
+ngx_http_7digital_cache_read(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, redisReply *rep,
+    ngx_http_7digital_cache_entry_t **entry)
+{
+    ngx_str_t                        *values;
+    ngx_uint_t                        i, n;
+    redisReply                       *el;
+    ngx_http_7digital_cache_entry_t  *e;
+
+    *entry = NULL;
+
+    if (rep == NULL || rep->type != REDIS_REPLY_ARRAY
+        || rep->elements != ctx->cache_argc - 1)
+    {
+        return NGX_ERROR;
+    }
+
+    n = rep->elements - 1;
+
+    values = ngx_pcalloc(r->pool, (n + 1) * sizeof(ngx_str_t));
+    if (values == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        el = rep->element[i + 1];
+
+        if (el->type == REDIS_REPLY_STRING) {
+            values[i].data = (u_char *) el->str;
+            values[i].len = el->len;
+        }
+    }
+
+    if (ngx_http_7digital_cache_generation(r->pool, values, n,
+                                           &ctx->cache_generation)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    e = ngx_http_7digital_cache_take(r, rep->element[0]);
+
+    if (e && e->generation != ctx->cache_generation) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "sevendigital: cache entry purged");
+        e = NULL;
+    }
+
+    *entry = e;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The entry is sent from the very string hiredis read it into: the string
+ * is detached from the reply, which hiredis frees when the callback
+ * returns, and freed with the request instead.  hiredis allocates reply
+ * strings with malloc() and frees them with free(), which also accepts
+ * the NULL left in their place.
  */
 
 static ngx_http_7digital_cache_entry_t *
-ngx_http_7digital_cache_entry(ngx_http_request_t *r, redisReply *rep)
+ngx_http_7digital_cache_take(ngx_http_request_t *r, redisReply *rep)
 {
     ngx_str_t                         bytes;
+    ngx_pool_cleanup_t               *cln;
     ngx_http_7digital_cache_entry_t  *e;
 
     if (rep == NULL || rep->type != REDIS_REPLY_STRING) {
         return NULL;
     }
 
-    bytes.len = rep->len;
-    bytes.data = ngx_pnalloc(r->pool, rep->len ? rep->len : 1);
     e = ngx_palloc(r->pool, sizeof(ngx_http_7digital_cache_entry_t));
+    cln = ngx_pool_cleanup_add(r->pool, 0);
 
-    if (bytes.data == NULL || e == NULL) {
+    if (e == NULL || cln == NULL) {
         return NULL;
     }
 
-    ngx_memcpy(bytes.data, rep->str, rep->len);
+    bytes.data = (u_char *) rep->str;
+    bytes.len = rep->len;
+
+    rep->str = NULL;
+    rep->len = 0;
+
+    cln->handler = ngx_http_7digital_cache_free;
+    cln->data = bytes.data;
 
     if (ngx_http_7digital_cache_decode(&bytes, e) != NGX_OK) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
@@ -258,6 +386,13 @@ ngx_http_7digital_cache_entry(ngx_http_request_t *r, redisReply *rep)
     }
 
     return e;
+}
+
+
+static void
+ngx_http_7digital_cache_free(void *data)
+{
+    free(data);
 }
 
 
@@ -432,10 +567,9 @@ ngx_http_7digital_cache_stale_body(ngx_http_request_t *r,
         if (cl->buf->last_buf || cl->buf->last_in_chain) {
             last = 1;
         }
-
-        cl->buf->pos = cl->buf->last;
-        cl->buf->file_pos = cl->buf->file_last;
     }
+
+    ngx_http_7digital_cache_swallow(in);
 
     if (!last || r->header_only) {
         return NGX_OK;
@@ -461,6 +595,67 @@ ngx_http_7digital_cache_stale_body(ngx_http_request_t *r,
 }
 
 
+/* the buffers count as sent: their producer may reuse them */
+
+static void
+ngx_http_7digital_cache_swallow(ngx_chain_t *in)
+{
+    ngx_chain_t  *cl;
+
+    for (cl = in; cl; cl = cl->next) {
+        cl->buf->pos = cl->buf->last;
+        cl->buf->file_pos = cl->buf->file_last;
+    }
+}
+
+
+/*
+ * Stale-while-revalidate: the request that holds the lock answers with
+ * the expired entry at once, and a background subrequest refreshes it.
+ * The subrequest is a clone of this request, which is already re-signed
+ * for the upstream; it skips the access phase, goes to proxy_pass, and
+ * its answer is stored by the filters below and never sent.  The lock is
+ * released when the whole request ends, after the subrequest.
+ */
+
+ngx_int_t
+ngx_http_7digital_cache_refresh(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx)
+{
+    ngx_http_request_t       *sr;
+    ngx_http_7digital_ctx_t  *sctx;
+
+    sctx = ngx_pcalloc(r->pool, sizeof(ngx_http_7digital_ctx_t));
+    if (sctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_subrequest(r, &r->uri, &r->args, &sr, NULL,
+                            NGX_HTTP_SUBREQUEST_CLONE
+                            |NGX_HTTP_SUBREQUEST_BACKGROUND)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    sctx->partner = ctx->partner;
+    sctx->auth = ctx->auth;
+    sctx->cache_key = ctx->cache_key;
+    sctx->cache_generation = ctx->cache_generation;
+    sctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_EXPIRED;
+    sctx->cache_store = 1;
+    sctx->cache_background = 1;
+    sctx->done = 1;
+
+    ngx_http_set_ctx(sr, sctx, ngx_http_7digital_module);
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "sevendigital: cache entry refreshed in the background");
+
+    return NGX_OK;
+}
+
+
 /*
  * Decides whether the upstream's answer is kept: a configured status, no
  * cookie, nothing the upstream forbids, not compressed (the key does not
@@ -476,7 +671,7 @@ ngx_http_7digital_cache_header_filter(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
 
-    if (ctx == NULL || r != r->main) {
+    if (ctx == NULL || (r != r->main && !ctx->cache_background)) {
         return ngx_http_next_header_filter(r);
     }
 
@@ -604,6 +799,13 @@ ngx_http_7digital_cache_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     }
 
     if (in == NULL || ctx == NULL || !ctx->cache_capture) {
+
+        if (ctx && ctx->cache_background) {
+            /* a background refresh: nothing of it reaches the client */
+            ngx_http_7digital_cache_swallow(in);
+            return NGX_OK;
+        }
+
         return ngx_http_next_body_filter(r, in);
     }
 
@@ -623,6 +825,11 @@ ngx_http_7digital_cache_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         ctx->cache_capture = 0;
     }
 
+    if (ctx->cache_background) {
+        ngx_http_7digital_cache_swallow(in);
+        return NGX_OK;
+    }
+
     return ngx_http_next_body_filter(r, in);
 }
 
@@ -639,7 +846,6 @@ ngx_http_7digital_cache_store(ngx_http_request_t *r,
     ngx_str_t                         bytes;
     const char                       *argv[5];
     size_t                            argvlen[5];
-    ngx_http_7digital_redis_op_t     *op;
     ngx_http_7digital_cache_entry_t   e;
     u_char                            ttl[NGX_TIME_T_LEN];
 
@@ -658,6 +864,7 @@ ngx_http_7digital_cache_store(ngx_http_request_t *r,
     e.stored = ngx_time();
     e.fresh_until = e.stored + ctx->cache_ttl;
     e.stale_until = e.fresh_until + lcf->cache_stale;
+    e.generation = ctx->cache_generation;
     e.body.data = ctx->cache_buf->pos;
     e.body.len = len;
 
@@ -683,7 +890,7 @@ ngx_http_7digital_cache_store(ngx_http_request_t *r,
     argvlen[4] = ngx_sprintf(ttl, "%T", ctx->cache_ttl + lcf->cache_stale)
                  - ttl;
 
-    (void) ngx_http_7digital_redis_command(&op,
+    (void) ngx_http_7digital_redis_command(NULL,
                                            ngx_http_7digital_cache_stored,
                                            NULL, 5, argv, argvlen);
 }
@@ -797,9 +1004,9 @@ ngx_http_7digital_lock_reply(void *data, void *reply)
             ctx->lock_done = 1;
 
         } else {
+            /* no reply awaited any more: the request waits on a timer */
+            ctx->pending--;
             ngx_http_7digital_lock_wait(r, ctx);
-            ctx->op = NULL;
-            ctx->waiting_redis = 0;
             return;
         }
 
@@ -823,7 +1030,7 @@ ngx_http_7digital_lock_wait(ngx_http_request_t *r,
     cln = ngx_http_cleanup_add(r, 0);
     if (cln == NULL) {
         ctx->lock_done = 1;
-        ngx_http_7digital_redis_resume(r, ctx);
+        ngx_http_7digital_wake(r);
         return;
     }
 
@@ -846,26 +1053,17 @@ ngx_http_7digital_lock_tick(ngx_event_t *ev)
 {
     ngx_http_7digital_ctx_t *ctx = ev->data;
 
-    ngx_int_t            rc;
-    const char          *argv[2];
-    size_t               argvlen[2];
     ngx_http_request_t  *r;
 
     r = ctx->request;
 
-    argv[0] = "GET";
-    argvlen[0] = 3;
-    argv[1] = (const char *) ctx->cache_key.data;
-    argvlen[1] = ctx->cache_key.len;
-
-    rc = ngx_http_7digital_redis_wait(r, ctx,
-                                      ngx_http_7digital_lock_poll_reply,
-                                      2, argv, argvlen);
-
-    if (rc != NGX_AGAIN) {
+    if (ngx_http_7digital_cache_fetch(r, ctx,
+                                      ngx_http_7digital_lock_poll_reply)
+        != NGX_AGAIN)
+    {
         ctx->waiting_lock = 0;
         ctx->lock_done = 1;
-        ngx_http_7digital_redis_resume(r, ctx);
+        ngx_http_7digital_wake(r);
     }
 }
 
@@ -875,28 +1073,25 @@ ngx_http_7digital_lock_poll_reply(void *data, void *reply)
 {
     ngx_http_request_t *r = data;
 
-    redisReply                       *rep;
+    ngx_int_t                         rc;
     ngx_http_7digital_ctx_t          *ctx;
     ngx_http_7digital_cache_entry_t  *e;
 
-    rep = reply;
     ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
 
-    ctx->op = NULL;
-    ctx->waiting_redis = 0;
+    rc = ngx_http_7digital_cache_read(r, ctx, reply, &e);
 
-    e = ngx_http_7digital_cache_entry(r, rep);
-
-    if (e && e->fresh_until > ngx_time()) {
+    if (rc == NGX_OK && e && e->fresh_until > ngx_time()) {
         ctx->cache_entry = e;
         ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_HIT;
         ctx->cache_store = 0;
         goto done;
     }
 
-    if (rep != NULL && (ngx_msec_int_t) (ctx->lock_deadline - ngx_current_msec)
-                       > 0)
+    if (rc == NGX_OK
+        && (ngx_msec_int_t) (ctx->lock_deadline - ngx_current_msec) > 0)
     {
+        ctx->pending--;
         ngx_add_timer(&ctx->lock_timer, NGX_HTTP_7DIGITAL_LOCK_POLL);
         return;
     }
@@ -929,9 +1124,8 @@ ngx_http_7digital_lock_release(void *data)
 {
     ngx_http_7digital_ctx_t  *ctx = data;
 
-    const char                    *argv[2];
-    size_t                         argvlen[2];
-    ngx_http_7digital_redis_op_t  *op;
+    const char  *argv[2];
+    size_t       argvlen[2];
 
     if (!ctx->lock_held) {
         return;
@@ -942,6 +1136,7 @@ ngx_http_7digital_lock_release(void *data)
     argv[1] = (const char *) ctx->lock_key.data;
     argvlen[1] = ctx->lock_key.len;
 
-    (void) ngx_http_7digital_redis_command(&op, ngx_http_7digital_cache_stored,
+    (void) ngx_http_7digital_redis_command(NULL,
+                                           ngx_http_7digital_cache_stored,
                                            NULL, 2, argv, argvlen);
 }

@@ -12,7 +12,10 @@
 #include "ngx_http_7digital_pure.h"
 
 
-#define NGX_HTTP_7DIGITAL_CACHE_MAGIC  "7DC1"
+#define NGX_HTTP_7DIGITAL_CACHE_MAGIC  "7DC2"
+
+/* magic, status, four times, the header count */
+#define NGX_HTTP_7DIGITAL_CACHE_FIXED  (4 + 2 + 4 * 8 + 1)
 
 
 typedef struct {
@@ -25,6 +28,17 @@ static int ngx_libc_cdecl ngx_http_7digital_kv_cmp(const void *one,
     const void *two);
 static u_char *ngx_http_7digital_put(u_char *p, uint64_t v, ngx_uint_t n);
 static uint64_t ngx_http_7digital_get(u_char *p, ngx_uint_t n);
+
+
+/* the parameters a purge can narrow a prefix with, as the APIs spell them */
+static ngx_str_t  ngx_http_7digital_scope_params[] = {
+    ngx_string("country"),
+    ngx_string("shopId"),
+    ngx_string("tenantId")
+};
+
+static ngx_str_t  ngx_http_7digital_scope_prefix =
+    ngx_string("sevendigital:gen:");
 
 
 /*
@@ -136,8 +150,276 @@ ngx_http_7digital_kv_cmp(const void *one, const void *two)
 
 
 /*
- * An entry: "7DC1", status (2 bytes), stored, fresh until, stale until (8
- * bytes each), the header count (1), each header as name length (2), name,
+ * Purge works on generations: an entry records a digest of the
+ * generations of every scope it belongs to, and a purge increments one
+ * generation, which makes every entry under that scope unusable at once,
+ * whatever their number.  A request's scopes: the API's root and each of
+ * its first path prefixes, each alone and with each scope parameter the
+ * request carries.  The keys are readable, and bounded by the limits in
+ * ngx_http_7digital_pure.h; what lies beyond them is simply not a scope.
+ */
+
+ngx_int_t
+ngx_http_7digital_cache_scopes(ngx_pool_t *pool, ngx_str_t *api,
+    ngx_str_t *path, ngx_array_t *params, ngx_array_t *keys)
+{
+    size_t                      i, ends[NGX_HTTP_7DIGITAL_SCOPE_DEPTH + 1];
+    ngx_int_t                   j;
+    ngx_str_t                   scope, *key;
+    ngx_uint_t                  n, k;
+    ngx_str_t                  *values[NGX_HTTP_7DIGITAL_SCOPE_PARAMS];
+    ngx_http_7digital_param_t  *prm;
+
+    n = 0;
+    ends[n++] = 0;
+    i = 0;
+
+    while (n <= NGX_HTTP_7DIGITAL_SCOPE_DEPTH) {
+
+        while (i < path->len && path->data[i] == '/') {
+            i++;
+        }
+
+        if (i == path->len) {
+            break;
+        }
+
+        while (i < path->len && path->data[i] != '/') {
+            i++;
+        }
+
+        if (i > NGX_HTTP_7DIGITAL_SCOPE_MAX_LEN) {
+            break;
+        }
+
+        ends[n++] = i;
+    }
+
+    ngx_memzero(values, sizeof(values));
+    prm = params->elts;
+
+    for (i = 0; i < params->nelts; i++) {
+        j = ngx_http_7digital_cache_scope_param(&prm[i].name);
+
+        if (j >= 0 && values[j] == NULL && prm[i].value.len
+            && prm[i].value.len <= NGX_HTTP_7DIGITAL_SCOPE_VALUE)
+        {
+            values[j] = &prm[i].value;
+        }
+    }
+
+    scope.data = path->data;
+
+    for (k = 0; k < n; k++) {
+        scope.len = ends[k];
+
+        for (j = -1; j < NGX_HTTP_7DIGITAL_SCOPE_PARAMS; j++) {
+
+            if (j >= 0 && values[j] == NULL) {
+                continue;
+            }
+
+            key = ngx_array_push(keys);
+            if (key == NULL) {
+                return NGX_ERROR;
+            }
+
+            if (ngx_http_7digital_cache_scope_key(pool, api, &scope,
+                    j >= 0 ? &ngx_http_7digital_scope_params[j] : NULL,
+                    j >= 0 ? values[j] : NULL, key)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* "sevendigital:gen:<api>:<path prefix>[?<name>=<encoded value>]" */
+
+ngx_int_t
+ngx_http_7digital_cache_scope_key(ngx_pool_t *pool, ngx_str_t *api,
+    ngx_str_t *scope, ngx_str_t *name, ngx_str_t *value, ngx_str_t *key)
+{
+    u_char     *p;
+    ngx_str_t   evalue;
+
+    ngx_str_null(&evalue);
+
+    if (name
+        && ngx_http_7digital_escape(pool, value, &evalue) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    key->len = ngx_http_7digital_scope_prefix.len + api->len + 1 + scope->len
+               + (name ? 1 + name->len + 1 + evalue.len : 0);
+
+    key->data = ngx_pnalloc(pool, key->len);
+    if (key->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(key->data, ngx_http_7digital_scope_prefix.data,
+                   ngx_http_7digital_scope_prefix.len);
+    p = ngx_cpymem(p, api->data, api->len);
+    *p++ = ':';
+    p = ngx_cpymem(p, scope->data, scope->len);
+
+    if (name) {
+        *p++ = '?';
+        p = ngx_cpymem(p, name->data, name->len);
+        *p++ = '=';
+        ngx_memcpy(p, evalue.data, evalue.len);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A purge path ending in a slash and a star names a prefix: NGX_OK with
+ * the scope (the slash and star alone are the API's root).  NGX_DECLINED: not a prefix, one entry.
+ * NGX_ERROR: a prefix no lookup would ever use (not at a "/", too deep,
+ * too long).
+ */
+
+ngx_int_t
+ngx_http_7digital_cache_purge_scope(ngx_str_t *path, ngx_str_t *scope)
+{
+    size_t      i, len;
+    ngx_uint_t  depth;
+
+    len = path->len;
+
+    if (len == 0 || path->data[len - 1] != '*') {
+        return NGX_DECLINED;
+    }
+
+    len--;
+
+    if (len == 0 || path->data[len - 1] != '/') {
+        return NGX_ERROR;
+    }
+
+    while (len && path->data[len - 1] == '/') {
+        len--;
+    }
+
+    if (len > NGX_HTTP_7DIGITAL_SCOPE_MAX_LEN) {
+        return NGX_ERROR;
+    }
+
+    depth = 0;
+
+    for (i = 0; i < len; i++) {
+        if (path->data[i] == '*') {
+            return NGX_ERROR;
+        }
+
+        if (path->data[i] != '/' && (i == 0 || path->data[i - 1] == '/')) {
+            depth++;
+        }
+    }
+
+    if (depth > NGX_HTTP_7DIGITAL_SCOPE_DEPTH) {
+        return NGX_ERROR;
+    }
+
+    scope->data = path->data;
+    scope->len = len;
+
+    return NGX_OK;
+}
+
+
+/* the index of a scope parameter, or NGX_DECLINED */
+
+ngx_int_t
+ngx_http_7digital_cache_scope_param(ngx_str_t *name)
+{
+    ngx_int_t  i;
+
+    for (i = 0; i < NGX_HTTP_7DIGITAL_SCOPE_PARAMS; i++) {
+        if (name->len == ngx_http_7digital_scope_params[i].len
+            && ngx_strncmp(name->data, ngx_http_7digital_scope_params[i].data,
+                           name->len)
+               == 0)
+        {
+            return i;
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * The digest of the scopes' generations, as Redis returned them (data
+ * NULL: never purged).  0 while nothing was ever purged, so that entries
+ * need no generation keys to exist; never 0 once something was.
+ */
+
+ngx_int_t
+ngx_http_7digital_cache_generation(ngx_pool_t *pool, ngx_str_t *values,
+    ngx_uint_t n, uint64_t *generation)
+{
+    u_char      *p;
+    size_t       len;
+    ngx_str_t    all;
+    ngx_uint_t   i, found;
+    u_char       md[NGX_HTTP_7DIGITAL_DIGEST_LEN];
+
+    *generation = 0;
+    found = 0;
+    len = 0;
+
+    for (i = 0; i < n; i++) {
+        found |= (values[i].data != NULL);
+        len += values[i].len + 1;
+    }
+
+    if (!found) {
+        return NGX_OK;
+    }
+
+    all.data = ngx_pnalloc(pool, len);
+    if (all.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = all.data;
+
+    for (i = 0; i < n; i++) {
+        if (values[i].len) {
+            p = ngx_cpymem(p, values[i].data, values[i].len);
+        }
+
+        *p++ = '\n';
+    }
+
+    all.len = len;
+
+    if (ngx_http_7digital_sha256(&all, md) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    *generation = ngx_http_7digital_get(md, 8);
+
+    if (*generation == 0) {
+        *generation = 1;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * An entry: "7DC2", status (2 bytes), stored, fresh until, stale until,
+ * generation (8 bytes each), the header count (1), each header as name length (2), name,
  * value length (2), value, then the body (the rest).  Integers are big
  * endian.
  */
@@ -154,7 +436,7 @@ ngx_http_7digital_cache_encode(ngx_pool_t *pool,
         return NGX_ERROR;
     }
 
-    len = 4 + 2 + 3 * 8 + 1 + e->body.len;
+    len = NGX_HTTP_7DIGITAL_CACHE_FIXED + e->body.len;
 
     for (i = 0; i < e->nheaders; i++) {
         if (e->names[i].len > 0xffff || e->values[i].len > 0xffff) {
@@ -176,6 +458,7 @@ ngx_http_7digital_cache_encode(ngx_pool_t *pool,
     p = ngx_http_7digital_put(p, (uint64_t) e->stored, 8);
     p = ngx_http_7digital_put(p, (uint64_t) e->fresh_until, 8);
     p = ngx_http_7digital_put(p, (uint64_t) e->stale_until, 8);
+    p = ngx_http_7digital_put(p, e->generation, 8);
     *p++ = (u_char) e->nheaders;
 
     for (i = 0; i < e->nheaders; i++) {
@@ -206,7 +489,7 @@ ngx_http_7digital_cache_decode(ngx_str_t *src,
     p = src->data;
     end = p + src->len;
 
-    if (src->len < 4 + 2 + 3 * 8 + 1
+    if (src->len < NGX_HTTP_7DIGITAL_CACHE_FIXED
         || ngx_memcmp(p, NGX_HTTP_7DIGITAL_CACHE_MAGIC, 4) != 0)
     {
         return NGX_DECLINED;
@@ -218,8 +501,9 @@ ngx_http_7digital_cache_decode(ngx_str_t *src,
     e->stored = (time_t) ngx_http_7digital_get(p + 2, 8);
     e->fresh_until = (time_t) ngx_http_7digital_get(p + 10, 8);
     e->stale_until = (time_t) ngx_http_7digital_get(p + 18, 8);
-    e->nheaders = p[26];
-    p += 27;
+    e->generation = ngx_http_7digital_get(p + 26, 8);
+    e->nheaders = p[34];
+    p += 35;
 
     if (e->status < 100 || e->status > 599
         || e->nheaders > NGX_HTTP_7DIGITAL_CACHE_HEADERS)

@@ -73,6 +73,15 @@ ngx_http_7digital_hmac_sha256(u_char *key, size_t key_len, ngx_str_t *msg,
 }
 
 
+/* out receives NGX_HTTP_7DIGITAL_DIGEST_LEN bytes */
+
+ngx_int_t
+ngx_http_7digital_sha256(ngx_str_t *msg, u_char *out)
+{
+    return (SHA256(msg->data, msg->len, out) == NULL) ? NGX_ERROR : NGX_OK;
+}
+
+
 /* out receives 64 lower-case hex digits */
 
 ngx_int_t

@@ -227,6 +227,20 @@ static ngx_command_t  ngx_http_7digital_commands[] = {
       offsetof(ngx_http_7digital_loc_conf_t, cache_stale),
       NULL },
 
+    { ngx_string("sevendigital_cache_background_update"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_7digital_loc_conf_t, cache_background_update),
+      NULL },
+
+    { ngx_string("sevendigital_cache_purge"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_7digital_cache_purge,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("sevendigital_require_signature"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -308,7 +322,7 @@ ngx_http_7digital_access_handler(ngx_http_request_t *r)
                                                       : NGX_HTTP_FORBIDDEN;
     }
 
-    if (ctx->waiting_body || ctx->waiting_redis || ctx->waiting_lock) {
+    if (ctx->waiting_body || ctx->pending || ctx->waiting_lock) {
         return NGX_AGAIN;
     }
 
@@ -375,42 +389,38 @@ ngx_http_7digital_check(ngx_http_request_t *r,
                                         : NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        if (ctx->has_nonce) {
-            rc = ngx_http_7digital_nonce_check(r, ctx);
-
-            if (rc == NGX_AGAIN) {
-                return NGX_AGAIN;
-            }
-
-            if (rc == NGX_ERROR) {
-                ctx->done = 1;
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-        }
-    }
-
-    if (ctx->replay) {
-        ctx->done = 1;
-        ctx->auth = NGX_HTTP_7DIGITAL_AUTH_REPLAY;
-        ngx_http_7digital_auth_error(lcf->api, NGX_HTTP_7DIGITAL_AUTH_REPLAY,
-                                     &ngx_http_7digital_nonce_param, &err);
-        return ngx_http_7digital_refuse(r, lcf, &err);
-    }
-
-    /* only now, the partner accepted: a refused request is never served */
-    if (!ctx->cache_looked) {
-        ctx->cache_looked = 1;
-
-        rc = ngx_http_7digital_cache_lookup(r, lcf, ctx);
-
-        if (rc == NGX_AGAIN) {
-            return NGX_AGAIN;
-        }
-
-        if (rc == NGX_ERROR) {
+        /* NGX_AGAIN: the cache lookup joins it, one round trip for both */
+        if (ctx->has_nonce
+            && ngx_http_7digital_nonce_check(r, ctx) == NGX_ERROR)
+        {
             ctx->done = 1;
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
+    }
+
+    if (!ctx->cache_looked && !ctx->replay) {
+        ctx->cache_looked = 1;
+
+        if (ngx_http_7digital_cache_lookup(r, lcf, ctx) == NGX_ERROR) {
+            ctx->done = 1;
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    if (ctx->pending) {
+        return NGX_AGAIN;
+    }
+
+    /* the nonce's verdict first: a refused request is never served */
+    if (ctx->replay) {
+        ctx->done = 1;
+        ctx->auth = NGX_HTTP_7DIGITAL_AUTH_REPLAY;
+        ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_NONE;
+        ctx->cache_entry = NULL;
+        ctx->cache_store = 0;
+        ngx_http_7digital_auth_error(lcf->api, NGX_HTTP_7DIGITAL_AUTH_REPLAY,
+                                     &ngx_http_7digital_nonce_param, &err);
+        return ngx_http_7digital_refuse(r, lcf, &err);
     }
 
     /* a miss: one request refreshes the entry, the others wait for it */
@@ -443,7 +453,27 @@ ngx_http_7digital_check(ngx_http_request_t *r,
         rc = ngx_http_7digital_cd_forward(r, lcf, ctx);
     }
 
-    return (rc == NGX_OK) ? NGX_OK : NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /*
+     * An expired entry and the lock are ours: answer with the entry now,
+     * refresh it behind the answer; if the refresh cannot start, this
+     * request goes upstream itself.
+     */
+    if (ctx->cache_stale && lcf->cache_background_update
+        && (ctx->lock_held || lcf->cache_lock_timeout == 0)
+        && ngx_http_7digital_cache_refresh(r, ctx) == NGX_OK)
+    {
+        ctx->cache_entry = ctx->cache_stale;
+        ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_UPDATING;
+        ctx->cache_store = 0;
+
+        return ngx_http_7digital_cache_send(r, ctx);
+    }
+
+    return NGX_OK;
 }
 
 
@@ -486,8 +516,10 @@ ngx_http_7digital_body_handler(ngx_http_request_t *r)
 /*
  * Parks the request in the access phase until Redis answers, as limit_req
  * parks it on a timer: the handler gets the reply (or NULL on error or
- * timeout) and calls ngx_http_7digital_redis_resume().  NGX_DECLINED:
- * Redis is unavailable now and nothing waits.
+ * timeout) and calls ngx_http_7digital_redis_resume().  Up to two commands
+ * may be pending at once: they leave in one write, and the phases run
+ * again when the last reply is in.  NGX_DECLINED: Redis is unavailable now
+ * and nothing waits.
  */
 
 ngx_int_t
@@ -495,25 +527,35 @@ ngx_http_7digital_redis_wait(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_redis_pt handler,
     int argc, const char **argv, const size_t *argvlen)
 {
-    ngx_http_cleanup_t  *cln;
+    ngx_http_cleanup_t             *cln;
+    ngx_http_7digital_redis_op_t  **slot;
 
     /* a request that dies first must never be called back */
-    cln = ngx_http_cleanup_add(r, 0);
-    if (cln == NULL) {
+    if (!ctx->wait_cleanup) {
+        cln = ngx_http_cleanup_add(r, 0);
+        if (cln == NULL) {
+            return NGX_ERROR;
+        }
+
+        cln->handler = ngx_http_7digital_wait_cleanup;
+        cln->data = ctx;
+        ctx->wait_cleanup = 1;
+    }
+
+    slot = (ctx->ops[0] == NULL) ? &ctx->ops[0] : &ctx->ops[1];
+
+    if (*slot != NULL) {
         return NGX_ERROR;
     }
 
-    cln->handler = ngx_http_7digital_wait_cleanup;
-    cln->data = ctx;
-
-    if (ngx_http_7digital_redis_command(&ctx->op, handler, r, argc, argv,
+    if (ngx_http_7digital_redis_command(slot, handler, r, argc, argv,
                                         argvlen)
         != NGX_OK)
     {
         return NGX_DECLINED;
     }
 
-    ctx->waiting_redis = 1;
+    ctx->pending++;
 
     /* notice a client that goes away meanwhile */
     r->read_event_handler = ngx_http_test_reading;
@@ -557,13 +599,24 @@ void
 ngx_http_7digital_redis_resume(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx)
 {
+    if (--ctx->pending) {
+        /* the other reply of the same round trip is still to come */
+        return;
+    }
+
+    ngx_http_7digital_wake(r);
+}
+
+
+/* a parked request goes on with its phases, from an event of ours */
+
+void
+ngx_http_7digital_wake(ngx_http_request_t *r)
+{
     ngx_connection_t    *c;
     ngx_http_log_ctx_t  *lctx;
 
     c = r->connection;
-
-    ctx->op = NULL;
-    ctx->waiting_redis = 0;
 
     lctx = c->log->data;
     lctx->current_request = r;
@@ -581,8 +634,10 @@ ngx_http_7digital_wait_cleanup(void *data)
 {
     ngx_http_7digital_ctx_t  *ctx = data;
 
-    ngx_http_7digital_redis_cancel(ctx->op);
-    ctx->op = NULL;
+    ngx_http_7digital_redis_cancel(ctx->ops[0]);
+    ngx_http_7digital_redis_cancel(ctx->ops[1]);
+    ctx->ops[0] = NULL;
+    ctx->ops[1] = NULL;
 }
 
 
@@ -728,6 +783,8 @@ ngx_http_7digital_create_loc_conf(ngx_conf_t *cf)
      *     conf->upstream_key = { 0, NULL };
      *     conf->upstream_secret = { 0, NULL };
      *     conf->upstream_secret_file = { 0, NULL };
+     *     conf->purge_api = 0;
+     *     conf->purge_path = NULL;
      */
 
     conf->api = NGX_CONF_UNSET_UINT;
@@ -744,6 +801,7 @@ ngx_http_7digital_create_loc_conf(ngx_conf_t *cf)
     conf->cache_max_size = NGX_CONF_UNSET_SIZE;
     conf->cache_stale = NGX_CONF_UNSET;
     conf->cache_lock_timeout = NGX_CONF_UNSET_MSEC;
+    conf->cache_background_update = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -781,6 +839,8 @@ ngx_http_7digital_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_sec_value(conf->cache_stale, prev->cache_stale, 0);
     ngx_conf_merge_msec_value(conf->cache_lock_timeout,
                               prev->cache_lock_timeout, 3000);
+    ngx_conf_merge_value(conf->cache_background_update,
+                         prev->cache_background_update, 0);
 
     if (conf->cache_valid == NULL) {
         return NGX_CONF_ERROR;
@@ -791,11 +851,26 @@ ngx_http_7digital_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->upstream_secret = prev->upstream_secret;
     }
 
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_7digital_module);
+
+    if (conf->purge_api && !mcf->redis.configured) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"sevendigital_cache_purge\" requires "
+                           "\"sevendigital_redis\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->purge_api && conf->api != NGX_HTTP_7DIGITAL_OFF) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"sevendigital_cache_purge\" cannot be used "
+                           "where \"sevendigital_gateway\" is on, add "
+                           "\"sevendigital_gateway off;\" to its location");
+        return NGX_CONF_ERROR;
+    }
+
     if (conf->api == NGX_HTTP_7DIGITAL_OFF) {
         return NGX_CONF_OK;
     }
-
-    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_7digital_module);
 
     if (conf->cache && !mcf->redis.configured) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

@@ -116,6 +116,9 @@ typedef struct {
     size_t                          cache_max_size;
     time_t                          cache_stale;
     ngx_msec_t                      cache_lock_timeout;
+    ngx_flag_t                      cache_background_update;
+    ngx_uint_t                      purge_api;
+    ngx_http_complex_value_t       *purge_path;
 } ngx_http_7digital_loc_conf_t;
 
 
@@ -136,12 +139,17 @@ typedef struct {
     ngx_str_t                       cd_auth_data;
     u_char                          nonce[NGX_HTTP_7DIGITAL_DIGEST_LEN];
     time_t                          nonce_expires;
-    ngx_http_7digital_redis_op_t   *op;
+    ngx_http_7digital_redis_op_t   *ops[2];
+    ngx_uint_t                      pending;   /* replies awaited */
     ngx_str_t                       token;
     ngx_str_t                       token_secret;
     ngx_str_t                       token_partner;
     ngx_buf_t                      *captured;
     ngx_str_t                       cache_key;
+    const char                    **cache_argv;   /* MGET key scopes... */
+    size_t                         *cache_argvlen;
+    ngx_uint_t                      cache_argc;
+    uint64_t                        cache_generation;
     ngx_str_t                       lock_key;
     ngx_http_7digital_cache_entry_t *cache_entry;
     ngx_http_7digital_cache_entry_t *cache_stale;
@@ -161,6 +169,7 @@ typedef struct {
     unsigned                        cache_store:1;
     unsigned                        cache_capture:1;
     unsigned                        cache_serving_stale:1;
+    unsigned                        cache_background:1;
     unsigned                        lock_asked:1;
     unsigned                        lock_held:1;
     unsigned                        lock_done:1;
@@ -168,7 +177,7 @@ typedef struct {
     unsigned                        cd_hashed:1;
     unsigned                        has_nonce:1;
     unsigned                        identified:1;
-    unsigned                        waiting_redis:1;
+    unsigned                        wait_cleanup:1;
     unsigned                        replay:1;
     unsigned                        done:1;
     unsigned                        waiting_body:1;
@@ -199,6 +208,7 @@ ngx_int_t ngx_http_7digital_redis_set_nx(ngx_http_request_t *r,
     ngx_str_t *key, char *unit, ngx_uint_t amount);
 void ngx_http_7digital_redis_resume(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx);
+void ngx_http_7digital_wake(ngx_http_request_t *r);
 
 /* ngx_http_7digital_request.c */
 ngx_int_t ngx_http_7digital_read_input(ngx_http_request_t *r,
@@ -258,8 +268,14 @@ ngx_int_t ngx_http_7digital_cache_lookup(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
 ngx_int_t ngx_http_7digital_cache_send(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx);
+ngx_int_t ngx_http_7digital_cache_refresh(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx);
 ngx_int_t ngx_http_7digital_cache_lock(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
+
+/* ngx_http_7digital_purge.c */
+char *ngx_http_7digital_cache_purge(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 /* ngx_http_7digital_error.c */
 ngx_uint_t ngx_http_7digital_wants_json(ngx_http_request_t *r);

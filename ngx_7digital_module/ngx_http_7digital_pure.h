@@ -68,12 +68,25 @@ typedef ngx_uint_t (*ngx_http_7digital_skip_pt)(ngx_str_t *name);
 
 #define NGX_HTTP_7DIGITAL_CACHE_HEADERS  8
 
+/*
+ * Purge scopes: the API's root, and each path prefix up to this many
+ * segments and this many bytes, each alone and narrowed by one of the
+ * scope parameters (country, shopId, tenantId) up to this many bytes.
+ */
+#define NGX_HTTP_7DIGITAL_SCOPE_DEPTH    4
+#define NGX_HTTP_7DIGITAL_SCOPE_MAX_LEN  256
+#define NGX_HTTP_7DIGITAL_SCOPE_PARAMS   3
+#define NGX_HTTP_7DIGITAL_SCOPE_VALUE    128
+#define NGX_HTTP_7DIGITAL_SCOPES                                              \
+    ((NGX_HTTP_7DIGITAL_SCOPE_DEPTH + 1) * (NGX_HTTP_7DIGITAL_SCOPE_PARAMS + 1))
+
 /* a cached answer; decoded, every string points into the stored bytes */
 typedef struct {
     ngx_uint_t                      status;
     time_t                          stored;
     time_t                          fresh_until;
     time_t                          stale_until;
+    uint64_t                        generation;  /* of its purge scopes */
     ngx_uint_t                      nheaders;
     ngx_str_t                       names[NGX_HTTP_7DIGITAL_CACHE_HEADERS];
     ngx_str_t                       values[NGX_HTTP_7DIGITAL_CACHE_HEADERS];
@@ -117,6 +130,15 @@ u_char *ngx_http_7digital_put_port(u_char *p, ngx_uint_t port);
 ngx_int_t ngx_http_7digital_cache_key(ngx_pool_t *pool, ngx_str_t *prefix,
     ngx_str_t *api, ngx_str_t *path, ngx_str_t *format, ngx_array_t *params,
     ngx_http_7digital_skip_pt skip, ngx_str_t *key);
+ngx_int_t ngx_http_7digital_cache_scopes(ngx_pool_t *pool, ngx_str_t *api,
+    ngx_str_t *path, ngx_array_t *params, ngx_array_t *keys);
+ngx_int_t ngx_http_7digital_cache_scope_key(ngx_pool_t *pool, ngx_str_t *api,
+    ngx_str_t *scope, ngx_str_t *name, ngx_str_t *value, ngx_str_t *key);
+ngx_int_t ngx_http_7digital_cache_purge_scope(ngx_str_t *path,
+    ngx_str_t *scope);
+ngx_int_t ngx_http_7digital_cache_scope_param(ngx_str_t *name);
+ngx_int_t ngx_http_7digital_cache_generation(ngx_pool_t *pool,
+    ngx_str_t *values, ngx_uint_t n, uint64_t *generation);
 ngx_int_t ngx_http_7digital_cache_encode(ngx_pool_t *pool,
     ngx_http_7digital_cache_entry_t *e, ngx_str_t *dst);
 ngx_int_t ngx_http_7digital_cache_decode(ngx_str_t *src,
@@ -129,6 +151,7 @@ ngx_int_t ngx_http_7digital_hmac_sha1_base64(ngx_str_t *key, ngx_str_t *msg,
     u_char *out);
 ngx_int_t ngx_http_7digital_hmac_sha256(u_char *key, size_t key_len,
     ngx_str_t *msg, u_char *out);
+ngx_int_t ngx_http_7digital_sha256(ngx_str_t *msg, u_char *out);
 ngx_int_t ngx_http_7digital_sha256_hex(ngx_str_t *msg, u_char *out);
 ngx_uint_t ngx_http_7digital_equal(ngx_str_t *a, ngx_str_t *b);
 ngx_int_t ngx_http_7digital_nonce(u_char *out);

@@ -32,6 +32,7 @@
 struct ngx_http_7digital_redis_op_s {
     ngx_http_7digital_redis_pt      handler;
     void                           *data;
+    ngx_http_7digital_redis_op_t  **slot;
     ngx_event_t                     timer;
     unsigned                        done:1;
 };
@@ -145,8 +146,12 @@ ngx_http_7digital_redis_exit_worker(void)
 /*
  * Sends one command.  NGX_OK: the handler will be called exactly once,
  * with the reply or with NULL (error, timeout, lost connection), unless
- * the op is cancelled first.  NGX_DECLINED: Redis is unavailable now and
- * the handler will not be called.
+ * the op is cancelled first; *opp is the handle to cancel it with, and is
+ * set to NULL just before the handler runs, so that a caller never keeps
+ * a handle to an op that is gone.  NGX_DECLINED: Redis is unavailable now
+ * and the handler will not be called.  Without opp, nothing can cancel the
+ * op (a write nobody waits for).  Commands sent in one pass of the
+ * event loop leave in one write: they cost one round trip together.
  */
 
 ngx_int_t
@@ -158,7 +163,10 @@ ngx_http_7digital_redis_command(ngx_http_7digital_redis_op_t **opp,
     ngx_http_7digital_redis_op_t  *op;
 
     rd = &ngx_http_7digital_redis;
-    *opp = NULL;
+
+    if (opp) {
+        *opp = NULL;
+    }
 
     if (rd->conf == NULL) {
         return NGX_DECLINED;
@@ -179,6 +187,7 @@ ngx_http_7digital_redis_command(ngx_http_7digital_redis_op_t **opp,
 
     op->handler = handler;
     op->data = data;
+    op->slot = opp;
 
     /* hiredis copies the command into its buffer: argv may be freed */
     if (redisAsyncCommandArgv(rd->ac, ngx_http_7digital_redis_reply, op, argc,
@@ -196,7 +205,9 @@ ngx_http_7digital_redis_command(ngx_http_7digital_redis_op_t **opp,
 
     ngx_add_timer(&op->timer, rd->conf->timeout);
 
-    *opp = op;
+    if (opp) {
+        *opp = op;
+    }
 
     return NGX_OK;
 }
@@ -245,6 +256,10 @@ ngx_http_7digital_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
     if (!op->done) {
         op->done = 1;
 
+        if (op->slot) {
+            *op->slot = NULL;
+        }
+
         if (op->timer.timer_set) {
             ngx_del_timer(&op->timer);
         }
@@ -272,6 +287,10 @@ ngx_http_7digital_redis_op_timeout(ngx_event_t *ev)
 
     rd = &ngx_http_7digital_redis;
     op->done = 1;
+
+    if (op->slot) {
+        *op->slot = NULL;
+    }
 
     if (!rd->slow) {
         rd->slow = 1;

@@ -448,7 +448,8 @@ ngx_http_7digital_capture(ngx_http_request_t *r, ngx_buf_t **buf, size_t max,
             return NGX_DECLINED;
         }
 
-        if (cl->buf->last_buf) {
+        /* a subrequest's answer ends with last_in_chain */
+        if (cl->buf->last_buf || (r != r->main && cl->buf->last_in_chain)) {
             return NGX_OK;
         }
     }

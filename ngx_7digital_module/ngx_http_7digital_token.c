@@ -220,7 +220,6 @@ ngx_http_7digital_token_store(ngx_http_request_t *r,
     ngx_str_t                      body, token, secret, key, value;
     const char                    *argv[5];
     size_t                         argvlen[5];
-    ngx_http_7digital_redis_op_t  *op;
     u_char                         ttl[NGX_TIME_T_LEN];
 
     body.data = ctx->captured->pos;
@@ -268,7 +267,7 @@ ngx_http_7digital_token_store(ngx_http_request_t *r,
 
     /* sent before the answer goes on, so a next call on this worker finds
      * it; the reply is only checked, nobody waits for it */
-    if (ngx_http_7digital_redis_command(&op, ngx_http_7digital_token_stored,
+    if (ngx_http_7digital_redis_command(NULL, ngx_http_7digital_token_stored,
                                         NULL, 5, argv, argvlen)
         != NGX_OK)
     {

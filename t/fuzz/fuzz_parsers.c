@@ -59,6 +59,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             (void) ngx_http_7digital_cache_key(NULL, &prefix, &api, &in,
                                       &fmt, &a,
                                       ngx_http_7digital_is_oauth_param, &key);
+
+            /* the same bytes as a path: purge scopes, lookup scopes */
+            ngx_array_init(&b, NULL, 4, sizeof(ngx_str_t));
+            (void) ngx_http_7digital_cache_scopes(NULL, &api, &in, &a, &b);
+            (void) ngx_http_7digital_cache_purge_scope(&in, &key);
         }
         }
         break;

@@ -153,15 +153,17 @@ sub cache_key {
     return 'sevendigital:cache:' . sha256_hex($canon);
 }
 
-# Stores a cache entry as another node would have: "7DC1", status,
-# stored, fresh until, stale until (seconds from now), headers, body.
+# Stores a cache entry as another node would have: "7DC2", status,
+# stored, fresh until, stale until (seconds from now), the generation of
+# its purge scopes (0: nothing purged), headers, body.
 sub plant_entry {
     my ($key, %e) = @_;
     my $now = time;
-    my $bytes = '7DC1' . pack('n', $e{status} // 200)
+    my $bytes = '7DC2' . pack('n', $e{status} // 200)
                 . pack('Q>', $now + ($e{stored} // -600))
                 . pack('Q>', $now + $e{fresh})
                 . pack('Q>', $now + $e{stale})
+                . pack('Q>', $e{generation} // 0)
                 . pack('C', 1)
                 . pack('n', 12) . 'Content-Type'
                 . pack('n', length $e{type}) . $e{type}

@@ -576,6 +576,7 @@ test_cache_entry(void)
     e.stored = 1795428930;
     e.fresh_until = 1795429230;
     e.stale_until = 1795432530;
+    e.generation = 0xcdbc37115309893bULL;
     e.nheaders = 2;
     e.names[0] = (ngx_str_t) S("Content-Type");
     e.values[0] = (ngx_str_t) S("application/xml; charset=utf-8");
@@ -587,6 +588,7 @@ test_cache_entry(void)
        && ngx_http_7digital_cache_decode(&bytes, &d) == NGX_OK
        && d.status == 200 && d.stored == e.stored
        && d.fresh_until == e.fresh_until && d.stale_until == e.stale_until
+       && d.generation == e.generation
        && d.nheaders == 2 && eq(&d.names[1], "Last-Modified")
        && eq(&d.values[0], "application/xml; charset=utf-8")
        && d.body.len == e.body.len
@@ -595,7 +597,7 @@ test_cache_entry(void)
 
     bad = 0;
 
-    for (i = 0; i < 4 + 2 + 24 + 1 + 2 + 12; i++) {
+    for (i = 0; i < 4 + 2 + 32 + 1 + 2 + 12; i++) {
         cut.data = bytes.data;
         cut.len = i;
         if (ngx_http_7digital_cache_decode(&cut, &d) == NGX_OK) {
@@ -611,9 +613,134 @@ test_cache_entry(void)
 }
 
 
+static ngx_str_t *
+scopes(const char *path, const char *query, ngx_uint_t *n)
+{
+    ngx_str_t    api = S("7digital"), p, q;
+    ngx_array_t  params, keys;
+
+    p.data = (u_char *) path;
+    p.len = strlen(path);
+    q.data = (u_char *) query;
+    q.len = strlen(query);
+
+    ngx_array_init(&params, NULL, 4, sizeof(ngx_http_7digital_param_t));
+    ngx_array_init(&keys, NULL, 4, sizeof(ngx_str_t));
+
+    if (ngx_http_7digital_parse_params(NULL, &q, &params) != NGX_OK
+        || ngx_http_7digital_cache_scopes(NULL, &api, &p, &params, &keys)
+           != NGX_OK)
+    {
+        *n = 0;
+        return NULL;
+    }
+
+    *n = keys.nelts;
+
+    return keys.elts;
+}
+
+
+static void
+test_cache_scopes(void)
+{
+    u_char      long_path[400];
+    ngx_str_t  *k, path, scope;
+    ngx_uint_t  n;
+
+    k = scopes("/1.2/artist/details", "shopId=34&q=x&country=GB", &n);
+
+    ok(n == 12 && eq(&k[0], "sevendigital:gen:7digital:")
+       && eq(&k[1], "sevendigital:gen:7digital:?country=GB")
+       && eq(&k[2], "sevendigital:gen:7digital:?shopId=34")
+       && eq(&k[3], "sevendigital:gen:7digital:/1.2")
+       && eq(&k[6], "sevendigital:gen:7digital:/1.2/artist")
+       && eq(&k[11],
+             "sevendigital:gen:7digital:/1.2/artist/details?shopId=34"),
+       "a request's purge scopes: root and each path prefix, each alone "
+       "and with each scope parameter");
+
+    k = scopes("/music/list/top/us/extra/more", "tenantId=a%20b&country=x"
+               "&country=y&country=", &n);
+
+    ok(n == 5 * 3 && eq(&k[14],
+             "sevendigital:gen:7digital:/music/list/top/us?tenantId=a%20b")
+       && eq(&k[13], "sevendigital:gen:7digital:/music/list/top/us?country=x"),
+       "four path segments at most; values encoded; the first value only");
+
+    ngx_memset(long_path, 'a', sizeof(long_path));
+    long_path[0] = '/';
+    long_path[5] = '/';
+    long_path[sizeof(long_path) - 1] = '\0';
+
+    k = scopes((char *) long_path, "", &n);
+    ok(n == 2 && k[1].len == sizeof("sevendigital:gen:7digital:/aaaa") - 1,
+       "a prefix longer than 256 bytes is not a scope");
+
+    path = (ngx_str_t) S("/1.2/artist/*");
+    ok(ngx_http_7digital_cache_purge_scope(&path, &scope) == NGX_OK
+       && eq(&scope, "/1.2/artist"),
+       "a purge prefix names the same scope as the lookups");
+
+    path = (ngx_str_t) S("/*");
+    ok(ngx_http_7digital_cache_purge_scope(&path, &scope) == NGX_OK
+       && scope.len == 0, "\"/*\" is the API's root");
+
+    path = (ngx_str_t) S("/1.2//*");
+    ok(ngx_http_7digital_cache_purge_scope(&path, &scope) == NGX_OK
+       && eq(&scope, "/1.2"), "repeated slashes before the star are one");
+
+    path = (ngx_str_t) S("/1.2/artist/details");
+    ok(ngx_http_7digital_cache_purge_scope(&path, &scope) == NGX_DECLINED,
+       "a path without a star is one resource");
+
+    path = (ngx_str_t) S("/1.2/art*");
+    ok(ngx_http_7digital_cache_purge_scope(&path, &scope) == NGX_ERROR,
+       "a star inside a segment is refused");
+
+    path = (ngx_str_t) S("/a/b/c/d/*");
+    ok(ngx_http_7digital_cache_purge_scope(&path, &scope) == NGX_OK,
+       "four segments are a scope");
+
+    path = (ngx_str_t) S("/a/b/c/d/e/*");
+    ok(ngx_http_7digital_cache_purge_scope(&path, &scope) == NGX_ERROR,
+       "five segments are refused");
+
+    path = (ngx_str_t) S("/a/*/c/*");
+    ok(ngx_http_7digital_cache_purge_scope(&path, &scope) == NGX_ERROR,
+       "a star before the end is refused");
+}
+
+
+static void
+test_cache_generation(void)
+{
+    uint64_t   g1, g2;
+    ngx_str_t  v[4];
+
+    ngx_memzero(v, sizeof(v));
+
+    ok(ngx_http_7digital_cache_generation(NULL, v, 4, &g1) == NGX_OK
+       && g1 == 0, "never purged: generation 0");
+
+    v[2] = (ngx_str_t) S("3");
+
+    /* python3: hashlib.sha256(b"\n\n3\n\n").hexdigest()[:16] */
+    ok(ngx_http_7digital_cache_generation(NULL, v, 4, &g1) == NGX_OK
+       && g1 == 0xcdbc37115309893bULL,
+       "the generation digests every scope's value");
+
+    v[2] = (ngx_str_t) S("4");
+    ngx_http_7digital_cache_generation(NULL, v, 4, &g2);
+    ok(g1 != g2, "a purge changes it");
+}
+
+
 int
 main(void)
 {
+    test_cache_scopes();
+    test_cache_generation();
     test_cd_date_hmac();
     test_cd_parse_date();
     test_cd_date_format();

@@ -1,0 +1,446 @@
+
+/*
+ * Copyright (C) ngx_7digital_module authors
+ *
+ * Cache purge, as a content handler in a location the operator protects.
+ * One resource: its entries (both response formats) are deleted.  A
+ * prefix (a path ending in a slash and a star), optionally narrowed by
+ * one scope parameter: its generation is incremented, one Redis command
+ * whatever the number of entries under it (see
+ * ngx_http_7digital_cache_scopes()).
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <hiredis/hiredis.h>
+#include "ngx_http_7digital_module.h"
+
+
+typedef struct {
+    ngx_http_request_t             *request;
+    ngx_http_7digital_redis_op_t   *op;
+    unsigned                        prefix:1;
+} ngx_http_7digital_purge_t;
+
+
+static ngx_int_t ngx_http_7digital_purge_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_7digital_purge_prefix(ngx_http_request_t *r,
+    ngx_str_t *api, ngx_str_t *scope, ngx_array_t *params, ngx_str_t *argv,
+    ngx_str_t *reason);
+static ngx_int_t ngx_http_7digital_purge_keys(ngx_http_request_t *r,
+    ngx_uint_t apiv, ngx_str_t *api, ngx_str_t *path, ngx_array_t *params,
+    ngx_str_t *argv);
+static void ngx_http_7digital_purge_reply(void *data, void *reply);
+static void ngx_http_7digital_purge_cleanup(void *data);
+static ngx_int_t ngx_http_7digital_purge_send(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_str_t *body);
+static ngx_int_t ngx_http_7digital_purge_error(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_str_t *reason);
+
+
+static ngx_str_t  ngx_http_7digital_purge_method = ngx_string("PURGE");
+
+
+char *
+ngx_http_7digital_cache_purge(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_7digital_loc_conf_t *lcf = conf;
+
+    ngx_str_t                         *value;
+    ngx_http_core_loc_conf_t          *clcf;
+    ngx_http_compile_complex_value_t   ccv;
+
+    if (lcf->purge_api) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "7digital") == 0) {
+        lcf->purge_api = NGX_HTTP_7DIGITAL_API_7D;
+
+    } else if (ngx_strcmp(value[1].data, "choosedigital") == 0) {
+        lcf->purge_api = NGX_HTTP_7DIGITAL_API_CD;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\", "
+                           "it must be \"7digital\" or \"choosedigital\"",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (cf->args->nelts == 3) {
+        lcf->purge_path = ngx_palloc(cf->pool,
+                                     sizeof(ngx_http_complex_value_t));
+        if (lcf->purge_path == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+        ccv.cf = cf;
+        ccv.value = &value[2];
+        ccv.complex_value = lcf->purge_path;
+
+        if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_7digital_purge_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_7digital_purge_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                      rc;
+    ngx_str_t                      path, scope, api, reason;
+    ngx_str_t                      argv[3];
+    ngx_uint_t                     i, argc;
+    ngx_array_t                    params;
+    const char                    *cargv[3];
+    size_t                         cargvlen[3];
+    ngx_http_cleanup_t            *cln;
+    ngx_http_7digital_purge_t     *p;
+    ngx_http_7digital_loc_conf_t  *lcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_7digital_module);
+
+    if (!(r->method & NGX_HTTP_DELETE)
+        && (r->method_name.len != ngx_http_7digital_purge_method.len
+            || ngx_strncmp(r->method_name.data,
+                           ngx_http_7digital_purge_method.data,
+                           r->method_name.len) != 0))
+    {
+        ngx_str_set(&reason, "use PURGE or DELETE");
+        return ngx_http_7digital_purge_error(r, NGX_HTTP_NOT_ALLOWED,
+                                             &reason);
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    path = r->uri;
+
+    if (lcf->purge_path
+        && ngx_http_complex_value(r, lcf->purge_path, &path) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_array_init(&params, r->pool, 4,
+                       sizeof(ngx_http_7digital_param_t))
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_7digital_parse_params(r->pool, &r->args, &params)
+        != NGX_OK)
+    {
+        ngx_str_set(&reason, "the query string is malformed");
+        return ngx_http_7digital_purge_error(r, NGX_HTTP_BAD_REQUEST,
+                                             &reason);
+    }
+
+    if (lcf->purge_api == NGX_HTTP_7DIGITAL_API_7D) {
+        ngx_str_set(&api, "7digital");
+
+    } else {
+        ngx_str_set(&api, "choosedigital");
+    }
+
+    p = ngx_pcalloc(r->pool, sizeof(ngx_http_7digital_purge_t));
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_7digital_cache_purge_scope(&path, &scope);
+
+    if (rc == NGX_ERROR) {
+        ngx_str_set(&reason, "a prefix ends in \\\"/*\\\" after at most 4 "
+                             "path segments and 256 bytes");
+        return ngx_http_7digital_purge_error(r, NGX_HTTP_BAD_REQUEST,
+                                             &reason);
+    }
+
+    if (rc == NGX_OK) {
+        p->prefix = 1;
+        rc = ngx_http_7digital_purge_prefix(r, &api, &scope, &params, argv,
+                                            &reason);
+        argc = 2;
+
+    } else {
+        rc = ngx_http_7digital_purge_keys(r, lcf->purge_api, &api, &path,
+                                          &params, argv);
+        argc = (lcf->purge_api == NGX_HTTP_7DIGITAL_API_7D) ? 3 : 2;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_7digital_purge_error(r, NGX_HTTP_BAD_REQUEST,
+                                             &reason);
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    for (i = 0; i < argc; i++) {
+        cargv[i] = (const char *) argv[i].data;
+        cargvlen[i] = argv[i].len;
+    }
+
+    cln = ngx_http_cleanup_add(r, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_7digital_purge_cleanup;
+    cln->data = p;
+    p->request = r;
+
+    if (ngx_http_7digital_redis_command(&p->op, ngx_http_7digital_purge_reply,
+                                        p, (int) argc, cargv, cargvlen)
+        != NGX_OK)
+    {
+        ngx_str_set(&reason, "the cache store is unavailable");
+        return ngx_http_7digital_purge_error(r,
+                                             NGX_HTTP_SERVICE_UNAVAILABLE,
+                                             &reason);
+    }
+
+    r->main->count++;
+    r->read_event_handler = ngx_http_test_reading;
+
+    return NGX_DONE;
+}
+
+
+/* INCR of the scope's generation; at most one scope parameter narrows it */
+
+static ngx_int_t
+ngx_http_7digital_purge_prefix(ngx_http_request_t *r, ngx_str_t *api,
+    ngx_str_t *scope, ngx_array_t *params, ngx_str_t *argv,
+    ngx_str_t *reason)
+{
+    ngx_http_7digital_param_t  *prm, *narrow;
+
+    prm = params->elts;
+    narrow = NULL;
+
+    if (params->nelts > 1) {
+        ngx_str_set(reason, "a prefix is narrowed by one parameter at most");
+        return NGX_DECLINED;
+    }
+
+    if (params->nelts == 1) {
+        narrow = &prm[0];
+
+        if (ngx_http_7digital_cache_scope_param(&narrow->name) < 0) {
+            ngx_str_set(reason, "a prefix is narrowed by \\\"country\\\", "
+                                "\\\"shopId\\\" or \\\"tenantId\\\" only");
+            return NGX_DECLINED;
+        }
+
+        if (narrow->value.len == 0
+            || narrow->value.len > NGX_HTTP_7DIGITAL_SCOPE_VALUE)
+        {
+            ngx_str_set(reason, "the parameter's value is empty or longer "
+                                "than 128 bytes");
+            return NGX_DECLINED;
+        }
+    }
+
+    ngx_str_set(&argv[0], "INCR");
+
+    return ngx_http_7digital_cache_scope_key(r->pool, api, scope,
+                                             narrow ? &narrow->name : NULL,
+                                             narrow ? &narrow->value : NULL,
+                                             &argv[1]);
+}
+
+
+/* DEL of the resource's entries, in every format the API answers in */
+
+static ngx_int_t
+ngx_http_7digital_purge_keys(ngx_http_request_t *r, ngx_uint_t apiv,
+    ngx_str_t *api, ngx_str_t *path, ngx_array_t *params, ngx_str_t *argv)
+{
+    ngx_str_t                  prefix, json, xml;
+    ngx_http_7digital_skip_pt  skip;
+
+    ngx_str_set(&prefix, "sevendigital:cache:");
+    ngx_str_set(&json, "json");
+    ngx_str_set(&xml, "xml");
+
+    skip = (apiv == NGX_HTTP_7DIGITAL_API_7D)
+           ? ngx_http_7digital_is_oauth_param
+           : ngx_http_7digital_is_cd_authentication;
+
+    ngx_str_set(&argv[0], "DEL");
+
+    if (ngx_http_7digital_cache_key(r->pool, &prefix, api, path, &json,
+                                    params, skip, &argv[1])
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (apiv == NGX_HTTP_7DIGITAL_API_CD) {
+        return NGX_OK;
+    }
+
+    return ngx_http_7digital_cache_key(r->pool, &prefix, api, path, &xml,
+                                       params, skip, &argv[2]);
+}
+
+
+static void
+ngx_http_7digital_purge_reply(void *data, void *reply)
+{
+    ngx_http_7digital_purge_t *p = data;
+
+    ngx_int_t            rc;
+    ngx_str_t            body, reason;
+    ngx_uint_t           status;
+    redisReply          *rep;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = p->request;
+    c = r->connection;
+    rep = reply;
+
+    if (rep == NULL || rep->type != REDIS_REPLY_INTEGER) {
+        ngx_str_set(&reason, "the cache store did not answer");
+        rc = ngx_http_7digital_purge_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                           &reason);
+        goto done;
+    }
+
+    body.data = ngx_pnalloc(r->pool, sizeof("{\"purged\":\"prefix\","
+                                            "\"generation\":}")
+                                     + NGX_INT64_LEN);
+    if (body.data == NULL) {
+        rc = NGX_ERROR;
+        goto done;
+    }
+
+    if (p->prefix) {
+        ngx_log_error(NGX_LOG_NOTICE, c->log, 0,
+                      "sevendigital: cache prefix purged, generation %L",
+                      (int64_t) rep->integer);
+
+        status = NGX_HTTP_OK;
+        body.len = ngx_sprintf(body.data,
+                               "{\"purged\":\"prefix\",\"generation\":%L}",
+                               (int64_t) rep->integer)
+                   - body.data;
+
+    } else {
+        status = rep->integer ? NGX_HTTP_OK : NGX_HTTP_NOT_FOUND;
+        body.len = ngx_sprintf(body.data,
+                               "{\"purged\":\"key\",\"deleted\":%L}",
+                               (int64_t) rep->integer)
+                   - body.data;
+    }
+
+    rc = ngx_http_7digital_purge_send(r, status, &body);
+
+done:
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_7digital_purge_cleanup(void *data)
+{
+    ngx_http_7digital_purge_t *p = data;
+
+    ngx_http_7digital_redis_cancel(p->op);
+    p->op = NULL;
+}
+
+
+/* reason is a JSON string's contents: a constant, never client bytes */
+
+static ngx_int_t
+ngx_http_7digital_purge_error(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *reason)
+{
+    ngx_str_t         body;
+    ngx_table_elt_t  *h;
+
+    body.len = sizeof("{\"error\":\"\"}") - 1 + reason->len;
+    body.data = ngx_pnalloc(r->pool, body.len);
+    if (body.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(body.data, "{\"error\":\"%V\"}", reason);
+
+    if (status == NGX_HTTP_NOT_ALLOWED) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Allow");
+        ngx_str_set(&h->value, "PURGE, DELETE");
+#if (nginx_version >= 1023000)
+        h->next = NULL;
+#endif
+    }
+
+    return ngx_http_7digital_purge_send(r, status, &body);
+}
+
+
+static ngx_int_t
+ngx_http_7digital_purge_send(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *body)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = body->len;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = body->data;
+    b->last = body->data + body->len;
+    b->memory = 1;
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
