@@ -173,6 +173,34 @@ write_file("$dir/ok.secret", "SUPERSECRET-xyz\n");
 like($out, qr/requires "sevendigital_upstream_key"/, 'other errors still show');
 unlike($out, qr/SUPERSECRET/, 'the secret itself is never printed');
 
+($rc, $out) = nginx_t(in_location('sevendigital_cache_purge 7digital;'));
+like($out, qr/"sevendigital_cache_purge" requires "sevendigital_redis" in .*nginx\.conf:\d+/,
+     'purge needs Redis');
+
+($rc, $out) = nginx_t("sevendigital_redis 127.0.0.1:6379;\n"
+                      . in_location('sevendigital_cache_purge 7dgital;'));
+like($out, qr/invalid value "7dgital" in "sevendigital_cache_purge", it must be "7digital" or "choosedigital"/,
+     'a misspelt purge API is named');
+
+($rc, $out) = nginx_t("sevendigital_redis 127.0.0.1:6379;\n"
+                      . "sevendigital_partners $fx/partners.json;\n"
+                      . "server { listen 127.0.0.1:1; "
+                      . "sevendigital_gateway 7digital; "
+                      . "sevendigital_upstream_key k; "
+                      . "location /purge { sevendigital_cache_purge 7digital; } }");
+like($out, qr/"sevendigital_cache_purge" cannot be used where "sevendigital_gateway" is on, add "sevendigital_gateway off;" to its location/,
+     'a purge location under an inherited gateway is refused, with the fix');
+
+($rc, $out) = nginx_t("sevendigital_redis 127.0.0.1:6379;\n"
+                      . in_location('sevendigital_cache_purge 7digital $uri; '
+                                    . 'sevendigital_cache_purge 7digital;'));
+like($out, qr/"sevendigital_cache_purge" directive is duplicate/,
+     'one purge per location');
+
+($rc, $out) = nginx_t("sevendigital_redis 127.0.0.1:6379;\n"
+                      . in_location('sevendigital_cache_purge choosedigital $uri;'));
+is($rc, 0, 'a purge location with a path passes') or diag($out);
+
 # the shipped configurations load with the built module
 {
     my $p = "$dir/prefix";

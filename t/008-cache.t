@@ -33,12 +33,7 @@ our $Location = <<'CONF';
     }
 CONF
 
-add_block_preprocessor(sub {
-    my $block = shift;
-    my $config = $block->{config} ? $block->{config}[0] : '';
-    $block->set_value('config', $Location . $config);
-    if (!defined $block->{http_config}) {
-        $block->set_value('http_config', <<'CONF');
+Gateway::prepend_config($Location, <<'CONF');
     sevendigital_partners $TEST_NGINX_FIXTURES/partners.json;
     sevendigital_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
     upstream sevendigital {
@@ -48,8 +43,6 @@ add_block_preprocessor(sub {
         server 127.0.0.1:$TEST_NGINX_MOCK_CD_PORT;
     }
 CONF
-    }
-});
 
 # a fresh cache for each file run
 Gateway::redis('FLUSHDB');

@@ -66,8 +66,7 @@ sub stampede {
 }
 
 sub mock_count {
-    my $r = Gateway::http_get($port, "/__mock/count?path=$_[0]");
-    return $r->{body} + 0;
+    return Gateway::mock_count($port, $_[0]);
 }
 
 Gateway::http_get($port, '/__mock/reset');

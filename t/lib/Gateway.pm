@@ -104,7 +104,8 @@ sub start_blackhole {
     $ENV{TEST_NGINX_BLACKHOLE_PORT} = $port;
 }
 
-# One Redis command over RESP, for tests that look into or plant data.
+# One Redis command over RESP, for tests that look into or plant data:
+# a string, an integer, or a status line as it came ("+OK", "-ERR ...").
 sub redis {
     my @args = @_;
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
@@ -121,6 +122,7 @@ sub redis {
         $line = substr($data, 0, $n);
     } else {
         $line =~ s/\r\n$//;
+        $line =~ s/^://;    # an integer
     }
     close $s;
     return $line;
@@ -289,6 +291,56 @@ sub http_get {
     }
     return { status => $status // 0, headers => \%h, body => $body // '',
              seconds => time - $start };
+}
+
+# As http_get, but "seconds" is when the body was complete by its
+# Content-Length, as a client would see it, and "closed" when the server
+# closed the connection (it may keep working for the request after).
+sub http_fetch {
+    my ($port, $target) = @_;
+    my $start = time;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 10)
+        or return { status => 0, headers => {}, body => '' };
+    print $s "GET $target HTTP/1.1\r\nHost: localhost\r\n"
+             . "Connection: close\r\n\r\n";
+    my ($buf, $head, %h, $done) = ('');
+    while (sysread $s, $buf, 65536, length $buf) {
+        if (!defined $head && $buf =~ /\r\n\r\n/) {
+            ($head, $buf) = split /\r\n\r\n/, $buf, 2;
+            for (split /\r\n/, $head) {
+                $h{lc $1} = $2 if /^([^:]+):\s*(.*)$/;
+            }
+        }
+        if (defined $head && !defined $done
+            && length($buf) >= ($h{'content-length'} // 0))
+        {
+            $done = time - $start;
+        }
+    }
+    close $s;
+    my ($status) = ($head // '') =~ m{^HTTP/1\.1 (\d+)};
+    return { status => $status // 0, headers => \%h, body => $buf,
+             seconds => $done // time - $start, closed => time - $start };
+}
+
+# The mock's count of requests to $path, through the gateway on $port.
+sub mock_count {
+    my ($port, $path) = @_;
+    return http_get($port, "/__mock/count?path=$path")->{body} + 0;
+}
+
+# For data-driven suites: $location goes ahead of every block's config,
+# and $http becomes the http_config of blocks that bring none.
+sub prepend_config {
+    my ($location, $http) = @_;
+    main::add_block_preprocessor(sub {
+        my $block = shift;
+        my $config = $block->{config} ? $block->{config}[0] : '';
+        $block->set_value('config', $location . $config);
+        $block->set_value('http_config', $http)
+            if defined $http && !defined $block->{http_config};
+    });
 }
 
 sub start_services {

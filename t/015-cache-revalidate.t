@@ -1,0 +1,194 @@
+# Stale-while-revalidate: with sevendigital_cache_background_update, the
+# request that finds an entry expired answers with it at once (UPDATING)
+# and refreshes it in the background; the client has its whole answer
+# before the upstream has answered.  Then: Redis round trips, counted by
+# a relay in front of Redis, one per hit, signed requests included (the
+# nonce's SET NX and the cache's MGET leave together).  Timing matters
+# here (who answers before a slow upstream), so this is Test::More.
+
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Gateway;
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+my $port = Gateway::free_port();
+my $rport = Gateway::free_port();
+my $mock = $ENV{TEST_NGINX_MOCK_7D_PORT};
+my $trips_file = "$FindBin::Bin/servroot-relay.trips";
+my $K = 'oauth_consumer_key=acme-key-0001';
+
+Gateway::spawn('redis relay', $rport, '/usr/bin/python3',
+               "$FindBin::Bin/mock/redis_relay.py", $rport,
+               $ENV{TEST_NGINX_REDIS_PORT}, $trips_file);
+
+my $dir = Gateway::start_nginx('revalidate', <<"CONF", port => $port);
+    sevendigital_partners $ENV{TEST_NGINX_FIXTURES}/partners.json;
+    sevendigital_redis 127.0.0.1:$rport;
+    server {
+        listen 127.0.0.1:$port;
+        location /1.2/ {
+            sevendigital_gateway 7digital;
+            sevendigital_upstream_key $ENV{TEST_NGINX_UPSTREAM_7D_KEY};
+            sevendigital_cache on;
+            sevendigital_cache_stale 1h;
+            sevendigital_cache_background_update on;
+            add_header X-Cache-Status \$sevendigital_cache_status always;
+            proxy_pass http://127.0.0.1:$mock;
+        }
+        location /sync/ {
+            rewrite ^/sync(/.*)\$ \$1 break;
+            sevendigital_gateway 7digital;
+            sevendigital_upstream_key $ENV{TEST_NGINX_UPSTREAM_7D_KEY};
+            sevendigital_cache on;
+            sevendigital_cache_stale 1h;
+            add_header X-Cache-Status \$sevendigital_cache_status always;
+            proxy_pass http://127.0.0.1:$mock;
+        }
+        location /signed/ {
+            rewrite ^/signed(/.*)\$ \$1 break;
+            sevendigital_gateway 7digital;
+            sevendigital_upstream_key $ENV{TEST_NGINX_UPSTREAM_7D_KEY};
+            sevendigital_require_signature on;
+            sevendigital_cache on;
+            add_header X-Cache-Status \$sevendigital_cache_status always;
+            proxy_pass http://127.0.0.1:$mock;
+        }
+        location /__mock/ {
+            proxy_pass http://127.0.0.1:$mock;
+        }
+    }
+CONF
+
+sub mock_count {
+    return Gateway::mock_count($port, $_[0]);
+}
+
+sub expired {
+    my ($id, $body) = @_;
+    Gateway::plant_entry(
+        Gateway::cache_key('7digital', '/1.2/release/details', 'xml',
+                           releaseId => $id),
+        type => 'application/xml; charset=utf-8', fresh => -60,
+        stale => 3000, body => $body);
+    return "/1.2/release/details?releaseId=$id&$K";
+}
+
+# waits for a condition, polling, up to a deadline; returns its last value
+sub eventually {
+    my ($cond, $seconds) = @_;
+    my $deadline = time + ($seconds // 5);
+    my $v;
+    until (($v = $cond->()) || time > $deadline) {
+        sleep 0.02;
+    }
+    return $v;
+}
+
+sub trips {
+    open my $f, '<', $trips_file or return 0;
+    my $n = <$f>;
+    return ($n // 0) + 0;
+}
+
+Gateway::http_get($port, '/__mock/reset');
+
+# 1. an expired entry, a slow upstream: the client does not wait for it
+my $target = expired('swr-1', '<old/>');
+Gateway::http_get($port, '/__mock/fail?path=/1.2/release/details&delay=0.8');
+
+my $r = Gateway::http_fetch($port, $target);
+is($r->{status}, 200, 'the expired entry is answered');
+is($r->{headers}{'x-cache-status'}, 'UPDATING', '... as UPDATING');
+is($r->{body}, '<old/>', '... with its stored body');
+cmp_ok($r->{seconds}, '<', 0.6, '... before the upstream answered');
+cmp_ok($r->{closed}, '>=', 0.7,
+       'the connection stays open while the refresh runs behind it');
+is(mock_count('/1.2/release/details'), 1, 'the refresh went upstream once');
+
+# 2. the refreshed entry is stored
+my $after = Gateway::http_get($port, $target);
+is($after->{headers}{'x-cache-status'}, 'HIT', 'the refreshed entry hits');
+like($after->{body}, qr/<release id="12345">/, '... with the new answer');
+is(mock_count('/1.2/release/details'), 1, '... without the upstream');
+
+# 3. without the directive the same request waits for the upstream
+Gateway::http_get($port, '/__mock/reset');
+$target = expired('swr-2', '<old/>');
+Gateway::http_get($port, '/__mock/fail?path=/1.2/release/details&delay=0.8');
+$r = Gateway::http_fetch($port, "/sync$target");
+is($r->{headers}{'x-cache-status'}, 'EXPIRED',
+   'background update off: EXPIRED');
+cmp_ok($r->{seconds}, '>=', 0.7, '... the client waited for the upstream');
+
+# 4. while a refresh runs, other clients get the expired entry at once
+Gateway::http_get($port, '/__mock/reset');
+$target = expired('swr-3', '<old-3/>');
+Gateway::http_get($port, '/__mock/fail?path=/1.2/release/details&delay=1');
+
+my $pid = fork;
+die "fork: $!" unless defined $pid;
+if ($pid == 0) {
+    Gateway::http_fetch($port, $target);
+    exit 0;
+}
+
+ok(eventually(sub { mock_count('/1.2/release/details') == 1 }),
+   'the first client started a refresh');
+my $second = Gateway::http_fetch($port, $target);
+is($second->{headers}{'x-cache-status'}, 'UPDATING',
+   'a second client gets the expired entry too');
+cmp_ok($second->{seconds}, '<', 0.5, '... at once');
+cmp_ok($second->{closed}, '<', 0.5, '... and starts no refresh of its own');
+waitpid $pid, 0;
+is(mock_count('/1.2/release/details'), 1, 'one refresh in all');
+
+# 5. a refresh that fails leaves the entry as it was
+Gateway::http_get($port, '/__mock/reset');
+$target = expired('swr-4', '<kept/>');
+Gateway::http_get($port, '/__mock/fail?path=/1.2/release/details&status=500');
+$r = Gateway::http_fetch($port, $target);
+is($r->{headers}{'x-cache-status'}, 'UPDATING', 'refresh failing: UPDATING');
+is($r->{body}, '<kept/>', '... the client never sees the failure');
+$r = Gateway::http_get($port, $target);
+is($r->{body}, '<kept/>', 'the entry is still the old one');
+is(mock_count('/1.2/release/details'), 2,
+   '... and the next request tried again');
+
+# 6. round trips: a hit costs one, a signed hit one as well
+Gateway::http_get($port, "/1.2/artist/details?artistId=rt-1&$K");
+my $t0 = trips();
+$r = Gateway::http_get($port, "/1.2/artist/details?artistId=rt-1&$K");
+is($r->{headers}{'x-cache-status'}, 'HIT', 'a hit');
+is(trips() - $t0, 1, '... one Redis round trip');
+
+$ENV{TEST_NGINX_SERVER_PORT} = $port;
+my $first = Gateway::oauth_request('rt-a', type => 'query',
+    path => '/signed/1.2/artist/details?artistId=rt-2',
+    key => 'acme-key-0001', secret => 'acme-secret-0001');
+my $again = Gateway::oauth_request('rt-b', type => 'query',
+    path => '/signed/1.2/artist/details?artistId=rt-2',
+    key => 'acme-key-0001', secret => 'acme-secret-0001');
+
+$r = Gateway::http_get($port, $first->{target});
+is($r->{headers}{'x-cache-status'}, 'MISS', 'a signed miss');
+$t0 = trips();
+$r = Gateway::http_get($port, $again->{target});
+is($r->{status}, 200, 'a signed hit, its nonce new');
+is($r->{headers}{'x-cache-status'}, 'HIT', '... served from the cache');
+is(trips() - $t0, 1, '... nonce and entry in one Redis round trip');
+
+$r = Gateway::http_get($port, $again->{target});
+is($r->{status}, 401, 'the same signed request again is a replay');
+isnt($r->{headers}{'x-cache-status'} // '', 'HIT',
+     '... and is not served from the cache');
+
+Gateway::stop_nginx($dir);
+unlink $trips_file;
+
+is(Gateway::log_count($dir, qr/\[alert\]|\[crit\]|\[emerg\]|\[error\]/), 0,
+   'no error, alert, crit or emerg in the whole log');
+
+done_testing();
