@@ -149,3 +149,25 @@ sevendigital: upstream answered 500, serving a stale cache entry
 [200, 500]
 --- no_error_log
 [alert]
+
+
+
+=== TEST 8: background update: the expired entry at once, refreshed behind it (also under valgrind)
+--- config
+    location /1.2/ {
+        sevendigital_gateway 7digital;
+        sevendigital_upstream_key $TEST_NGINX_UPSTREAM_7D_KEY;
+        sevendigital_cache on;
+        sevendigital_cache_stale 1h;
+        sevendigital_cache_background_update on;
+        add_header X-Cache-Status $sevendigital_cache_status always;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_MOCK_7D_PORT;
+    }
+--- request eval
+main::expired('s8')
+--- response_headers
+X-Cache-Status: UPDATING
+--- response_body: <stale id="s8"/>
+--- no_error_log
+[error]
+[alert]
