@@ -460,9 +460,11 @@ ngx_http_7digital_check(ngx_http_request_t *r,
     /*
      * An expired entry and the lock are ours: answer with the entry now,
      * refresh it behind the answer; if the refresh cannot start, this
-     * request goes upstream itself.
+     * request goes upstream itself.  A HEAD would refresh nothing: its
+     * answer has no body to store.
      */
     if (ctx->cache_stale && lcf->cache_background_update
+        && r->method == NGX_HTTP_GET
         && (ctx->lock_held || lcf->cache_lock_timeout == 0)
         && ngx_http_7digital_cache_refresh(r, ctx) == NGX_OK)
     {

@@ -297,3 +297,19 @@ Content-Length: 469
 --- response_body
 --- no_error_log
 [error]
+
+
+
+=== TEST 16: a HEAD miss stores nothing (an answer without its body is no entry)
+--- request eval
+[
+"HEAD /1.2/test/nolength?oauth_consumer_key=acme-key-0001",
+"GET /1.2/test/nolength?oauth_consumer_key=acme-key-0001",
+"GET /1.2/test/nolength?oauth_consumer_key=acme-key-0001",
+]
+--- response_headers eval
+["X-Cache-Status: MISS", "X-Cache-Status: MISS", "X-Cache-Status: HIT"]
+--- response_body eval
+["", '<response status="ok" version="1.2"><test/></response>', '<response status="ok" version="1.2"><test/></response>']
+--- no_error_log
+[error]

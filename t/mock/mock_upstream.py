@@ -394,7 +394,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def test_answer(self, what, url):
         """Answers for cache tests: test/big?size=N (N bytes of XML),
-        test/nostore, test/private, test/cookie, test/maxage?s=N."""
+        test/nostore, test/private, test/cookie, test/maxage?s=N,
+        test/nolength (no Content-Length: the body ends with the
+        connection)."""
         q = dict(urllib.parse.parse_qsl(url.query))
         extra = {}
         body = '<response status="ok" version="1.2"><test/></response>'
@@ -413,6 +415,15 @@ class Handler(BaseHTTPRequestHandler):
             extra['Set-Cookie'] = 'session=abc; Path=/'
         elif what == 'maxage':
             extra['Cache-Control'] = 'public, max-age=%s' % q.get('s', '0')
+        elif what == 'nolength':
+            self.send_response(200)
+            self.send_header('Content-Type', 'application/xml; charset=utf-8')
+            self.send_header('Connection', 'close')
+            self.end_headers()
+            self.close_connection = True
+            if self.command != 'HEAD':
+                self.wfile.write(body.encode('utf-8'))
+            return None
         return self.send(200, body, 'application/xml; charset=utf-8', extra)
 
     def issue_token(self, kind):
