@@ -411,21 +411,33 @@ ngx_http_7digital_add_header(ngx_http_request_t *r, ngx_str_t *name,
 /*
  * Copies a response's in-memory buffers into *buf as they pass.  NGX_OK:
  * the last buffer went by; NGX_AGAIN: more to come; NGX_DECLINED: larger
- * than max, or on disk, so not worth keeping.
+ * than max, or on disk, so not worth keeping.  The buffer grows as the
+ * answer does, so that an answer of unknown length does not cost max
+ * bytes up front; an answer of known length gets its size at once.
  */
+
+#define NGX_HTTP_7DIGITAL_CAPTURE_START  16384
 
 ngx_int_t
 ngx_http_7digital_capture(ngx_http_request_t *r, ngx_buf_t **buf, size_t max,
     ngx_chain_t *in)
 {
-    size_t        n;
-    ngx_buf_t    *b;
+    size_t        n, size, used;
+    ngx_buf_t    *b, *nb;
     ngx_chain_t  *cl;
 
     b = *buf;
 
     if (b == NULL) {
-        b = ngx_create_temp_buf(r->pool, max ? max : 1);
+        size = ngx_min(max, NGX_HTTP_7DIGITAL_CAPTURE_START);
+
+        if (r->headers_out.content_length_n > 0
+            && (size_t) r->headers_out.content_length_n <= max)
+        {
+            size = (size_t) r->headers_out.content_length_n;
+        }
+
+        b = ngx_create_temp_buf(r->pool, size ? size : 1);
         if (b == NULL) {
             return NGX_DECLINED;
         }
@@ -437,9 +449,27 @@ ngx_http_7digital_capture(ngx_http_request_t *r, ngx_buf_t **buf, size_t max,
 
         if (ngx_buf_in_memory(cl->buf)) {
             n = cl->buf->last - cl->buf->pos;
+            used = b->last - b->pos;
+
+            if (n > max - used) {
+                return NGX_DECLINED;
+            }
 
             if (n > (size_t) (b->end - b->last)) {
-                return NGX_DECLINED;
+                size = ngx_min(ngx_max(2 * (size_t) (b->end - b->start),
+                                       used + n),
+                               max);
+
+                nb = ngx_create_temp_buf(r->pool, size);
+                if (nb == NULL) {
+                    return NGX_DECLINED;
+                }
+
+                nb->last = ngx_cpymem(nb->pos, b->pos, used);
+                ngx_pfree(r->pool, b->start);
+
+                *buf = nb;
+                b = nb;
             }
 
             b->last = ngx_cpymem(b->last, cl->buf->pos, n);

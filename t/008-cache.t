@@ -313,3 +313,18 @@ Content-Length: 469
 ["", '<response status="ok" version="1.2"><test/></response>', '<response status="ok" version="1.2"><test/></response>']
 --- no_error_log
 [error]
+
+
+
+=== TEST 17: an answer of unknown length, larger than the first capture buffer, is stored whole
+--- request eval
+[
+"GET /1.2/test/nolength?size=100000&oauth_consumer_key=acme-key-0001",
+"GET /1.2/test/nolength?size=100000&oauth_consumer_key=acme-key-0001",
+]
+--- response_headers eval
+["X-Cache-Status: MISS", "X-Cache-Status: HIT\nContent-Length: 100000"]
+--- response_body eval
+[main::big(100000), main::big(100000)]
+--- no_error_log
+[error]

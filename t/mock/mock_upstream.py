@@ -395,12 +395,12 @@ class Handler(BaseHTTPRequestHandler):
     def test_answer(self, what, url):
         """Answers for cache tests: test/big?size=N (N bytes of XML),
         test/nostore, test/private, test/cookie, test/maxage?s=N,
-        test/nolength (no Content-Length: the body ends with the
+        test/nolength[?size=N] (no Content-Length: the body ends with the
         connection)."""
         q = dict(urllib.parse.parse_qsl(url.query))
         extra = {}
         body = '<response status="ok" version="1.2"><test/></response>'
-        if what == 'big':
+        if what == 'big' or (what == 'nolength' and 'size' in q):
             size = int(q.get('size', '1024'))
             head = '<response status="ok" version="1.2"><pad>'
             tail = '</pad></response>'
@@ -415,7 +415,7 @@ class Handler(BaseHTTPRequestHandler):
             extra['Set-Cookie'] = 'session=abc; Path=/'
         elif what == 'maxage':
             extra['Cache-Control'] = 'public, max-age=%s' % q.get('s', '0')
-        elif what == 'nolength':
+        if what == 'nolength':
             self.send_response(200)
             self.send_header('Content-Type', 'application/xml; charset=utf-8')
             self.send_header('Connection', 'close')
