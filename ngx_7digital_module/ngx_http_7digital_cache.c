@@ -37,6 +37,8 @@ static time_t ngx_http_7digital_cache_ttl(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf);
 static void ngx_http_7digital_cache_store(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx);
+static void ngx_http_7digital_cache_kept(ngx_http_request_t *r,
+    ngx_http_7digital_cache_entry_t *e);
 static void ngx_http_7digital_cache_stored(void *data, void *reply);
 static ngx_uint_t ngx_http_7digital_cache_failed(ngx_http_request_t *r);
 static ngx_int_t ngx_http_7digital_cache_stale_header(ngx_http_request_t *r,
@@ -874,6 +876,8 @@ ngx_http_7digital_cache_store(ngx_http_request_t *r,
         e.nheaders = 1;
     }
 
+    ngx_http_7digital_cache_kept(r, &e);
+
     if (ngx_http_7digital_cache_encode(r->pool, &e, &bytes) != NGX_OK) {
         return;
     }
@@ -893,6 +897,56 @@ ngx_http_7digital_cache_store(ngx_http_request_t *r,
     (void) ngx_http_7digital_redis_command(NULL,
                                            ngx_http_7digital_cache_stored,
                                            NULL, 5, argv, argvlen);
+}
+
+
+/*
+ * The upstream's headers an entry keeps besides Content-Type: those that
+ * describe the answer itself; never Set-Cookie (such answers are not
+ * stored) nor hop-by-hop or length headers, which nginx writes anew.
+ */
+
+static ngx_str_t  ngx_http_7digital_cache_kept_headers[] = {
+    ngx_string("Content-Language"),
+    ngx_string("Last-Modified"),
+    ngx_string("ETag"),
+    ngx_string("Cache-Control"),
+    ngx_string("Expires"),
+    ngx_null_string
+};
+
+
+static void
+ngx_http_7digital_cache_kept(ngx_http_request_t *r,
+    ngx_http_7digital_cache_entry_t *e)
+{
+    ngx_str_t        *k;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    for (part = &r->headers_out.headers.part; part; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+
+            if (h[i].hash == 0
+                || e->nheaders == NGX_HTTP_7DIGITAL_CACHE_HEADERS)
+            {
+                continue;
+            }
+
+            for (k = ngx_http_7digital_cache_kept_headers; k->len; k++) {
+                if (h[i].key.len == k->len
+                    && ngx_strncasecmp(h[i].key.data, k->data, k->len) == 0)
+                {
+                    e->names[e->nheaders] = *k;
+                    e->values[e->nheaders++] = h[i].value;
+                    break;
+                }
+            }
+        }
+    }
 }
 
 

@@ -328,3 +328,17 @@ Content-Length: 469
 [main::big(100000), main::big(100000)]
 --- no_error_log
 [error]
+
+
+
+=== TEST 18: an entry keeps the headers that describe the answer, and no others
+--- request eval
+[
+"GET /1.2/test/validators?oauth_consumer_key=acme-key-0001",
+"GET /1.2/test/validators?oauth_consumer_key=acme-key-0001",
+]
+--- response_headers eval
+["X-Cache-Status: MISS\nX-Mock-Trace: not for the cache",
+ "X-Cache-Status: HIT\nLast-Modified: Mon, 23 Nov 2026 10:15:30 GMT\nETag: \"v-42\"\nContent-Language: en-GB\nCache-Control: public, max-age=600\nContent-Type: application/xml; charset=utf-8\n!X-Mock-Trace\n!X-Mock-Path"]
+--- no_error_log
+[error]

@@ -395,7 +395,7 @@ class Handler(BaseHTTPRequestHandler):
     def test_answer(self, what, url):
         """Answers for cache tests: test/big?size=N (N bytes of XML),
         test/nostore, test/private, test/cookie, test/maxage?s=N,
-        test/nolength[?size=N] (no Content-Length: the body ends with the
+        test/validators (Last-Modified, ETag, ...), test/nolength[?size=N] (no Content-Length: the body ends with the
         connection)."""
         q = dict(urllib.parse.parse_qsl(url.query))
         extra = {}
@@ -415,6 +415,12 @@ class Handler(BaseHTTPRequestHandler):
             extra['Set-Cookie'] = 'session=abc; Path=/'
         elif what == 'maxage':
             extra['Cache-Control'] = 'public, max-age=%s' % q.get('s', '0')
+        elif what == 'validators':
+            extra['Last-Modified'] = 'Mon, 23 Nov 2026 10:15:30 GMT'
+            extra['ETag'] = '"v-42"'
+            extra['Content-Language'] = 'en-GB'
+            extra['Cache-Control'] = 'public, max-age=600'
+            extra['X-Mock-Trace'] = 'not for the cache'
         if what == 'nolength':
             self.send_response(200)
             self.send_header('Content-Type', 'application/xml; charset=utf-8')
