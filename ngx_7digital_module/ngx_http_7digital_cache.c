@@ -47,7 +47,7 @@ static ngx_int_t ngx_http_7digital_cache_stale_body(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx, ngx_chain_t *in);
 static ngx_int_t ngx_http_7digital_cache_headers(ngx_http_request_t *r,
     ngx_http_7digital_cache_entry_t *e);
-static void ngx_http_7digital_cache_swallow(ngx_chain_t *in);
+static ngx_uint_t ngx_http_7digital_cache_swallow(ngx_chain_t *in);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -135,26 +135,18 @@ static ngx_int_t
 ngx_http_7digital_cache_keys(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx)
 {
-    ngx_str_t                  api, format, *key;
-    ngx_uint_t                 i;
-    ngx_array_t                keys;
-    ngx_http_7digital_skip_pt  skip;
+    ngx_str_t    format, *key;
+    ngx_uint_t   i;
+    ngx_array_t  keys;
 
-    if (lcf->api == NGX_HTTP_7DIGITAL_API_7D) {
-        ngx_str_set(&api, "7digital");
-        skip = ngx_http_7digital_is_oauth_param;
-
-        if (ngx_http_7digital_wants_json(r)) {
-            ngx_str_set(&format, "json");
-
-        } else {
-            ngx_str_set(&format, "xml");
-        }
+    /* 7digital answers XML or JSON as asked; Choose Digital JSON only */
+    if (lcf->api == NGX_HTTP_7DIGITAL_API_7D
+        && !ngx_http_7digital_wants_json(r))
+    {
+        ngx_str_set(&format, "xml");
 
     } else {
-        ngx_str_set(&api, "choosedigital");
         ngx_str_set(&format, "json");
-        skip = ngx_http_7digital_is_cd_authentication;
     }
 
     if (ngx_array_init(&keys, r->pool, 1 + NGX_HTTP_7DIGITAL_SCOPES,
@@ -166,12 +158,12 @@ ngx_http_7digital_cache_keys(ngx_http_request_t *r,
 
     key = ngx_array_push(&keys);
 
-    if (ngx_http_7digital_cache_key(r->pool, &ngx_http_7digital_cache_prefix,
-                                    &api, &r->uri, &format, &ctx->in.query,
-                                    skip, key)
+    if (ngx_http_7digital_cache_entry_key(r->pool, lcf->api, &r->uri,
+                                          &format, &ctx->in.query, key)
         != NGX_OK
-        || ngx_http_7digital_cache_scopes(r->pool, &api, &r->uri,
-                                          &ctx->in.query, &keys)
+        || ngx_http_7digital_cache_scopes(r->pool,
+                                          ngx_http_7digital_api_name(lcf->api),
+                                          &r->uri, &ctx->in.query, &keys)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -198,6 +190,27 @@ ngx_http_7digital_cache_keys(ngx_http_request_t *r,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The key of one entry: for lookups, stores and purges alike.  Every
+ * credential and one-time value of the API is left out of it.
+ */
+
+ngx_int_t
+ngx_http_7digital_cache_entry_key(ngx_pool_t *pool, ngx_uint_t api,
+    ngx_str_t *path, ngx_str_t *format, ngx_array_t *params, ngx_str_t *key)
+{
+    ngx_http_7digital_skip_pt  skip;
+
+    skip = (api == NGX_HTTP_7DIGITAL_API_7D)
+           ? ngx_http_7digital_is_oauth_param
+           : ngx_http_7digital_is_cd_authentication;
+
+    return ngx_http_7digital_cache_key(pool, &ngx_http_7digital_cache_prefix,
+                                       ngx_http_7digital_api_name(api), path,
+                                       format, params, skip, key);
 }
 
 
@@ -561,17 +574,9 @@ ngx_http_7digital_cache_stale_body(ngx_http_request_t *r,
 {
     ngx_buf_t    *b;
     ngx_uint_t    last;
-    ngx_chain_t  *cl, out;
+    ngx_chain_t   out;
 
-    last = 0;
-
-    for (cl = in; cl; cl = cl->next) {
-        if (cl->buf->last_buf || cl->buf->last_in_chain) {
-            last = 1;
-        }
-    }
-
-    ngx_http_7digital_cache_swallow(in);
+    last = ngx_http_7digital_cache_swallow(in);
 
     if (!last || r->header_only) {
         return NGX_OK;
@@ -597,17 +602,26 @@ ngx_http_7digital_cache_stale_body(ngx_http_request_t *r,
 }
 
 
-/* the buffers count as sent: their producer may reuse them */
+/*
+ * The buffers count as sent, their producer may reuse them; returns
+ * whether the answer's last buffer was among them.
+ */
 
-static void
+static ngx_uint_t
 ngx_http_7digital_cache_swallow(ngx_chain_t *in)
 {
+    ngx_uint_t    last;
     ngx_chain_t  *cl;
 
+    last = 0;
+
     for (cl = in; cl; cl = cl->next) {
+        last |= (cl->buf->last_buf || cl->buf->last_in_chain);
         cl->buf->pos = cl->buf->last;
         cl->buf->file_pos = cl->buf->file_last;
     }
+
+    return last;
 }
 
 
@@ -804,7 +818,7 @@ ngx_http_7digital_cache_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
         if (ctx && ctx->cache_background) {
             /* a background refresh: nothing of it reaches the client */
-            ngx_http_7digital_cache_swallow(in);
+            (void) ngx_http_7digital_cache_swallow(in);
             return NGX_OK;
         }
 
@@ -828,7 +842,7 @@ ngx_http_7digital_cache_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     }
 
     if (ctx->cache_background) {
-        ngx_http_7digital_cache_swallow(in);
+        (void) ngx_http_7digital_cache_swallow(in);
         return NGX_OK;
     }
 

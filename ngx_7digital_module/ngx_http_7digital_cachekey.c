@@ -41,6 +41,11 @@ static ngx_str_t  ngx_http_7digital_scope_prefix =
     ngx_string("sevendigital:gen:");
 
 
+static ngx_int_t ngx_http_7digital_scope_key(ngx_pool_t *pool,
+    ngx_str_t *api, ngx_str_t *scope, ngx_str_t *name, ngx_str_t *evalue,
+    ngx_str_t *key);
+
+
 /*
  * Everything that changes the answer goes in, nothing else: the API, the
  * path, the response format, and every parameter but the skipped ones
@@ -204,7 +209,15 @@ ngx_http_7digital_cache_scopes(ngx_pool_t *pool, ngx_str_t *api,
         if (j >= 0 && values[j] == NULL && prm[i].value.len
             && prm[i].value.len <= NGX_HTTP_7DIGITAL_SCOPE_VALUE)
         {
-            values[j] = &prm[i].value;
+            /* encoded once, used in every path scope */
+            values[j] = ngx_palloc(pool, sizeof(ngx_str_t));
+
+            if (values[j] == NULL
+                || ngx_http_7digital_escape(pool, &prm[i].value, values[j])
+                   != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
         }
     }
 
@@ -224,7 +237,7 @@ ngx_http_7digital_cache_scopes(ngx_pool_t *pool, ngx_str_t *api,
                 return NGX_ERROR;
             }
 
-            if (ngx_http_7digital_cache_scope_key(pool, api, &scope,
+            if (ngx_http_7digital_scope_key(pool, api, &scope,
                     j >= 0 ? &ngx_http_7digital_scope_params[j] : NULL,
                     j >= 0 ? values[j] : NULL, key)
                 != NGX_OK)
@@ -244,10 +257,7 @@ ngx_int_t
 ngx_http_7digital_cache_scope_key(ngx_pool_t *pool, ngx_str_t *api,
     ngx_str_t *scope, ngx_str_t *name, ngx_str_t *value, ngx_str_t *key)
 {
-    u_char     *p;
-    ngx_str_t   evalue;
-
-    ngx_str_null(&evalue);
+    ngx_str_t  evalue;
 
     if (name
         && ngx_http_7digital_escape(pool, value, &evalue) != NGX_OK)
@@ -255,8 +265,19 @@ ngx_http_7digital_cache_scope_key(ngx_pool_t *pool, ngx_str_t *api,
         return NGX_ERROR;
     }
 
+    return ngx_http_7digital_scope_key(pool, api, scope, name,
+                                       name ? &evalue : NULL, key);
+}
+
+
+static ngx_int_t
+ngx_http_7digital_scope_key(ngx_pool_t *pool, ngx_str_t *api,
+    ngx_str_t *scope, ngx_str_t *name, ngx_str_t *evalue, ngx_str_t *key)
+{
+    u_char  *p;
+
     key->len = ngx_http_7digital_scope_prefix.len + api->len + 1 + scope->len
-               + (name ? 1 + name->len + 1 + evalue.len : 0);
+               + (name ? 1 + name->len + 1 + evalue->len : 0);
 
     key->data = ngx_pnalloc(pool, key->len);
     if (key->data == NULL) {
@@ -273,7 +294,7 @@ ngx_http_7digital_cache_scope_key(ngx_pool_t *pool, ngx_str_t *api,
         *p++ = '?';
         p = ngx_cpymem(p, name->data, name->len);
         *p++ = '=';
-        ngx_memcpy(p, evalue.data, evalue.len);
+        ngx_memcpy(p, evalue->data, evalue->len);
     }
 
     return NGX_OK;
@@ -282,9 +303,9 @@ ngx_http_7digital_cache_scope_key(ngx_pool_t *pool, ngx_str_t *api,
 
 /*
  * A purge path ending in a slash and a star names a prefix: NGX_OK with
- * the scope (the slash and star alone are the API's root).  NGX_DECLINED: not a prefix, one entry.
- * NGX_ERROR: a prefix no lookup would ever use (not at a "/", too deep,
- * too long).
+ * the scope (the slash and star alone are the API's root).  NGX_DECLINED:
+ * not a prefix, one entry.  NGX_ERROR: a prefix no lookup would ever use
+ * (not at a "/", too deep, too long).
  */
 
 ngx_int_t
@@ -419,9 +440,9 @@ ngx_http_7digital_cache_generation(ngx_pool_t *pool, ngx_str_t *values,
 
 /*
  * An entry: "7DC2", status (2 bytes), stored, fresh until, stale until,
- * generation (8 bytes each), the header count (1), each header as name length (2), name,
- * value length (2), value, then the body (the rest).  Integers are big
- * endian.
+ * generation (8 bytes each), the header count (1), each header as name
+ * length (2), name, value length (2), value, then the body (the rest).
+ * Integers are big endian.
  */
 
 ngx_int_t

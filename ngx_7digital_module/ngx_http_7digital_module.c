@@ -1008,22 +1008,17 @@ ngx_http_7digital_gateway(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_7digital_loc_conf_t *lcf = conf;
 
-    ngx_str_t        *value;
-    ngx_conf_enum_t  *e;
+    ngx_str_t  *value;
 
     if (lcf->api != NGX_CONF_UNSET_UINT) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
+    lcf->api = ngx_http_7digital_api(&value[1]);
 
-    for (e = ngx_http_7digital_apis; e->name.len; e++) {
-        if (e->name.len == value[1].len
-            && ngx_strcmp(e->name.data, value[1].data) == 0)
-        {
-            lcf->api = e->value;
-            return NGX_CONF_OK;
-        }
+    if (lcf->api != NGX_CONF_UNSET_UINT) {
+        return NGX_CONF_OK;
     }
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -1032,6 +1027,42 @@ ngx_http_7digital_gateway(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                        &value[1], &cmd->name);
 
     return NGX_CONF_ERROR;
+}
+
+
+/* an API by its name in directives: NGX_CONF_UNSET_UINT for none */
+
+ngx_uint_t
+ngx_http_7digital_api(ngx_str_t *name)
+{
+    ngx_conf_enum_t  *e;
+
+    for (e = ngx_http_7digital_apis; e->name.len; e++) {
+        if (e->name.len == name->len
+            && ngx_strncmp(e->name.data, name->data, name->len) == 0)
+        {
+            return e->value;
+        }
+    }
+
+    return NGX_CONF_UNSET_UINT;
+}
+
+
+/* the name of an API, as in directives and Redis keys */
+
+ngx_str_t *
+ngx_http_7digital_api_name(ngx_uint_t api)
+{
+    ngx_conf_enum_t  *e;
+
+    for (e = ngx_http_7digital_apis; e->name.len; e++) {
+        if (e->value == api) {
+            break;
+        }
+    }
+
+    return &e->name;
 }
 
 

@@ -199,6 +199,8 @@ extern ngx_module_t  ngx_http_7digital_module;
 
 
 /* ngx_http_7digital_module.c */
+ngx_uint_t ngx_http_7digital_api(ngx_str_t *name);
+ngx_str_t *ngx_http_7digital_api_name(ngx_uint_t api);
 ngx_http_7digital_ctx_t *ngx_http_7digital_get_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_http_7digital_redis_wait(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_redis_pt handler,
@@ -268,6 +270,8 @@ ngx_int_t ngx_http_7digital_cache_lookup(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
 ngx_int_t ngx_http_7digital_cache_send(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx);
+ngx_int_t ngx_http_7digital_cache_entry_key(ngx_pool_t *pool, ngx_uint_t api,
+    ngx_str_t *path, ngx_str_t *format, ngx_array_t *params, ngx_str_t *key);
 ngx_int_t ngx_http_7digital_cache_refresh(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx);
 ngx_int_t ngx_http_7digital_cache_lock(ngx_http_request_t *r,

@@ -30,8 +30,7 @@ static ngx_int_t ngx_http_7digital_purge_prefix(ngx_http_request_t *r,
     ngx_str_t *api, ngx_str_t *scope, ngx_array_t *params, ngx_str_t *argv,
     ngx_str_t *reason);
 static ngx_int_t ngx_http_7digital_purge_keys(ngx_http_request_t *r,
-    ngx_uint_t apiv, ngx_str_t *api, ngx_str_t *path, ngx_array_t *params,
-    ngx_str_t *argv);
+    ngx_uint_t api, ngx_str_t *path, ngx_array_t *params, ngx_str_t *argv);
 static void ngx_http_7digital_purge_reply(void *data, void *reply);
 static void ngx_http_7digital_purge_cleanup(void *data);
 static ngx_int_t ngx_http_7digital_purge_send(ngx_http_request_t *r,
@@ -57,14 +56,12 @@ ngx_http_7digital_cache_purge(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     value = cf->args->elts;
+    lcf->purge_api = ngx_http_7digital_api(&value[1]);
 
-    if (ngx_strcmp(value[1].data, "7digital") == 0) {
-        lcf->purge_api = NGX_HTTP_7DIGITAL_API_7D;
-
-    } else if (ngx_strcmp(value[1].data, "choosedigital") == 0) {
-        lcf->purge_api = NGX_HTTP_7DIGITAL_API_CD;
-
-    } else {
+    if (lcf->purge_api == NGX_CONF_UNSET_UINT
+        || lcf->purge_api == NGX_HTTP_7DIGITAL_OFF)
+    {
+        lcf->purge_api = 0;
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid value \"%V\" in \"%V\", "
                            "it must be \"7digital\" or \"choosedigital\"",
@@ -101,7 +98,7 @@ static ngx_int_t
 ngx_http_7digital_purge_handler(ngx_http_request_t *r)
 {
     ngx_int_t                      rc;
-    ngx_str_t                      path, scope, api, reason;
+    ngx_str_t                      path, scope, reason, *api;
     ngx_str_t                      argv[3];
     ngx_uint_t                     i, argc;
     ngx_array_t                    params;
@@ -152,13 +149,6 @@ ngx_http_7digital_purge_handler(ngx_http_request_t *r)
                                              &reason);
     }
 
-    if (lcf->purge_api == NGX_HTTP_7DIGITAL_API_7D) {
-        ngx_str_set(&api, "7digital");
-
-    } else {
-        ngx_str_set(&api, "choosedigital");
-    }
-
     p = ngx_pcalloc(r->pool, sizeof(ngx_http_7digital_purge_t));
     if (p == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -175,13 +165,14 @@ ngx_http_7digital_purge_handler(ngx_http_request_t *r)
 
     if (rc == NGX_OK) {
         p->prefix = 1;
-        rc = ngx_http_7digital_purge_prefix(r, &api, &scope, &params, argv,
+        api = ngx_http_7digital_api_name(lcf->purge_api);
+        rc = ngx_http_7digital_purge_prefix(r, api, &scope, &params, argv,
                                             &reason);
         argc = 2;
 
     } else {
-        rc = ngx_http_7digital_purge_keys(r, lcf->purge_api, &api, &path,
-                                          &params, argv);
+        rc = ngx_http_7digital_purge_keys(r, lcf->purge_api, &path, &params,
+                                          argv);
         argc = (lcf->purge_api == NGX_HTTP_7DIGITAL_API_7D) ? 3 : 2;
     }
 
@@ -272,35 +263,28 @@ ngx_http_7digital_purge_prefix(ngx_http_request_t *r, ngx_str_t *api,
 /* DEL of the resource's entries, in every format the API answers in */
 
 static ngx_int_t
-ngx_http_7digital_purge_keys(ngx_http_request_t *r, ngx_uint_t apiv,
-    ngx_str_t *api, ngx_str_t *path, ngx_array_t *params, ngx_str_t *argv)
+ngx_http_7digital_purge_keys(ngx_http_request_t *r, ngx_uint_t api,
+    ngx_str_t *path, ngx_array_t *params, ngx_str_t *argv)
 {
-    ngx_str_t                  prefix, json, xml;
-    ngx_http_7digital_skip_pt  skip;
+    ngx_str_t  json, xml;
 
-    ngx_str_set(&prefix, "sevendigital:cache:");
     ngx_str_set(&json, "json");
     ngx_str_set(&xml, "xml");
-
-    skip = (apiv == NGX_HTTP_7DIGITAL_API_7D)
-           ? ngx_http_7digital_is_oauth_param
-           : ngx_http_7digital_is_cd_authentication;
-
     ngx_str_set(&argv[0], "DEL");
 
-    if (ngx_http_7digital_cache_key(r->pool, &prefix, api, path, &json,
-                                    params, skip, &argv[1])
+    if (ngx_http_7digital_cache_entry_key(r->pool, api, path, &json, params,
+                                          &argv[1])
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    if (apiv == NGX_HTTP_7DIGITAL_API_CD) {
+    if (api == NGX_HTTP_7DIGITAL_API_CD) {
         return NGX_OK;
     }
 
-    return ngx_http_7digital_cache_key(r->pool, &prefix, api, path, &xml,
-                                       params, skip, &argv[2]);
+    return ngx_http_7digital_cache_entry_key(r->pool, api, path, &xml,
+                                             params, &argv[2]);
 }
 
 

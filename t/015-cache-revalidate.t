@@ -157,8 +157,20 @@ is($r->{body}, '<kept/>', 'the entry is still the old one');
 is(mock_count('/1.2/release/details'), 2,
    '... and the next request tried again');
 
+# the writes a miss leaves behind (the entry, the lock's release) are
+# done once Redis has released the lock: only then is the count still
+sub settled {
+    my ($id, $format) = @_;
+    (my $lock = Gateway::cache_key('7digital', '/1.2/artist/details',
+                                   $format // 'xml', artistId => $id))
+        =~ s/^sevendigital:cache:/sevendigital:lock:/;
+    ok(eventually(sub { Gateway::redis('EXISTS', $lock) eq '0' }),
+       "the miss of $id has released its lock");
+}
+
 # 6. round trips: a hit costs one, a signed hit one as well
 Gateway::http_get($port, "/1.2/artist/details?artistId=rt-1&$K");
+settled('rt-1');
 my $t0 = trips();
 $r = Gateway::http_get($port, "/1.2/artist/details?artistId=rt-1&$K");
 is($r->{headers}{'x-cache-status'}, 'HIT', 'a hit');
@@ -174,6 +186,7 @@ my $again = Gateway::oauth_request('rt-b', type => 'query',
 
 $r = Gateway::http_get($port, $first->{target});
 is($r->{headers}{'x-cache-status'}, 'MISS', 'a signed miss');
+settled('rt-2');
 $t0 = trips();
 $r = Gateway::http_get($port, $again->{target});
 is($r->{status}, 200, 'a signed hit, its nonce new');
