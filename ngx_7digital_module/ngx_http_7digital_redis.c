@@ -82,9 +82,10 @@ static ngx_http_7digital_redis_t  ngx_http_7digital_redis;
 
 
 /*
- * Called at worker start: nothing is connected yet, the first command
- * connects.  Timers are cancelable, so that a graceful shutdown never
- * waits for a reconnection.
+ * Called at worker start, which connects at once: a cold worker's first
+ * request then finds the connection ready (or known to be down) instead
+ * of paying for the connect within its command timeout.  Timers are
+ * cancelable, so that a graceful shutdown never waits for a reconnection.
  */
 
 ngx_int_t
@@ -108,6 +109,9 @@ ngx_http_7digital_redis_init_worker(ngx_cycle_t *cycle,
     rd->retry_timer.data = rd;
     rd->retry_timer.log = cycle->log;
     rd->retry_timer.cancelable = 1;
+
+    /* a failure is logged and retried on the backoff timer */
+    (void) ngx_http_7digital_redis_connect(rd);
 
     return NGX_OK;
 }

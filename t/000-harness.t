@@ -1,10 +1,13 @@
 # The suites' own runner (t/harness) checked against the format's
 # semantics; under a real Test::Nginx this file passes the same way.
+# The blocks below must pass; the suites at the top of the file, run in a
+# sub-process, must fail, as they do under the real Test::Nginx.
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Gateway;
 use Test::Nginx::Socket;
+use File::Temp qw(tempdir);
 
 repeat_each(2);
 plan 'no_plan';
@@ -12,6 +15,73 @@ no_shuffle();
 
 $ENV{TEST_NGINX_HARNESS_WORD} = 'sesame';
 env_to_nginx('TEST_NGINX_HARNESS_WORD');
+
+# Runs a suite of its own in a sub-process, with whichever
+# Test::Nginx::Socket this file has, on another port and server root;
+# returns prove's exit status and output.
+sub run_suite {
+    my ($blocks) = @_;
+    my $dir = tempdir(CLEANUP => 1);
+    open my $fh, '>', "$dir/selftest.t" or die $!;
+    print $fh "use Test::Nginx::Socket;\nrepeat_each(1);\n"
+              . "plan 'no_plan';\nno_shuffle();\nrun_tests();\n"
+              . "__DATA__\n\n$blocks";
+    close $fh;
+    local $ENV{PERL5LIB} = join ':', @INC;
+    local $ENV{TEST_NGINX_PORT} = Gateway::free_port();
+    local $ENV{TEST_NGINX_SERVER_PORT};
+    local $ENV{TEST_NGINX_SERVROOT} = "$dir/servroot";
+    local $ENV{TEST_NGINX_LOAD_MODULES} = '';
+    my $out = `$^X $dir/selftest.t 2>&1`;
+    return ($? >> 8, $out);
+}
+
+# error_log is checked after every request, on the lines written since
+# the previous check: a line written for the first request only does not
+# satisfy the check after the second
+my ($rc, $out) = run_suite(<<'T');
+=== TEST 1: a line logged by the first request only
+--- config
+    location /t/ { root html; }
+--- request eval
+["GET /t/first", "GET /t/second"]
+--- error_code eval
+[404, 404]
+--- error_log
+t/first" failed
+T
+isnt($rc, 0, 'self-test: error_log is checked after each request');
+like($out, qr/not ok \d+ - .*TEST 1.*t\/first" failed/,
+     '... and fails on the second request\'s lines');
+
+# a block without config runs against the nginx already running: it is
+# not restarted, so its user_files are not written on its first run
+($rc, $out) = run_suite(<<'T');
+=== TEST 1: nginx started with a config
+--- config
+    location /t/ { root html; }
+--- user_files
+>>> t/one.txt
+one
+--- request
+GET /t/one.txt
+--- response_body
+one
+
+
+
+=== TEST 2: no config: the running nginx, without this block's files
+--- user_files
+>>> t/two.txt
+two
+--- request
+GET /t/two.txt
+--- response_body
+two
+T
+isnt($rc, 0, 'self-test: a block without config does not restart nginx');
+like($out, qr/not ok \d+ - .*TEST 2/, '... and its files are not written');
+unlike($out, qr/not ok \d+ - .*TEST 1/, '... while the first block passes');
 
 run_tests();
 
@@ -123,6 +193,10 @@ http finalize request: 404
 
 
 === TEST 8: user_files are served from the html directory
+--- config
+    location = /t {
+        return 200 "ok\n";
+    }
 --- user_files
 >>> hello.txt
 hi there
@@ -130,3 +204,28 @@ hi there
 GET /hello.txt
 --- response_body
 hi there
+
+
+
+=== TEST 9: a block without config: the same nginx and its files
+--- request
+GET /hello.txt
+--- response_body
+hi there
+
+
+
+=== TEST 10: error_log and no_error_log after each request, on new lines
+--- config
+    location /t/ {
+        root html;
+    }
+--- request eval
+["GET /t/missing", "GET /t/missing", "GET /t/present.txt"]
+--- user_files
+>>> t/present.txt
+here
+--- error_code eval
+[404, 404, 200]
+--- error_log eval
+[qr{"[^"]*/t/missing" failed|/t/present\.txt}]
