@@ -15,6 +15,7 @@ Gateway::defaults();
 
 add_block_preprocessor(sub {
     my $block = shift;
+    return if Gateway::same_nginx($block);
     return if defined $block->{config}
               && $block->{config}[0] =~ /sevendigital_gateway/;
     my $config = $block->{config} ? $block->{config}[0] : '';
@@ -71,13 +72,23 @@ Gateway::cd_headers('globex-key-0002', 'globex-secret-0002', 'php')
 
 === TEST 4: signed with the wrong secret
 --- request eval
-["GET /__mock/cd/reset", "GET /music", "GET /__mock/cd/counts"]
+["GET /__mock/cd/reset", "GET /music"]
 --- more_headers eval
 Gateway::cd_headers('acme-key-0001', 'globex-secret-0002')
 --- error_code eval
-[200, 401, 200]
+[200, 401]
 --- response_body eval
-["ok\n", qq/{"errors":[{"parameter":"authorization","message":"Invalid"}]}/, "{}"]
+["ok\n", qq/{"errors":[{"parameter":"authorization","message":"Invalid"}]}/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 5: ... nothing of it reached the upstream, and the refusal is logged
+--- same_nginx
+--- request
+GET /__mock/cd/counts
+--- response_body: {}
 --- error_log
 sevendigital: request refused: Invalid
 --- no_error_log
@@ -85,7 +96,7 @@ sevendigital: request refused: Invalid
 
 
 
-=== TEST 5: a date 20 minutes old is out of range
+=== TEST 6: a date 20 minutes old is out of range
 --- request
 GET /music
 --- more_headers eval
@@ -98,7 +109,7 @@ Gateway::cd_headers('acme-key-0001', 'acme-secret-0001', 'Z', -1200)
 
 
 
-=== TEST 6: a date 20 minutes ahead is out of range too
+=== TEST 7: a date 20 minutes ahead is out of range too
 --- request
 GET /music
 --- more_headers eval
@@ -111,7 +122,7 @@ Gateway::cd_headers('acme-key-0001', 'acme-secret-0001', 'Z', 1200)
 
 
 
-=== TEST 7: sevendigital_signature_window narrows the window
+=== TEST 8: sevendigital_signature_window narrows the window
 --- config
     location /music {
         sevendigital_gateway choosedigital;
@@ -132,7 +143,7 @@ Gateway::cd_headers('acme-key-0001', 'acme-secret-0001', 'Z', -300)
 
 
 
-=== TEST 8: a partner with a secret must send the date
+=== TEST 9: a partner with a secret must send the date
 --- request
 GET /music
 --- more_headers
@@ -146,7 +157,7 @@ authorization: AAAAAAAAAAAAAAAAAAAAAAAAAAA=
 
 
 
-=== TEST 9: ... and the signature
+=== TEST 10: ... and the signature
 --- request eval
 "GET /music"
 --- more_headers eval
@@ -159,7 +170,7 @@ authorization: AAAAAAAAAAAAAAAAAAAAAAAAAAA=
 
 
 
-=== TEST 10: an unreadable date is bad input
+=== TEST 11: an unreadable date is bad input
 --- request
 GET /music
 --- more_headers eval
@@ -173,7 +184,7 @@ GET /music
 
 
 
-=== TEST 11: a signature that is not Base64 at all
+=== TEST 12: a signature that is not Base64 at all
 --- request eval
 "GET /music"
 --- more_headers eval
@@ -186,7 +197,7 @@ GET /music
 
 
 
-=== TEST 12: two x-cd-date headers are ambiguous
+=== TEST 13: two x-cd-date headers are ambiguous
 --- request eval
 "GET /music"
 --- more_headers eval
@@ -199,7 +210,7 @@ Gateway::cd_headers('acme-key-0001', 'acme-secret-0001') . "x-cd-date: " . Gatew
 
 
 
-=== TEST 13: a purchase (form body): verified, and re-signed for the upstream
+=== TEST 14: a purchase (form body): verified, and re-signed for the upstream
 --- request eval
 [
 "POST /music/purchase\n"
@@ -221,7 +232,7 @@ qr/"body": "cdin=CD0001&priceSold=1099&taxAmount=0&currencyType=points&customerI
 
 
 
-=== TEST 14: a purchase whose price was changed after signing
+=== TEST 15: a purchase whose price was changed after signing
 --- request eval
 "POST /music/purchase\n"
 . "cdin=CD0001&priceSold=1&customerId=cust-42&customerCountryCode=us&authentication="
@@ -237,7 +248,7 @@ Gateway::cd_headers('acme-key-0001', 'acme-secret-0001')
 
 
 
-=== TEST 15: a purchase without customerCountryCode names the parameter
+=== TEST 16: a purchase without customerCountryCode names the parameter
 --- request eval
 "POST /movie/purchase\n"
 . "cdin=MV0001&priceSold=399&customerId=cust-42&authentication=abc"
@@ -252,7 +263,7 @@ Gateway::cd_headers('acme-key-0001', 'acme-secret-0001')
 
 
 
-=== TEST 16: a purchase without the authentication parameter
+=== TEST 17: a purchase without the authentication parameter
 --- request eval
 "POST /tv/purchase\n"
 . "cdin=TV0001&priceSold=199&customerId=cust-42&customerCountryCode=ca"
@@ -267,7 +278,7 @@ Gateway::cd_headers('acme-key-0001', 'acme-secret-0001')
 
 
 
-=== TEST 17: a field sent twice with different values
+=== TEST 18: a field sent twice with different values
 --- request eval
 "POST /ebook/purchase?customerId=cust-99\n"
 . "cdin=EB0001&priceSold=599&customerId=cust-42&customerCountryCode=us&authentication="
@@ -283,7 +294,7 @@ Gateway::cd_headers('acme-key-0001', 'acme-secret-0001')
 
 
 
-=== TEST 18: an authentication value that is not Base64
+=== TEST 19: an authentication value that is not Base64
 --- request eval
 "POST /audiobook/purchase\n"
 . "cdin=AB0001&priceSold=899&customerId=cust-42&customerCountryCode=us&authentication=%25%25%25"
@@ -298,7 +309,7 @@ Gateway::cd_headers('acme-key-0001', 'acme-secret-0001')
 
 
 
-=== TEST 19: update (orderId + customerId), parameters in the query of a PUT
+=== TEST 20: update (orderId + customerId), parameters in the query of a PUT
 --- request eval
 [
 "PUT /music/update?orderId=ORD-1&customerId=cust-42&transactionId=tx-9&authentication="
@@ -317,7 +328,7 @@ qr/"query": "orderId=ORD-1&customerId=cust-42&transactionId=tx-9&authentication=
 
 
 
-=== TEST 20: cancel on tv, form body
+=== TEST 21: cancel on tv, form body
 --- request
 PUT /tv/cancel
 orderId=ORD-7&customerId=cust-42&cancelTransactionId=c-1&authentication=
@@ -332,7 +343,7 @@ Gateway::cd_headers('acme-key-0001', 'acme-secret-0001')
 
 
 
-=== TEST 21: cancel on ebook, correctly signed
+=== TEST 22: cancel on ebook, correctly signed
 --- request eval
 "PUT /ebook/cancel\n"
 . "orderId=ORD-7&customerId=cust-42&authentication="
@@ -347,7 +358,7 @@ Gateway::cd_headers('globex-key-0002', 'globex-secret-0002')
 
 
 
-=== TEST 22: reset download signs customerId + orderId, in that order
+=== TEST 23: reset download signs customerId + orderId, in that order
 --- request eval
 "PUT /music/resetdownload\n"
 . "customerId=cust-42&orderId=ORD-1&authentication="
@@ -362,7 +373,7 @@ Gateway::cd_headers('acme-key-0001', 'acme-secret-0001')
 
 
 
-=== TEST 23: reset download signed in the update order is refused
+=== TEST 24: reset download signed in the update order is refused
 --- request eval
 "PUT /music/resetdownload\n"
 . "customerId=cust-42&orderId=ORD-1&authentication="
@@ -378,7 +389,7 @@ Gateway::cd_headers('acme-key-0001', 'acme-secret-0001')
 
 
 
-=== TEST 24: history (customerId + customerCountryCode)
+=== TEST 25: history (customerId + customerCountryCode)
 --- request eval
 "POST /history/all\n"
 . "customerId=cust-42&customerCountryCode=us&authentication="
@@ -393,7 +404,7 @@ Gateway::cd_headers('acme-key-0001', 'acme-secret-0001')
 
 
 
-=== TEST 25: history count
+=== TEST 26: history count
 --- request eval
 "POST /history/count\n"
 . "customerId=cust-42&customerCountryCode=ca&authentication="
@@ -408,7 +419,7 @@ Gateway::cd_headers('acme-key-0001', 'acme-secret-0001')
 
 
 
-=== TEST 26: a partner without a secret needs no hash; the upstream still gets one
+=== TEST 27: a partner without a secret needs no hash; the upstream still gets one
 --- request eval
 [
 "POST /music/purchase\n"
@@ -428,7 +439,7 @@ qr/"body": "cdin=CD0002&priceSold=99&customerId=c%2B1&customerCountryCode=us&aut
 
 
 
-=== TEST 27: sevendigital_require_signature refuses a partner without a secret
+=== TEST 28: sevendigital_require_signature refuses a partner without a secret
 --- config
     location /music {
         sevendigital_gateway choosedigital;
@@ -449,7 +460,7 @@ cdaccesskeyid: umbrella-key-0004
 
 
 
-=== TEST 28: an authentication parameter on a method without one is not forwarded
+=== TEST 29: an authentication parameter on a method without one is not forwarded
 --- request eval
 [
 "GET /music/genres?authentication=partner-value&tenantId=t1",
@@ -467,7 +478,7 @@ qr/"query": "tenantId=t1"/,
 
 
 
-=== TEST 29: $sevendigital_hashed_customer_id builds the download path
+=== TEST 30: $sevendigital_hashed_customer_id builds the download path
 --- config
     location ~ "^/music/download/(?<cdin>[^/]+)/(?<country>[a-z]{2})$" {
         sevendigital_gateway choosedigital;
@@ -492,7 +503,7 @@ qr{"path": "/music/download/CD0001/\Q${\ Gateway::cd_hashed_customer_id('cust-42
 
 
 
-=== TEST 30: signed search, detail and list calls
+=== TEST 31: signed search, detail and list calls
 --- request eval
 [
 "GET /music/search?term=midnight&country=us&rows=10",

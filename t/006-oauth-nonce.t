@@ -24,6 +24,7 @@ CONF
 
 add_block_preprocessor(sub {
     my $block = shift;
+    return if Gateway::same_nginx($block);
     my $config = $block->{config} ? $block->{config}[0] : '';
     $block->set_value('config', $Location . $config);
 });
@@ -39,18 +40,32 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: the same signed request twice: the second is a replay
+=== TEST 1: a signed request passes once
 --- http_config
     sevendigital_partners $TEST_NGINX_FIXTURES/partners.json;
     sevendigital_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    sevendigital_redis_timeout $TEST_NGINX_REDIS_TIMEOUT;
 --- request eval
-[main::signed('t1')->{request}, main::signed('t1')->{request}]
+main::signed('t1')->{request}
 --- more_headers eval
 main::signed('t1')->{headers}
---- error_code eval
-[200, 401]
---- response_body_like eval
-[qr{<echo path="/user/details">}, qr{^OAuth authentication error: Nonce already used$}]
+--- response_body_like chomp
+<echo path="/user/details">
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 2: ... the same request again is a replay
+--- same_nginx
+--- request eval
+main::signed('t1')->{request}
+--- more_headers eval
+main::signed('t1')->{headers}
+--- error_code: 401
+--- response_body chomp
+OAuth authentication error: Nonce already used
 --- error_log
 sevendigital: request refused: Nonce already used
 --- no_error_log
@@ -59,12 +74,11 @@ sevendigital: request refused: Nonce already used
 
 
 
-=== TEST 2: a nonce only Redis knows (another node saw it) is refused
+=== TEST 3: a nonce only Redis knows (another node saw it) is refused
 --- http_config
     sevendigital_partners $TEST_NGINX_FIXTURES/partners.json;
     sevendigital_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
-    # only Redis knows the nonce: it must answer in time, valgrind or not
-    sevendigital_redis_timeout 2s;
+    sevendigital_redis_timeout $TEST_NGINX_REDIS_TIMEOUT;
 --- request eval
 Gateway::plant_nonce(main::signed('t2') && 't2', 'acme')->{request}
 --- more_headers eval
@@ -78,12 +92,11 @@ OAuth authentication error: Nonce already used
 
 
 
-=== TEST 3: what one instance records in Redis, a fresh one refuses (TEST 1's request)
+=== TEST 4: what one instance records in Redis, a fresh one refuses (TEST 1's request)
 --- http_config
     sevendigital_partners $TEST_NGINX_FIXTURES/partners.json;
     sevendigital_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
-    # only Redis knows the nonce: it must answer in time, valgrind or not
-    sevendigital_redis_timeout 2s;
+    sevendigital_redis_timeout $TEST_NGINX_REDIS_TIMEOUT;
 --- request eval
 main::signed('t1')->{request}
 --- more_headers eval
@@ -97,10 +110,11 @@ OAuth authentication error: Nonce already used
 
 
 
-=== TEST 4: a fresh nonce passes while the Redis key of TEST 1 is still there
+=== TEST 5: a fresh nonce passes while the Redis key of TEST 1 is still there
 --- http_config
     sevendigital_partners $TEST_NGINX_FIXTURES/partners.json;
     sevendigital_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    sevendigital_redis_timeout $TEST_NGINX_REDIS_TIMEOUT;
 --- request eval
 main::signed('t4')->{request}
 --- more_headers eval
@@ -113,16 +127,16 @@ main::signed('t4')->{headers}
 
 
 
-=== TEST 5: Redis unreachable: requests go on, replays are still refused here
+=== TEST 6: Redis unreachable: requests go on
 --- http_config
     sevendigital_partners $TEST_NGINX_FIXTURES/partners.json;
     sevendigital_redis 127.0.0.1:1;
 --- request eval
-[main::signed('t5')->{request}, main::signed('t5')->{request}]
+main::signed('t5')->{request}
 --- more_headers eval
 main::signed('t5')->{headers}
---- error_code eval
-[200, 401]
+--- response_body_like chomp
+<echo path="/user/details">
 --- error_log
 sevendigital: redis unavailable
 --- no_error_log
@@ -131,7 +145,24 @@ sevendigital: redis unavailable
 
 
 
-=== TEST 6: Redis that accepts and never answers: the request waits the timeout only
+=== TEST 7: ... and a replay is still refused, by this node's own cache
+--- same_nginx
+--- request eval
+main::signed('t5')->{request}
+--- more_headers eval
+main::signed('t5')->{headers}
+--- error_code: 401
+--- response_body chomp
+OAuth authentication error: Nonce already used
+--- error_log
+sevendigital: request refused: Nonce already used
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 8: Redis that accepts and never answers: the request waits the timeout only
 --- http_config
     sevendigital_partners $TEST_NGINX_FIXTURES/partners.json;
     sevendigital_redis 127.0.0.1:$TEST_NGINX_BLACKHOLE_PORT;
@@ -140,7 +171,8 @@ sevendigital: redis unavailable
 main::signed('t6')->{request}
 --- more_headers eval
 main::signed('t6')->{headers}
---- timeout: 2
+--- timeout eval
+Gateway::scaled(2)
 --- response_body_like chomp
 <echo path="/user/details">
 --- error_log
@@ -151,10 +183,11 @@ sevendigital: redis did not answer within 200 ms
 
 
 
-=== TEST 7: a password Redis does not accept: logged, requests go on
+=== TEST 9: a password Redis does not accept: logged, requests go on
 --- http_config
     sevendigital_partners $TEST_NGINX_FIXTURES/partners.json;
     sevendigital_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    sevendigital_redis_timeout $TEST_NGINX_REDIS_TIMEOUT;
     sevendigital_redis_password_file $TEST_NGINX_FIXTURES/redis-wrong.password;
 --- request eval
 main::signed('t7')->{request}
@@ -170,7 +203,7 @@ not-the-password
 
 
 
-=== TEST 8: no Redis configured: the local cache alone refuses replays
+=== TEST 10: no Redis configured: the local cache alone refuses replays
 --- http_config
     sevendigital_partners $TEST_NGINX_FIXTURES/partners.json;
 --- request eval

@@ -39,12 +39,14 @@ CONF
 
 add_block_preprocessor(sub {
     my $block = shift;
+    return if Gateway::same_nginx($block);
     my $config = $block->{config} ? $block->{config}[0] : '';
     $block->set_value('config', $Locations . $config);
     if (!defined $block->{http_config}) {
         $block->set_value('http_config', <<'CONF');
     sevendigital_partners $TEST_NGINX_FIXTURES/partners.json;
     sevendigital_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    sevendigital_redis_timeout $TEST_NGINX_REDIS_TIMEOUT;
 CONF
     }
 });
@@ -260,6 +262,7 @@ main::acme('t12')->{headers}
 --- http_config
     sevendigital_partners $TEST_NGINX_FIXTURES/partners.json;
     sevendigital_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    sevendigital_redis_timeout $TEST_NGINX_REDIS_TIMEOUT;
     limit_req_zone $sevendigital_partner zone=partners:1m rate=1r/m;
 --- config
     limit_req zone=partners;

@@ -36,6 +36,7 @@ CONF
 Gateway::prepend_config($Location, <<'CONF');
     sevendigital_partners $TEST_NGINX_FIXTURES/partners.json;
     sevendigital_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    sevendigital_redis_timeout $TEST_NGINX_REDIS_TIMEOUT;
     upstream sevendigital {
         server 127.0.0.1:$TEST_NGINX_MOCK_7D_PORT;
     }
@@ -272,6 +273,21 @@ cdaccesskeyid: umbrella-key-0004
     upstream choosedigital {
         server 127.0.0.1:$TEST_NGINX_MOCK_CD_PORT;
     }
+--- request
+GET /1.2/release/details?releaseId=12345&oauth_consumer_key=acme-key-0001
+--- response_headers
+X-Cache-Status: BYPASS
+--- response_body_like chomp
+<release id="12345">
+--- error_log
+sevendigital: redis unavailable
+--- no_error_log
+[alert]
+
+
+
+=== TEST 15: ... and so do the next requests, while Redis stays away
+--- same_nginx
 --- request eval
 [
 "GET /1.2/release/details?releaseId=12345&oauth_consumer_key=acme-key-0001",
@@ -281,14 +297,12 @@ cdaccesskeyid: umbrella-key-0004
 ["X-Cache-Status: BYPASS", "X-Cache-Status: BYPASS"]
 --- response_body_like eval
 [qr{<release id="12345">}, qr{<release id="12345">}]
---- error_log
-sevendigital: redis unavailable
 --- no_error_log
 [alert]
 
 
 
-=== TEST 15: a HEAD hit sends the headers only
+=== TEST 16: a HEAD hit sends the headers only
 --- request
 HEAD /1.2/release/details?releaseId=12345&oauth_consumer_key=acme-key-0001
 --- response_headers
@@ -300,7 +314,7 @@ Content-Length: 469
 
 
 
-=== TEST 16: a HEAD miss stores nothing (an answer without its body is no entry)
+=== TEST 17: a HEAD miss stores nothing (an answer without its body is no entry)
 --- request eval
 [
 "HEAD /1.2/test/nolength?oauth_consumer_key=acme-key-0001",
@@ -316,7 +330,7 @@ Content-Length: 469
 
 
 
-=== TEST 17: an answer of unknown length, larger than the first capture buffer, is stored whole
+=== TEST 18: an answer of unknown length, larger than the first capture buffer, is stored whole
 --- request eval
 [
 "GET /1.2/test/nolength?size=100000&oauth_consumer_key=acme-key-0001",
@@ -331,7 +345,7 @@ Content-Length: 469
 
 
 
-=== TEST 18: an entry keeps the headers that describe the answer, and no others
+=== TEST 19: an entry keeps the headers that describe the answer, and no others
 --- request eval
 [
 "GET /1.2/test/validators?oauth_consumer_key=acme-key-0001",

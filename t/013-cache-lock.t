@@ -18,6 +18,7 @@ my $clients = 10;
 my $dir = Gateway::start_nginx('lock', <<"CONF", port => $port, workers => 2);
     sevendigital_partners $ENV{TEST_NGINX_FIXTURES}/partners.json;
     sevendigital_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};
+    sevendigital_redis_timeout $ENV{TEST_NGINX_REDIS_TIMEOUT};
     server {
         listen 127.0.0.1:$port;
         location /1.2/ {
