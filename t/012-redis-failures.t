@@ -13,12 +13,15 @@ use Test::More;
 use Time::HiRes qw(time sleep);
 
 my $port = Gateway::free_port();
+# the Redis timeout under test, and a bound well above it
+my $timeout = Gateway::scaled(0.1) * 1000;
+my $bound = Gateway::scaled(1);
 my ($redis, $rport) = Gateway::start_redis();
 
 my $dir = Gateway::start_nginx('redis', <<"CONF", port => $port);
     sevendigital_partners $ENV{TEST_NGINX_FIXTURES}/partners.json;
     sevendigital_redis 127.0.0.1:$rport;
-    sevendigital_redis_timeout 100ms;
+    sevendigital_redis_timeout ${timeout}ms;
     server {
         listen 127.0.0.1:$port;
         location /1.2/ {
@@ -44,7 +47,7 @@ sub get {
 # poll with a deadline until a request is answered with the given status
 sub until_cache {
     my ($want, $seconds) = @_;
-    my $deadline = time + $seconds;
+    my $deadline = time + Gateway::scaled($seconds);
     my @r;
     while (time < $deadline) {
         @r = get();
@@ -65,7 +68,7 @@ Gateway::stop_child($redis);
 for my $i (1 .. 3) {
     @r = get();
     is_deeply([@r[0, 1]], [200, 'BYPASS'], "Redis stopped: answered ($i)");
-    cmp_ok($r[2], '<', 1, "... without waiting ($i)");
+    cmp_ok($r[2], '<', $bound, "... without waiting ($i)");
 }
 
 is(Gateway::log_count($dir, qr/redis unavailable/), 1,
@@ -87,10 +90,10 @@ kill 'STOP', $redis;
 for my $i (1 .. 4) {
     @r = get();
     is($r[0], 200, "Redis paused: answered ($i)");
-    cmp_ok($r[2], '<', 1, "... within about the Redis timeout ($i)");
+    cmp_ok($r[2], '<', $bound, "... within about the Redis timeout ($i)");
 }
 
-is(Gateway::log_count($dir, qr/redis did not answer within 100 ms/), 1,
+is(Gateway::log_count($dir, qr/redis did not answer within $timeout ms/), 1,
    'the slowness is logged once');
 
 kill 'CONT', $redis;
@@ -110,7 +113,7 @@ my $master = do {
 
 kill 'HUP', $master;
 
-my $deadline = time + 10;
+my $deadline = time + Gateway::scaled(10);
 while (time < $deadline
        && !Gateway::log_count($dir, qr/gracefully shutting down/))
 {

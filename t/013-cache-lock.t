@@ -14,6 +14,9 @@ use Time::HiRes qw(time sleep);
 my $port = Gateway::free_port();
 my $mock = $ENV{TEST_NGINX_MOCK_7D_PORT};
 my $clients = 10;
+# the slow upstream's delay; bounds below are fractions of it
+my $delay = Gateway::scaled(1);
+my $lock_timeout = Gateway::scaled(5);
 
 my $dir = Gateway::start_nginx('lock', <<"CONF", port => $port, workers => 2);
     sevendigital_partners $ENV{TEST_NGINX_FIXTURES}/partners.json;
@@ -26,7 +29,7 @@ my $dir = Gateway::start_nginx('lock', <<"CONF", port => $port, workers => 2);
             sevendigital_upstream_key $ENV{TEST_NGINX_UPSTREAM_7D_KEY};
             sevendigital_cache on;
             sevendigital_cache_stale 1h;
-            sevendigital_cache_lock_timeout 5s;
+            sevendigital_cache_lock_timeout ${lock_timeout}s;
             add_header X-Cache-Status \$sevendigital_cache_status always;
             proxy_pass http://127.0.0.1:$mock;
         }
@@ -73,7 +76,7 @@ sub mock_count {
 Gateway::http_get($port, '/__mock/reset');
 
 # 1. a cold entry, a slow upstream: one request goes upstream
-Gateway::http_get($port, '/__mock/fail?path=/1.2/release/details&delay=0.6');
+Gateway::http_get($port, "/__mock/fail?path=/1.2/release/details&delay=$delay");
 
 my @r = stampede('/1.2/release/details?releaseId=cold-1'
                  . '&oauth_consumer_key=acme-key-0001');
@@ -93,7 +96,7 @@ Gateway::plant_entry(
                        releaseId => 'warm-1'),
     type => 'application/xml; charset=utf-8', fresh => -60, stale => 3000,
     body => '<old/>');
-Gateway::http_get($port, '/__mock/fail?path=/1.2/release/details&delay=0.6');
+Gateway::http_get($port, "/__mock/fail?path=/1.2/release/details&delay=$delay");
 
 @r = stampede('/1.2/release/details?releaseId=warm-1'
               . '&oauth_consumer_key=globex-key-0002');
@@ -102,7 +105,7 @@ is(scalar(grep { $_->[0] == 200 } @r), $clients, 'every client got 200');
 is(scalar(grep { $_->[1] eq 'EXPIRED' } @r), 1, 'one refreshed the entry');
 my @updating = grep { $_->[1] eq 'UPDATING' } @r;
 is(scalar(@updating), $clients - 1, 'the others got the expired entry');
-is(scalar(grep { $_->[2] < 0.4 } @updating), scalar(@updating),
+is(scalar(grep { $_->[2] < $delay } @updating), scalar(@updating),
    '... without waiting for the upstream');
 is(mock_count('/1.2/release/details'), 1, 'the upstream saw one request');
 

@@ -13,6 +13,7 @@ use lib "$FindBin::Bin/lib";
 use Gateway;
 use Test::More;
 use Time::HiRes qw(time sleep);
+use POSIX qw(WNOHANG);
 
 my $port = Gateway::free_port();
 my $rport = Gateway::free_port();
@@ -27,6 +28,7 @@ Gateway::spawn('redis relay', $rport, '/usr/bin/python3',
 my $dir = Gateway::start_nginx('revalidate', <<"CONF", port => $port);
     sevendigital_partners $ENV{TEST_NGINX_FIXTURES}/partners.json;
     sevendigital_redis 127.0.0.1:$rport;
+    sevendigital_redis_timeout $ENV{TEST_NGINX_REDIS_TIMEOUT};
     server {
         listen 127.0.0.1:$port;
         location /1.2/ {
@@ -79,7 +81,7 @@ sub expired {
 # waits for a condition, polling, up to a deadline; returns its last value
 sub eventually {
     my ($cond, $seconds) = @_;
-    my $deadline = time + ($seconds // 5);
+    my $deadline = time + Gateway::scaled($seconds // 5);
     my $v;
     until (($v = $cond->()) || time > $deadline) {
         sleep 0.02;
@@ -95,16 +97,20 @@ sub trips {
 
 Gateway::http_get($port, '/__mock/reset');
 
+# how long the slow upstream takes: every bound below is a fraction of it,
+# and it grows with TEST_NGINX_TIME_SCALE
+my $delay = Gateway::scaled(1);
+
 # 1. an expired entry, a slow upstream: the client does not wait for it
 my $target = expired('swr-1', '<old/>');
-Gateway::http_get($port, '/__mock/fail?path=/1.2/release/details&delay=0.8');
+Gateway::http_get($port, "/__mock/fail?path=/1.2/release/details&delay=$delay");
 
 my $r = Gateway::http_fetch($port, $target);
 is($r->{status}, 200, 'the expired entry is answered');
 is($r->{headers}{'x-cache-status'}, 'UPDATING', '... as UPDATING');
 is($r->{body}, '<old/>', '... with its stored body');
-cmp_ok($r->{seconds}, '<', 0.6, '... before the upstream answered');
-cmp_ok($r->{closed}, '>=', 0.7,
+cmp_ok($r->{seconds}, '<', $delay, '... before the upstream answered');
+cmp_ok($r->{closed}, '>=', $delay - 0.05,
        'the connection stays open while the refresh runs behind it');
 is(mock_count('/1.2/release/details'), 1, 'the refresh went upstream once');
 
@@ -117,16 +123,17 @@ is(mock_count('/1.2/release/details'), 1, '... without the upstream');
 # 3. without the directive the same request waits for the upstream
 Gateway::http_get($port, '/__mock/reset');
 $target = expired('swr-2', '<old/>');
-Gateway::http_get($port, '/__mock/fail?path=/1.2/release/details&delay=0.8');
+Gateway::http_get($port, "/__mock/fail?path=/1.2/release/details&delay=$delay");
 $r = Gateway::http_fetch($port, "/sync$target");
 is($r->{headers}{'x-cache-status'}, 'EXPIRED',
    'background update off: EXPIRED');
-cmp_ok($r->{seconds}, '>=', 0.7, '... the client waited for the upstream');
+cmp_ok($r->{seconds}, '>=', $delay - 0.05,
+       '... the client waited for the upstream');
 
 # 4. while a refresh runs, other clients get the expired entry at once
 Gateway::http_get($port, '/__mock/reset');
 $target = expired('swr-3', '<old-3/>');
-Gateway::http_get($port, '/__mock/fail?path=/1.2/release/details&delay=1');
+Gateway::http_get($port, "/__mock/fail?path=/1.2/release/details&delay=$delay");
 
 my $pid = fork;
 die "fork: $!" unless defined $pid;
@@ -140,8 +147,10 @@ ok(eventually(sub { mock_count('/1.2/release/details') == 1 }),
 my $second = Gateway::http_fetch($port, $target);
 is($second->{headers}{'x-cache-status'}, 'UPDATING',
    'a second client gets the expired entry too');
-cmp_ok($second->{seconds}, '<', 0.5, '... at once');
-cmp_ok($second->{closed}, '<', 0.5, '... and starts no refresh of its own');
+ok(waitpid($pid, WNOHANG) == 0,
+   '... at once, while the first refresh is still running');
+cmp_ok($second->{closed}, '<', $delay,
+       '... and starts no refresh of its own');
 waitpid $pid, 0;
 is(mock_count('/1.2/release/details'), 1, 'one refresh in all');
 

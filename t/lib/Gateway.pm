@@ -258,11 +258,34 @@ $http
 }
 CONF
     close $fh;
-    system("$ENV{TEST_NGINX_BINARY} -p $dir/ -c $dir/conf/nginx.conf"
-           . " -e $dir/logs/error.log") == 0
-        or die "nginx did not start\n";
+    my $cmd = "$ENV{TEST_NGINX_BINARY} -p $dir/ -c $dir/conf/nginx.conf"
+              . " -e $dir/logs/error.log";
+    # the same memcheck as the harness's (t/harness/Test/Nginx/Socket.pm)
+    $cmd = "valgrind -q --tool=memcheck --trace-children=yes"
+           . " --leak-check=full --show-leak-kinds=definite --num-callers=30"
+           . " --log-file=$dir/logs/valgrind.%p.log $cmd"
+        if $ENV{TEST_NGINX_USE_VALGRIND};
+    system($cmd) == 0 or die "nginx did not start\n";
     wait_port($opt{port}, 'nginx') if $opt{port};
     return $dir;
+}
+
+# memcheck's findings in a prefix's logs: invalid accesses, and leaks
+# whose allocation passed through this module
+sub valgrind_findings {
+    my $dir = shift;
+    my @found;
+    for my $file (glob "$dir/logs/valgrind.*.log") {
+        open my $fh, '<', $file or next;
+        my $text = do { local $/; <$fh> };
+        close $fh;
+        for my $rec (split /\n==\d+== \n/, $text) {
+            next unless $rec =~ /Invalid (?:read|write|free)|uninitialised|Mismatched free|definitely lost/;
+            next if $rec =~ /definitely lost/ && $rec !~ /ngx_http_7digital/;
+            push @found, $rec;
+        }
+    }
+    return @found;
 }
 
 sub stop_nginx {
@@ -272,12 +295,17 @@ sub stop_nginx {
     close $p;
     chomp $pid;
     kill 'QUIT', $pid;
-    my $deadline = time + 10;
+    my $deadline = time + scaled(10);
     while (time < $deadline && kill 0, $pid) {
         open my $st, '<', "/proc/$pid/stat" or last;
         last if (<$st> // '') =~ /^\d+ \(.*\) [ZX] /;
         sleep 0.05;
     }
+    return unless $ENV{TEST_NGINX_USE_VALGRIND};
+    # workers exit before the master: once it is gone, all logs are written
+    my @found = valgrind_findings($dir);
+    Test::More::ok(!@found, "$dir: valgrind found nothing")
+        or Test::More::diag(join "\n\n", @found[0 .. ($#found > 2 ? 2 : $#found)]);
 }
 
 # lines of a log matching a pattern

@@ -17,6 +17,10 @@ package Test::Nginx::Socket;
 # response_body, response_body_like, response_body_unlike,
 # response_headers (!Name for absent), response_headers_like, error_log,
 # no_error_log, timeout, abort, ignore_response, wait, must_die, SKIP.
+# As the real one: nginx restarts once per block that has a config, a
+# block without one runs against the nginx before it, and the error log
+# is checked after every request on the lines written since the last
+# check.  docs/testing.md lists what is not implemented.
 
 use strict;
 use warnings;
