@@ -17,12 +17,15 @@
 
 
 static ngx_int_t ngx_http_7digital_access_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_7digital_answer_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_7digital_check(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
 static ngx_int_t ngx_http_7digital_refuse(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_error_t *err);
 static void ngx_http_7digital_body_handler(ngx_http_request_t *r);
 static void ngx_http_7digital_ctx_cleanup(void *data);
+static void ngx_http_7digital_redirected(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx);
 static void ngx_http_7digital_wait_cleanup(void *data);
 static void *ngx_http_7digital_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_7digital_init_main_conf(ngx_conf_t *cf, void *conf);
@@ -318,7 +321,7 @@ ngx_http_7digital_access_handler(ngx_http_request_t *r)
 
     if (ctx->done) {
         /* an internal redirect after the checks: the request is rewritten */
-        return ctx->auth == NGX_HTTP_7DIGITAL_AUTH_OK ? NGX_OK
+        return ctx->auth == NGX_HTTP_7DIGITAL_AUTH_OK ? NGX_DECLINED
                                                       : NGX_HTTP_FORBIDDEN;
     }
 
@@ -335,7 +338,16 @@ ngx_http_7digital_access_handler(ngx_http_request_t *r)
             return rc;
         }
 
-        if (rc == NGX_AGAIN) {
+        /*
+         * Drop the reference the body reader took at once, as the mirror
+         * module does: if reading fails later, nginx finalizes the request
+         * itself and the post handler never runs.
+         */
+        ngx_http_finalize_request(r, NGX_DONE);
+
+        if (!ctx->body_read) {
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "sevendigital: waiting for the request body");
             ctx->waiting_body = 1;
             return NGX_DONE;
         }
@@ -439,8 +451,17 @@ ngx_http_7digital_check(ngx_http_request_t *r,
 
     ctx->done = 1;
 
+    /*
+     * A passed check grants nothing (NGX_DECLINED, not NGX_OK): under
+     * "satisfy any" the location's own rules still decide.  A hit waits
+     * for them too, and is sent from the precontent phase.
+     */
+
     if (ctx->cache_entry) {
-        return ngx_http_7digital_cache_send(r, ctx);
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "sevendigital: cache hit, sent after the access "
+                       "checks");
+        return NGX_DECLINED;
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -458,24 +479,62 @@ ngx_http_7digital_check(ngx_http_request_t *r,
     }
 
     /*
-     * An expired entry and the lock are ours: answer with the entry now,
-     * refresh it behind the answer; if the refresh cannot start, this
-     * request goes upstream itself.  A HEAD would refresh nothing: its
-     * answer has no body to store.
+     * An expired entry and the lock are ours: answer with the entry after
+     * the access checks, and refresh it behind the answer.  A HEAD would
+     * refresh nothing: its answer has no body to store.
      */
     if (ctx->cache_stale && lcf->cache_background_update
         && r->method == NGX_HTTP_GET
-        && (ctx->lock_held || lcf->cache_lock_timeout == 0)
-        && ngx_http_7digital_cache_refresh(r, ctx) == NGX_OK)
+        && (ctx->lock_held || lcf->cache_lock_timeout == 0))
     {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "sevendigital: expired entry, refreshed in the "
+                       "background after the access checks");
+        ctx->cache_refresh = 1;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * The precontent phase: every access rule of the location has let the
+ * request through.  A hit is sent now; an expired entry is sent once its
+ * background refresh has started, and if it cannot start, the request
+ * goes upstream itself.
+ */
+
+static ngx_int_t
+ngx_http_7digital_answer_handler(ngx_http_request_t *r)
+{
+    ngx_http_7digital_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
+
+    if (ctx == NULL || r != r->main || !ctx->done) {
+        return NGX_DECLINED;
+    }
+
+    if (ctx->cache_refresh) {
+        ctx->cache_refresh = 0;
+
+        if (ngx_http_7digital_cache_refresh(r, ctx) != NGX_OK) {
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "sevendigital: background refresh not started, "
+                           "going upstream");
+            return NGX_DECLINED;
+        }
+
         ctx->cache_entry = ctx->cache_stale;
         ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_UPDATING;
         ctx->cache_store = 0;
-
-        return ngx_http_7digital_cache_send(r, ctx);
     }
 
-    return NGX_OK;
+    if (ctx->cache_entry == NULL) {
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_7digital_cache_send(r, ctx);
 }
 
 
@@ -494,9 +553,6 @@ static void
 ngx_http_7digital_body_handler(ngx_http_request_t *r)
 {
     ngx_http_7digital_ctx_t  *ctx;
-
-    /* undo the reference ngx_http_read_client_request_body() took */
-    r->main->count--;
 
     ctx = ngx_http_7digital_get_ctx(r);
 
@@ -665,6 +721,7 @@ ngx_http_7digital_get_ctx(ngx_http_request_t *r)
     for (cln = r->pool->cleanup; cln; cln = cln->next) {
         if (cln->handler == ngx_http_7digital_ctx_cleanup) {
             ctx = cln->data;
+            ngx_http_7digital_redirected(r, ctx);
             ngx_http_set_ctx(r, ctx, ngx_http_7digital_module);
             return ctx;
         }
@@ -682,6 +739,32 @@ ngx_http_7digital_get_ctx(ngx_http_request_t *r)
     ngx_http_set_ctx(r, ctx, ngx_http_7digital_module);
 
     return ctx;
+}
+
+
+/*
+ * After an internal redirect (error_page, a named location, X-Accel) the
+ * answer is another location's: the original's hit is not sent, and
+ * nothing is stored under the original's key.
+ */
+
+static void
+ngx_http_7digital_redirected(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx)
+{
+    if (ctx->cache_entry || ctx->cache_store || ctx->cache_capture
+        || ctx->cache_refresh)
+    {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "sevendigital: internal redirect, the cache is left "
+                       "alone");
+    }
+
+    ctx->cache_entry = NULL;
+    ctx->cache_stale = NULL;
+    ctx->cache_store = 0;
+    ctx->cache_capture = 0;
+    ctx->cache_refresh = 0;
 }
 
 
@@ -960,6 +1043,13 @@ ngx_http_7digital_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_7digital_access_handler;
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_7digital_answer_handler;
 
     if (ngx_http_7digital_token_init_filters(cf) != NGX_OK) {
         return NGX_ERROR;

@@ -170,6 +170,7 @@ typedef struct {
     unsigned                        cache_capture:1;
     unsigned                        cache_serving_stale:1;
     unsigned                        cache_background:1;
+    unsigned                        cache_refresh:1;
     unsigned                        lock_asked:1;
     unsigned                        lock_held:1;
     unsigned                        lock_done:1;

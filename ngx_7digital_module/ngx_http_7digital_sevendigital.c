@@ -15,6 +15,7 @@
 
 static ngx_int_t ngx_http_7digital_7d_key(ngx_array_t *params,
     ngx_str_t *key, ngx_uint_t *found);
+static ngx_uint_t ngx_http_7digital_7d_half_signed(ngx_array_t *params);
 static ngx_int_t ngx_http_7digital_7d_verify(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx,
     ngx_http_7digital_error_t *err);
@@ -138,6 +139,32 @@ refused:
 }
 
 
+/* the parameters that only a signed request has */
+
+static ngx_uint_t
+ngx_http_7digital_7d_half_signed(ngx_array_t *params)
+{
+    ngx_str_t   *name;
+    ngx_uint_t   n;
+
+    static ngx_str_t  names[] = {
+        ngx_string("oauth_nonce"),
+        ngx_string("oauth_timestamp"),
+        ngx_string("oauth_signature_method"),
+        ngx_string("oauth_token"),
+        ngx_null_string
+    };
+
+    for (name = names; name->len; name++) {
+        if (ngx_http_7digital_find_param(params, name, &n) != NULL) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 /*
  * A request that carries oauth_signature is verified as 7digital would,
  * with the partner's secret: HMAC-SHA1 only, a timestamp within the
@@ -172,9 +199,24 @@ ngx_http_7digital_7d_verify(ngx_http_request_t *r,
     sig = ngx_http_7digital_find_param(&all, &sig_name, &n);
 
     if (sig == NULL) {
+
+        /*
+         * A signature's other parameters without the signature: half a
+         * signed request, refused as RFC 5849 verifiers do, never taken
+         * for a key-only call and signed with the upstream secret.
+         */
+
+        if (ngx_http_7digital_7d_half_signed(&all)) {
+            ngx_http_7digital_7d_refuse(ctx, NGX_HTTP_7DIGITAL_AUTH_MALFORMED,
+                                        "Missing oauth_signature", err);
+            return NGX_DECLINED;
+        }
+
         if (!lcf->require_signature
             && lcf->oauth_sign != NGX_HTTP_7DIGITAL_SIGN_3LEGGED)
         {
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "sevendigital: key-only call, nothing to verify");
             return NGX_OK;
         }
 

@@ -345,3 +345,30 @@ Gateway::oauth_request('t19')->{headers}
 --- no_error_log
 acme-secret-0001
 upstream-7d-consumer-secret
+
+
+
+=== TEST 21: half a signature (nonce, timestamp, method, no signature): refused, not signed for it
+--- request eval
+[
+"GET /__mock/7d/reset",
+"GET /1.2/user/details?userId=42&oauth_consumer_key=acme-key-0001&oauth_nonce=n1&oauth_timestamp=1700000000&oauth_signature_method=HMAC-SHA1",
+"GET /1.2/user/details?userId=42&oauth_consumer_key=acme-key-0001&oauth_token=some-token",
+]
+--- error_code eval
+[200, 401, 401]
+--- response_body eval
+["ok\n", "OAuth authentication error: Missing oauth_signature",
+ "OAuth authentication error: Missing oauth_signature"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 22: ... nothing of them reached the upstream
+--- same_nginx
+--- request
+GET /__mock/7d/counts
+--- response_body: {}
+--- no_error_log
+[error]

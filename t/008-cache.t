@@ -57,6 +57,19 @@ sub big {
            . $tail;
 }
 
+# Plants a fresh entry for release $id, as another node would have stored
+# it; returns a request that reads it through the plain /1.2/ location.
+sub planted {
+    my ($id, $body, $prefix) = @_;
+    Gateway::plant_entry(
+        Gateway::cache_key('7digital', '/1.2/release/details', 'xml',
+                           releaseId => $id),
+        type => 'application/xml; charset=utf-8', fresh => 300, stale => 300,
+        stored => -5, body => $body);
+    return "GET " . ($prefix // '')
+           . "/1.2/release/details?releaseId=$id&oauth_consumer_key=acme-key-0001";
+}
+
 run_tests();
 
 __DATA__
@@ -356,3 +369,150 @@ Content-Length: 469
  "X-Cache-Status: HIT\nLast-Modified: Mon, 23 Nov 2026 10:15:30 GMT\nETag: \"v-42\"\nContent-Language: en-GB\nCache-Control: public, max-age=600\nContent-Type: application/xml; charset=utf-8\n!X-Mock-Trace\n!X-Mock-Path"]
 --- no_error_log
 [error]
+
+
+
+=== TEST 20: deny: a cached resource is refused like an uncached one
+--- config
+    location /deny/ {
+        rewrite ^/deny(/.*)$ $1 break;
+        sevendigital_gateway 7digital;
+        sevendigital_upstream_key $TEST_NGINX_UPSTREAM_7D_KEY;
+        sevendigital_cache on;
+        deny all;
+        add_header X-Cache-Status $sevendigital_cache_status always;
+        proxy_pass http://sevendigital;
+    }
+--- request eval
+[
+main::planted('acl-1', '<planted acl="1"/>'),
+"GET /deny/1.2/release/details?releaseId=acl-1&oauth_consumer_key=acme-key-0001",
+"GET /deny/1.2/release/details?releaseId=acl-none&oauth_consumer_key=acme-key-0001",
+]
+--- error_code eval
+[200, 403, 403]
+--- response_body_like eval
+[qr{^<planted acl="1"/>$}, qr{403 Forbidden}, qr{403 Forbidden}]
+--- no_error_log
+[alert]
+
+
+
+=== TEST 21: auth_request refusing: a cached resource is refused too
+--- config
+    location = /refuse {
+        internal;
+        return 403;
+    }
+    location /sso/ {
+        rewrite ^/sso(/.*)$ $1 break;
+        sevendigital_gateway 7digital;
+        sevendigital_upstream_key $TEST_NGINX_UPSTREAM_7D_KEY;
+        sevendigital_cache on;
+        auth_request /refuse;
+        add_header X-Cache-Status $sevendigital_cache_status always;
+        proxy_pass http://sevendigital;
+    }
+--- request eval
+[
+main::planted('acl-2', '<planted acl="2"/>'),
+"GET /sso/1.2/release/details?releaseId=acl-2&oauth_consumer_key=acme-key-0001",
+"GET /sso/1.2/release/details?releaseId=acl-none&oauth_consumer_key=acme-key-0001",
+]
+--- error_code eval
+[200, 403, 403]
+--- response_body_like eval
+[qr{^<planted acl="2"/>$}, qr{403 Forbidden}, qr{403 Forbidden}]
+--- no_error_log
+[alert]
+
+
+
+=== TEST 22: satisfy any: a valid partner grants nothing, the location's rules decide, hit or not
+--- config
+    location /any/ {
+        rewrite ^/any(/.*)$ $1 break;
+        sevendigital_gateway 7digital;
+        sevendigital_upstream_key $TEST_NGINX_UPSTREAM_7D_KEY;
+        sevendigital_cache on;
+        satisfy any;
+        allow 127.0.0.2;
+        deny all;
+        add_header X-Cache-Status $sevendigital_cache_status always;
+        proxy_pass http://sevendigital;
+    }
+--- request eval
+[
+main::planted('acl-3', '<planted acl="3"/>'),
+"GET /any/1.2/release/details?releaseId=acl-3&oauth_consumer_key=acme-key-0001",
+"GET /any/1.2/release/details?releaseId=acl-none&oauth_consumer_key=acme-key-0001",
+]
+--- error_code eval
+[200, 403, 403]
+--- response_body_like eval
+[qr{^<planted acl="3"/>$}, qr{403 Forbidden}, qr{403 Forbidden}]
+--- no_error_log
+[alert]
+
+
+
+=== TEST 23: satisfy any: one rule allows, the other refuses: the hit is sent
+--- config
+    location = /refuse {
+        internal;
+        return 403;
+    }
+    location /any/ {
+        rewrite ^/any(/.*)$ $1 break;
+        sevendigital_gateway 7digital;
+        sevendigital_upstream_key $TEST_NGINX_UPSTREAM_7D_KEY;
+        sevendigital_cache on;
+        satisfy any;
+        allow 127.0.0.1;
+        deny all;
+        auth_request /refuse;
+        add_header X-Cache-Status $sevendigital_cache_status always;
+        proxy_pass http://sevendigital;
+    }
+--- request eval
+main::planted('acl-4', '<planted acl="4"/>', '/any')
+--- response_headers
+X-Cache-Status: HIT
+--- response_body: <planted acl="4"/>
+--- no_error_log
+[alert]
+
+
+
+=== TEST 24: error_page to a named location: its answer is not stored under the original key
+--- config
+    location /fb/ {
+        rewrite ^/fb(/.*)$ $1 break;
+        sevendigital_gateway 7digital;
+        sevendigital_upstream_key $TEST_NGINX_UPSTREAM_7D_KEY;
+        sevendigital_cache on;
+        sevendigital_cache_valid 200 404 5m;
+        proxy_intercept_errors on;
+        error_page 404 = @fallback;
+        add_header X-Cache-Status $sevendigital_cache_status always;
+        proxy_pass http://sevendigital;
+    }
+    location @fallback {
+        # as a server-wide sevendigital_gateway would give it
+        sevendigital_gateway 7digital;
+        sevendigital_upstream_key $TEST_NGINX_UPSTREAM_7D_KEY;
+        rewrite ^ /__mock/ping break;
+        proxy_pass http://sevendigital;
+    }
+--- request eval
+[
+"GET /__mock/7d/fail?path=/1.2/release/details&status=404",
+"GET /fb/1.2/release/details?releaseId=fb-1&oauth_consumer_key=acme-key-0001",
+"GET /fb/1.2/release/details?releaseId=fb-1&oauth_consumer_key=acme-key-0001",
+]
+--- response_headers eval
+["", "", "X-Cache-Status: MISS"]
+--- response_body_like eval
+[qr{^ok$}, qr{^pong}, qr{<release id="12345">}]
+--- no_error_log
+[alert]
