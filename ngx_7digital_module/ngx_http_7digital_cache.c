@@ -21,8 +21,9 @@ static ngx_uint_t ngx_http_7digital_cache_bypass(ngx_http_request_t *r,
 static ngx_int_t ngx_http_7digital_cache_keys(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
 static ngx_int_t ngx_http_7digital_cache_fetch(ngx_http_request_t *r,
-    ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_redis_pt handler);
-static void ngx_http_7digital_cache_reply(void *data, void *reply);
+    ngx_http_7digital_ctx_t *ctx);
+static void ngx_http_7digital_cache_reply(ngx_http_request_t *r, void *data,
+    void *reply);
 static ngx_int_t ngx_http_7digital_cache_read(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx, redisReply *rep,
     ngx_http_7digital_cache_entry_t **entry);
@@ -118,8 +119,7 @@ ngx_http_7digital_cache_lookup(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    rc = ngx_http_7digital_cache_fetch(r, ctx,
-                                       ngx_http_7digital_cache_reply);
+    rc = ngx_http_7digital_cache_fetch(r, ctx);
 
     if (rc == NGX_DECLINED) {
         ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_BYPASS;
@@ -214,13 +214,16 @@ ngx_http_7digital_cache_entry_key(ngx_pool_t *pool, ngx_uint_t api,
 }
 
 
+/* NGX_OK: the MGET is in the request's batch; NGX_DECLINED: no Redis now */
+
 static ngx_int_t
 ngx_http_7digital_cache_fetch(ngx_http_request_t *r,
-    ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_redis_pt handler)
+    ngx_http_7digital_ctx_t *ctx)
 {
-    return ngx_http_7digital_redis_wait(r, ctx, handler,
-                                        (int) ctx->cache_argc,
-                                        ctx->cache_argv, ctx->cache_argvlen);
+    return ngx_http_7digital_batch_add(r, &ctx->batch,
+                                       ngx_http_7digital_cache_reply, ctx,
+                                       (int) ctx->cache_argc, ctx->cache_argv,
+                                       ctx->cache_argvlen);
 }
 
 
@@ -252,26 +255,23 @@ ngx_http_7digital_cache_bypass(ngx_http_request_t *r,
 
 
 static void
-ngx_http_7digital_cache_reply(void *data, void *reply)
+ngx_http_7digital_cache_reply(ngx_http_request_t *r, void *data, void *reply)
 {
-    ngx_http_request_t *r = data;
+    ngx_http_7digital_ctx_t *ctx = data;
 
-    ngx_http_7digital_ctx_t          *ctx;
     ngx_http_7digital_loc_conf_t     *lcf;
     ngx_http_7digital_cache_entry_t  *e;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
-
     if (ngx_http_7digital_cache_read(r, ctx, reply, &e) != NGX_OK) {
         ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_BYPASS;
-        goto resume;
+        goto done;
     }
 
     ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_MISS;
     ctx->cache_store = 1;
 
     if (e == NULL) {
-        goto resume;
+        goto done;
     }
 
     if (e->fresh_until <= ngx_time()) {
@@ -284,16 +284,18 @@ ngx_http_7digital_cache_reply(void *data, void *reply)
             ctx->cache_stale = e;
         }
 
-        goto resume;
+        goto done;
     }
 
     ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_HIT;
     ctx->cache_store = 0;
     ctx->cache_entry = e;
 
-resume:
+done:
 
-    ngx_http_7digital_redis_resume(r, ctx);
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "sevendigital: cache lookup: %ui",
+                   (ngx_uint_t) ctx->cache_status);
 }
 
 
@@ -661,7 +663,7 @@ ngx_http_7digital_cache_refresh(ngx_http_request_t *r,
     sctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_EXPIRED;
     sctx->cache_store = 1;
     sctx->cache_background = 1;
-    sctx->done = 1;
+    sctx->stage = NGX_HTTP_7DIGITAL_STAGE_DONE;
 
     ngx_http_set_ctx(sr, sctx, ngx_http_7digital_module);
 
@@ -710,6 +712,11 @@ ngx_http_7digital_cache_header_filter(ngx_http_request_t *r)
             && (size_t) r->headers_out.content_length_n
                > lcf->cache_max_size))
     {
+        /* nothing will be stored: whoever waits for it goes on now */
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "sevendigital: answer %ui not stored",
+                       r->headers_out.status);
+        ngx_http_7digital_cache_unlock(ctx);
         return ngx_http_next_header_filter(r);
     }
 
@@ -839,6 +846,7 @@ ngx_http_7digital_cache_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     if (rc != NGX_AGAIN) {
         ctx->cache_capture = 0;
+        ngx_http_7digital_cache_unlock(ctx);
     }
 
     if (ctx->cache_background) {
@@ -978,24 +986,44 @@ ngx_http_7digital_cache_stored(void *data, void *reply)
 
 
 /*
- * Stampede protection across nodes.  After a miss, SET NX PX decides who
- * refreshes the entry: the winner goes upstream and stores it; the others
- * take the expired entry at once if there is one (UPDATING), or look for
- * the new entry every 50 ms on a timer until the lock's time is over, and
- * then go upstream themselves, storing what they get as well.
+ * Stampede protection across nodes.  After a miss, SET NX PX with a token
+ * of its own decides who refreshes the entry: the winner goes upstream and
+ * releases the lock as soon as it knows what it stores, or that it stores
+ * nothing (compare-and-delete: never another request's lock).  The others
+ * take the expired entry at once if there is one (UPDATING); or they look
+ * every 50 ms whether the lock is gone or the entry is there (two EXISTS,
+ * nothing copied), read the entry once it is, and go upstream themselves
+ * as soon as the lock is gone without an entry, or its time is over.
  */
 
 #define NGX_HTTP_7DIGITAL_LOCK_POLL  50
 
+#define NGX_HTTP_7DIGITAL_LOCK_NONE     0
+#define NGX_HTTP_7DIGITAL_LOCK_ASKED    1
+#define NGX_HTTP_7DIGITAL_LOCK_HELD     2
+#define NGX_HTTP_7DIGITAL_LOCK_WAITING  3
+#define NGX_HTTP_7DIGITAL_LOCK_REREAD   4
 
-static void ngx_http_7digital_lock_reply(void *data, void *reply);
-static void ngx_http_7digital_lock_wait(ngx_http_request_t *r,
+
+static void ngx_http_7digital_lock_reply(ngx_http_request_t *r, void *data,
+    void *reply);
+static ngx_int_t ngx_http_7digital_lock_arm(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx);
 static void ngx_http_7digital_lock_tick(ngx_event_t *ev);
-static void ngx_http_7digital_lock_poll_reply(void *data, void *reply);
+static void ngx_http_7digital_lock_gone(ngx_http_request_t *r, void *data,
+    void *reply);
+static void ngx_http_7digital_lock_entry(ngx_http_request_t *r, void *data,
+    void *reply);
 static void ngx_http_7digital_lock_cleanup(void *data);
-static void ngx_http_7digital_lock_release(void *data);
+static void ngx_http_7digital_lock_end(void *data);
 
+
+static ngx_str_t  ngx_http_7digital_lock_release_script = ngx_string(
+    "if redis.call('get', KEYS[1]) == ARGV[1] then "
+    "return redis.call('del', KEYS[1]) else return 0 end");
+
+
+/* NGX_AGAIN: the SET NX is in the batch and the request is parked */
 
 ngx_int_t
 ngx_http_7digital_cache_lock(ngx_http_request_t *r,
@@ -1004,17 +1032,15 @@ ngx_http_7digital_cache_lock(ngx_http_request_t *r,
     u_char     *p;
     size_t      n;
     ngx_int_t   rc;
+    ngx_str_t   token;
 
-    if (ctx->lock_asked || lcf->cache_lock_timeout == 0) {
-        ctx->lock_done = 1;
+    /* a HEAD stores nothing: it would hold the others up for nothing */
+    if (lcf->cache_lock_timeout == 0 || r->method != NGX_HTTP_GET) {
         return NGX_OK;
     }
 
-    ctx->lock_asked = 1;
-
     /* "sevendigital:lock:" and the digest the cache key ends with */
     n = ngx_http_7digital_cache_prefix.len;
-
     ctx->lock_key.len = sizeof("sevendigital:lock:") - 1
                         + ctx->cache_key.len - n;
     ctx->lock_key.data = ngx_pnalloc(r->pool, ctx->lock_key.len);
@@ -1026,151 +1052,228 @@ ngx_http_7digital_cache_lock(ngx_http_request_t *r,
                    sizeof("sevendigital:lock:") - 1);
     ngx_memcpy(p, ctx->cache_key.data + n, ctx->cache_key.len - n);
 
-    rc = ngx_http_7digital_redis_set_nx(r, ctx, ngx_http_7digital_lock_reply,
-                                        &ctx->lock_key, "PX",
-                                        lcf->cache_lock_timeout);
-
-    if (rc == NGX_DECLINED) {
-        ctx->lock_done = 1;
-        return NGX_OK;
+    if (ngx_http_7digital_nonce(ctx->lock_token) != NGX_OK) {
+        return NGX_ERROR;
     }
 
-    return rc;
+    token.data = ctx->lock_token;
+    token.len = NGX_HTTP_7DIGITAL_NONCE_LEN;
+
+    rc = ngx_http_7digital_batch_set_nx(r, &ctx->batch,
+                                        ngx_http_7digital_lock_reply, ctx,
+                                        &ctx->lock_key, &token, "PX",
+                                        lcf->cache_lock_timeout);
+    if (rc != NGX_OK) {
+        return (rc == NGX_DECLINED) ? NGX_OK : rc;
+    }
+
+    ctx->lock = NGX_HTTP_7DIGITAL_LOCK_ASKED;
+    ctx->lock_deadline = ngx_current_msec + lcf->cache_lock_timeout;
+
+    return ngx_http_7digital_batch_park(r, &ctx->batch,
+                                        ngx_http_7digital_batch_run_phases, NULL, 0);
 }
 
 
 static void
-ngx_http_7digital_lock_reply(void *data, void *reply)
+ngx_http_7digital_lock_reply(ngx_http_request_t *r, void *data, void *reply)
 {
-    ngx_http_request_t *r = data;
+    ngx_http_7digital_ctx_t *ctx = data;
 
-    redisReply                    *rep;
-    ngx_pool_cleanup_t            *cln;
-    ngx_http_7digital_ctx_t       *ctx;
+    redisReply          *rep;
+    ngx_pool_cleanup_t  *cln;
 
     rep = reply;
-    ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
+    ctx->lock = NGX_HTTP_7DIGITAL_LOCK_NONE;
 
     if (rep && rep->type == REDIS_REPLY_STATUS) {
-        /* ours: released when this request ends, stored or not */
+        /* ours: released once the answer is known, or when the request ends */
         cln = ngx_pool_cleanup_add(r->pool, 0);
-
         if (cln) {
-            cln->handler = ngx_http_7digital_lock_release;
+            cln->handler = ngx_http_7digital_lock_end;
             cln->data = ctx;
+            ctx->lock = NGX_HTTP_7DIGITAL_LOCK_HELD;
             ctx->lock_held = 1;
         }
 
-        ctx->lock_done = 1;
-
-    } else if (rep && rep->type == REDIS_REPLY_NIL) {
-
-        if (ctx->cache_stale) {
-            ctx->cache_entry = ctx->cache_stale;
-            ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_UPDATING;
-            ctx->cache_store = 0;
-            ctx->lock_done = 1;
-
-        } else {
-            /* no reply awaited any more: the request waits on a timer */
-            ctx->pending--;
-            ngx_http_7digital_lock_wait(r, ctx);
-            return;
-        }
-
-    } else {
-        ctx->lock_done = 1;
-    }
-
-    ngx_http_7digital_redis_resume(r, ctx);
-}
-
-
-static void
-ngx_http_7digital_lock_wait(ngx_http_request_t *r,
-    ngx_http_7digital_ctx_t *ctx)
-{
-    ngx_http_cleanup_t            *cln;
-    ngx_http_7digital_loc_conf_t  *lcf;
-
-    lcf = ngx_http_get_module_loc_conf(r, ngx_http_7digital_module);
-
-    cln = ngx_http_cleanup_add(r, 0);
-    if (cln == NULL) {
-        ctx->lock_done = 1;
-        ngx_http_7digital_wake(r);
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "sevendigital: cache lock taken");
         return;
     }
 
-    cln->handler = ngx_http_7digital_lock_cleanup;
-    cln->data = ctx;
+    if (rep == NULL || rep->type != REDIS_REPLY_NIL) {
+        return;
+    }
 
-    ctx->request = r;
-    ctx->lock_deadline = ngx_current_msec + lcf->cache_lock_timeout;
-    ctx->lock_timer.handler = ngx_http_7digital_lock_tick;
-    ctx->lock_timer.data = ctx;
-    ctx->lock_timer.log = r->connection->log;
-    ctx->waiting_lock = 1;
+    if (ctx->cache_stale) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "sevendigital: cache locked, expired entry sent");
+        ctx->cache_entry = ctx->cache_stale;
+        ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_UPDATING;
+        ctx->cache_store = 0;
+        return;
+    }
 
-    ngx_add_timer(&ctx->lock_timer, NGX_HTTP_7DIGITAL_LOCK_POLL);
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "sevendigital: cache locked, waiting for the entry");
+
+    if (ngx_http_7digital_lock_arm(r, ctx) == NGX_OK) {
+        ctx->lock = NGX_HTTP_7DIGITAL_LOCK_WAITING;
+    }
 }
 
+
+/*
+ * The lock stage after its replies: NGX_OK goes on (to a hit, or
+ * upstream), NGX_AGAIN keeps the request parked.
+ */
+
+ngx_int_t
+ngx_http_7digital_cache_lock_wait(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    if (ctx->lock == NGX_HTTP_7DIGITAL_LOCK_REREAD) {
+        ctx->lock = NGX_HTTP_7DIGITAL_LOCK_NONE;
+        return NGX_OK;
+    }
+
+    if (ctx->lock != NGX_HTTP_7DIGITAL_LOCK_WAITING) {
+        return NGX_OK;
+    }
+
+    if (ctx->lock_entry) {
+        /* the new entry is there: read it, once */
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "sevendigital: cache lock: the entry is there");
+
+        ctx->lock = NGX_HTTP_7DIGITAL_LOCK_REREAD;
+
+        rc = ngx_http_7digital_cache_fetch(r, ctx);
+
+        if (rc != NGX_OK) {
+            return (rc == NGX_DECLINED) ? NGX_OK : rc;
+        }
+
+        return ngx_http_7digital_batch_park(r, &ctx->batch,
+                                         ngx_http_7digital_batch_run_phases, NULL, 0);
+    }
+
+    if (ctx->lock_free
+        || (ngx_msec_int_t) (ctx->lock_deadline - ngx_current_msec) <= 0)
+    {
+        /* the holder stores nothing, or took too long: go upstream */
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "sevendigital: cache lock: %s, going upstream",
+                       ctx->lock_free ? "released without an entry"
+                                      : "timed out");
+        ctx->lock = NGX_HTTP_7DIGITAL_LOCK_NONE;
+        return NGX_OK;
+    }
+
+    return (ngx_http_7digital_lock_arm(r, ctx) == NGX_OK) ? NGX_AGAIN
+                                                          : NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_7digital_lock_arm(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx)
+{
+    ngx_http_cleanup_t  *cln;
+
+    if (ctx->lock_timer.handler == NULL) {
+        cln = ngx_http_cleanup_add(r, 0);
+        if (cln == NULL) {
+            return NGX_ERROR;
+        }
+
+        cln->handler = ngx_http_7digital_lock_cleanup;
+        cln->data = ctx;
+
+        ctx->request = r;
+        ctx->lock_timer.handler = ngx_http_7digital_lock_tick;
+        ctx->lock_timer.data = ctx;
+        ctx->lock_timer.log = r->connection->log;
+    }
+
+    ngx_add_timer(&ctx->lock_timer, NGX_HTTP_7DIGITAL_LOCK_POLL);
+
+    return NGX_OK;
+}
+
+
+/* is the lock still there, is the entry there: one round trip */
 
 static void
 ngx_http_7digital_lock_tick(ngx_event_t *ev)
 {
     ngx_http_7digital_ctx_t *ctx = ev->data;
 
+    const char          *argv[2];
+    size_t               argvlen[2];
     ngx_http_request_t  *r;
 
     r = ctx->request;
+    ctx->lock_free = 0;
+    ctx->lock_entry = 0;
 
-    if (ngx_http_7digital_cache_fetch(r, ctx,
-                                      ngx_http_7digital_lock_poll_reply)
-        != NGX_AGAIN)
+    argv[0] = "EXISTS";
+    argvlen[0] = 6;
+    argv[1] = (const char *) ctx->lock_key.data;
+    argvlen[1] = ctx->lock_key.len;
+
+    if (ngx_http_7digital_batch_add(r, &ctx->batch,
+                                    ngx_http_7digital_lock_gone, ctx, 2,
+                                    argv, argvlen)
+        == NGX_OK)
     {
-        ctx->waiting_lock = 0;
-        ctx->lock_done = 1;
-        ngx_http_7digital_wake(r);
+        argv[1] = (const char *) ctx->cache_key.data;
+        argvlen[1] = ctx->cache_key.len;
+
+        (void) ngx_http_7digital_batch_add(r, &ctx->batch,
+                                           ngx_http_7digital_lock_entry, ctx,
+                                           2, argv, argvlen);
+    }
+
+    if (ngx_http_7digital_batch_park(r, &ctx->batch,
+                                     ngx_http_7digital_batch_run_phases, NULL, 0)
+        == NGX_OK)
+    {
+        /* Redis is not waited for now: go upstream without the entry */
+        ctx->lock = NGX_HTTP_7DIGITAL_LOCK_NONE;
+        ngx_http_7digital_batch_run_phases(r, NULL);
+        ngx_http_run_posted_requests(r->connection);
     }
 }
 
 
+/* EXISTS of the lock: no answer counts as gone, so nobody waits on */
+
 static void
-ngx_http_7digital_lock_poll_reply(void *data, void *reply)
+ngx_http_7digital_lock_gone(ngx_http_request_t *r, void *data, void *reply)
 {
-    ngx_http_request_t *r = data;
+    ngx_http_7digital_ctx_t *ctx = data;
 
-    ngx_int_t                         rc;
-    ngx_http_7digital_ctx_t          *ctx;
-    ngx_http_7digital_cache_entry_t  *e;
+    redisReply  *rep = reply;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
+    ctx->lock_free = (rep == NULL || rep->type != REDIS_REPLY_INTEGER
+                      || rep->integer == 0);
+}
 
-    rc = ngx_http_7digital_cache_read(r, ctx, reply, &e);
 
-    if (rc == NGX_OK && e && e->fresh_until > ngx_time()) {
-        ctx->cache_entry = e;
-        ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_HIT;
-        ctx->cache_store = 0;
-        goto done;
-    }
+/* EXISTS of the entry */
 
-    if (rc == NGX_OK
-        && (ngx_msec_int_t) (ctx->lock_deadline - ngx_current_msec) > 0)
-    {
-        ctx->pending--;
-        ngx_add_timer(&ctx->lock_timer, NGX_HTTP_7DIGITAL_LOCK_POLL);
-        return;
-    }
+static void
+ngx_http_7digital_lock_entry(ngx_http_request_t *r, void *data, void *reply)
+{
+    ngx_http_7digital_ctx_t *ctx = data;
 
-    /* the lock's time is over, or Redis failed: go upstream ourselves */
+    redisReply  *rep = reply;
 
-done:
-
-    ctx->waiting_lock = 0;
-    ctx->lock_done = 1;
-    ngx_http_7digital_redis_resume(r, ctx);
+    ctx->lock_entry = (rep && rep->type == REDIS_REPLY_INTEGER
+                       && rep->integer == 1);
 }
 
 
@@ -1185,26 +1288,43 @@ ngx_http_7digital_lock_cleanup(void *data)
 }
 
 
-/* after the entry's SET, on the same connection: DEL comes second */
+/*
+ * Releases our lock, on the same connection as the entry's SET (so after
+ * it), and only if it is still ours: a lock that expired and was taken by
+ * another request is left to it.
+ */
 
-static void
-ngx_http_7digital_lock_release(void *data)
+void
+ngx_http_7digital_cache_unlock(ngx_http_7digital_ctx_t *ctx)
 {
-    ngx_http_7digital_ctx_t  *ctx = data;
-
-    const char  *argv[2];
-    size_t       argvlen[2];
+    const char  *argv[5];
+    size_t       argvlen[5];
 
     if (!ctx->lock_held) {
         return;
     }
 
-    argv[0] = "DEL";
-    argvlen[0] = 3;
-    argv[1] = (const char *) ctx->lock_key.data;
-    argvlen[1] = ctx->lock_key.len;
+    ctx->lock_held = 0;
+
+    argv[0] = "EVAL";
+    argvlen[0] = 4;
+    argv[1] = (const char *) ngx_http_7digital_lock_release_script.data;
+    argvlen[1] = ngx_http_7digital_lock_release_script.len;
+    argv[2] = "1";
+    argvlen[2] = 1;
+    argv[3] = (const char *) ctx->lock_key.data;
+    argvlen[3] = ctx->lock_key.len;
+    argv[4] = (const char *) ctx->lock_token;
+    argvlen[4] = NGX_HTTP_7DIGITAL_NONCE_LEN;
 
     (void) ngx_http_7digital_redis_command(NULL,
                                            ngx_http_7digital_cache_stored,
-                                           NULL, 2, argv, argvlen);
+                                           NULL, 5, argv, argvlen);
+}
+
+
+static void
+ngx_http_7digital_lock_end(void *data)
+{
+    ngx_http_7digital_cache_unlock(data);
 }

@@ -17,16 +17,24 @@
 
 
 static ngx_int_t ngx_http_7digital_access_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_7digital_answer_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_7digital_check(ngx_http_request_t *r,
+static ngx_int_t ngx_http_7digital_read_body(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx);
+static void ngx_http_7digital_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_7digital_stages(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
+static ngx_int_t ngx_http_7digital_identify(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx,
+    ngx_http_7digital_error_t *err);
+static ngx_int_t ngx_http_7digital_replay(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
+static ngx_int_t ngx_http_7digital_decide(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
+static ngx_int_t ngx_http_7digital_answer_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_7digital_refuse(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_error_t *err);
-static void ngx_http_7digital_body_handler(ngx_http_request_t *r);
 static void ngx_http_7digital_ctx_cleanup(void *data);
 static void ngx_http_7digital_redirected(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx);
-static void ngx_http_7digital_wait_cleanup(void *data);
 static void *ngx_http_7digital_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_7digital_init_main_conf(ngx_conf_t *cf, void *conf);
 static ngx_int_t ngx_http_7digital_init_process(ngx_cycle_t *cycle);
@@ -300,6 +308,16 @@ ngx_module_t  ngx_http_7digital_module = {
 };
 
 
+/*
+ * The access handler runs one request through its stages in order:
+ * identify the partner and verify what it signed (a user token's secret
+ * may have to come from Redis first), then one Redis batch for the nonce
+ * and the cache entry, then, on a miss, the refresh lock; then decide:
+ * refuse, forward re-signed, or leave a hit to the precontent phase.
+ * Each stage that waits on Redis parks the request; the phases run again
+ * when the batch is complete and the handler goes on where it was.
+ */
+
 static ngx_int_t
 ngx_http_7digital_access_handler(ngx_http_request_t *r)
 {
@@ -319,47 +337,99 @@ ngx_http_7digital_access_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ctx->done) {
-        /* an internal redirect after the checks: the request is rewritten */
-        return ctx->auth == NGX_HTTP_7DIGITAL_AUTH_OK ? NGX_DECLINED
-                                                      : NGX_HTTP_FORBIDDEN;
-    }
-
-    if (ctx->waiting_body || ctx->pending || ctx->waiting_lock) {
+    if (ctx->batch.parked || ctx->lock_timer.timer_set) {
         return NGX_AGAIN;
     }
 
-    if (!ctx->body_read && ngx_http_7digital_wants_body(r)) {
+    switch (ctx->stage) {
 
-        rc = ngx_http_read_client_request_body(r,
-                                               ngx_http_7digital_body_handler);
+    case NGX_HTTP_7DIGITAL_STAGE_BODY:
+        rc = ngx_http_7digital_read_body(r, ctx);
+        break;
 
-        if (rc == NGX_ERROR || rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-            return rc;
-        }
+    case NGX_HTTP_7DIGITAL_STAGE_DONE:
+        /* an internal redirect after the checks: the request is rewritten */
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "sevendigital: checked before a redirect, auth %ui",
+                       (ngx_uint_t) ctx->auth);
+        return ctx->auth == NGX_HTTP_7DIGITAL_AUTH_OK ? NGX_DECLINED
+                                                      : NGX_HTTP_FORBIDDEN;
 
-        /*
-         * Drop the reference the body reader took at once, as the mirror
-         * module does: if reading fails later, nginx finalizes the request
-         * itself and the post handler never runs.
-         */
-        ngx_http_finalize_request(r, NGX_DONE);
+    default:
+        rc = NGX_OK;
+    }
 
-        if (!ctx->body_read) {
-            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                           "sevendigital: waiting for the request body");
-            ctx->waiting_body = 1;
-            return NGX_DONE;
-        }
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     /* a refusal is answered and the request freed inside: no ctx after */
-    return ngx_http_7digital_check(r, lcf, ctx);
+    return ngx_http_7digital_stages(r, lcf, ctx);
+}
+
+
+/*
+ * A form body is read first, without blocking; its reference is dropped
+ * at once, as the mirror module does, so that when reading fails later
+ * nginx finalizes the request itself and nothing is left behind.
+ */
+
+static ngx_int_t
+ngx_http_7digital_read_body(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    ctx->stage = NGX_HTTP_7DIGITAL_STAGE_IDENTIFY;
+
+    if (ctx->body_read || !ngx_http_7digital_wants_body(r)) {
+        return NGX_OK;
+    }
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_7digital_body_handler);
+
+    if (rc == NGX_ERROR || rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    ngx_http_finalize_request(r, NGX_DONE);
+
+    if (ctx->body_read) {
+        return NGX_OK;
+    }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "sevendigital: waiting for the request body");
+
+    ctx->stage = NGX_HTTP_7DIGITAL_STAGE_BODY;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_7digital_body_handler(ngx_http_request_t *r)
+{
+    ngx_http_7digital_ctx_t  *ctx;
+
+    ctx = ngx_http_7digital_get_ctx(r);
+
+    if (ctx == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ctx->body_read = 1;
+
+    if (ctx->stage == NGX_HTTP_7DIGITAL_STAGE_BODY) {
+        ctx->stage = NGX_HTTP_7DIGITAL_STAGE_IDENTIFY;
+        ngx_http_7digital_batch_run_phases(r, NULL);
+    }
 }
 
 
 static ngx_int_t
-ngx_http_7digital_check(ngx_http_request_t *r,
+ngx_http_7digital_stages(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx)
 {
     ngx_int_t                  rc;
@@ -367,95 +437,180 @@ ngx_http_7digital_check(ngx_http_request_t *r,
 
     ngx_memzero(&err, sizeof(ngx_http_7digital_error_t));
 
-    if (!ctx->identified) {
-        ctx->identified = 1;
+    switch (ctx->stage) {
 
-        if (lcf->api == NGX_HTTP_7DIGITAL_API_7D) {
-            rc = ngx_http_7digital_7d_identify(r, lcf, ctx, &err);
+    case NGX_HTTP_7DIGITAL_STAGE_IDENTIFY:
+    case NGX_HTTP_7DIGITAL_STAGE_TOKEN:
+        rc = ngx_http_7digital_identify(r, lcf, ctx, &err);
 
-            if (rc == NGX_BUSY) {
-                /* a user token: its secret first, then verify again */
-                rc = ngx_http_7digital_token_lookup(r, ctx);
-
-                if (rc == NGX_AGAIN) {
-                    ctx->identified = 0;
-                    return NGX_AGAIN;
-                }
-
-                if (rc == NGX_DECLINED || rc == NGX_DONE) {
-                    ctx->token_loaded = 1;
-                    ctx->token_store_down = (rc == NGX_DECLINED);
-                    ngx_memzero(&err, sizeof(ngx_http_7digital_error_t));
-                    rc = ngx_http_7digital_7d_identify(r, lcf, ctx, &err);
-                }
-            }
-
-        } else {
-            rc = ngx_http_7digital_cd_identify(r, lcf, ctx, &err);
+        if (rc == NGX_DECLINED) {
+            ctx->stage = NGX_HTTP_7DIGITAL_STAGE_DONE;
+            return ngx_http_7digital_refuse(r, lcf, &err);
         }
 
         if (rc != NGX_OK) {
-            ctx->done = 1;
-
-            return (rc == NGX_DECLINED) ? ngx_http_7digital_refuse(r, lcf, &err)
-                                        : NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return rc;
         }
 
-        /* NGX_AGAIN: the cache lookup joins it, one round trip for both */
-        if (ctx->has_nonce
-            && ngx_http_7digital_nonce_check(r, ctx) == NGX_ERROR)
+        ctx->stage = NGX_HTTP_7DIGITAL_STAGE_LOOKUP;
+
+        /* the nonce and the cache entry: one batch, one round trip */
+        if ((ctx->has_nonce
+             && ngx_http_7digital_nonce_check(r, ctx) == NGX_ERROR)
+            || ngx_http_7digital_cache_lookup(r, lcf, ctx) == NGX_ERROR)
         {
-            ctx->done = 1;
+            ctx->stage = NGX_HTTP_7DIGITAL_STAGE_DONE;
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
-    }
 
-    if (!ctx->cache_looked && !ctx->replay) {
-        ctx->cache_looked = 1;
-
-        if (ngx_http_7digital_cache_lookup(r, lcf, ctx) == NGX_ERROR) {
-            ctx->done = 1;
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        if (ngx_http_7digital_batch_park(r, &ctx->batch,
+                                         ngx_http_7digital_batch_run_phases,
+                                         NULL, 0)
+            == NGX_AGAIN)
+        {
+            return NGX_AGAIN;
         }
-    }
 
-    if (ctx->pending) {
-        return NGX_AGAIN;
-    }
+        /* fall through */
 
-    /* the nonce's verdict first: a refused request is never served */
-    if (ctx->replay) {
-        ctx->done = 1;
-        ctx->auth = NGX_HTTP_7DIGITAL_AUTH_REPLAY;
-        ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_NONE;
-        ctx->cache_entry = NULL;
-        ctx->cache_store = 0;
-        ngx_http_7digital_auth_error(lcf->api, NGX_HTTP_7DIGITAL_AUTH_REPLAY,
-                                     &ngx_http_7digital_nonce_param, &err);
-        return ngx_http_7digital_refuse(r, lcf, &err);
-    }
+    case NGX_HTTP_7DIGITAL_STAGE_LOOKUP:
 
-    /* a miss: one request refreshes the entry, the others wait for it */
-    if (ctx->cache_store && !ctx->lock_done) {
-        rc = ngx_http_7digital_cache_lock(r, lcf, ctx);
+        /* the nonce's verdict first: a refused request is never served */
+        if (ctx->replay) {
+            return ngx_http_7digital_replay(r, lcf, ctx);
+        }
+
+        ctx->stage = NGX_HTTP_7DIGITAL_STAGE_LOCK;
+
+        /* a miss: one request refreshes the entry, the others wait for it */
+        if (ctx->cache_store) {
+            rc = ngx_http_7digital_cache_lock(r, lcf, ctx);
+
+            if (rc == NGX_ERROR) {
+                ctx->stage = NGX_HTTP_7DIGITAL_STAGE_DONE;
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            if (rc == NGX_AGAIN) {
+                return NGX_AGAIN;
+            }
+        }
+
+        /* fall through */
+
+    case NGX_HTTP_7DIGITAL_STAGE_LOCK:
+        rc = ngx_http_7digital_cache_lock_wait(r, lcf, ctx);
 
         if (rc == NGX_AGAIN) {
             return NGX_AGAIN;
         }
 
-        if (rc == NGX_ERROR) {
-            ctx->done = 1;
+        ctx->stage = NGX_HTTP_7DIGITAL_STAGE_DONE;
+
+        if (rc != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
+
+        return ngx_http_7digital_decide(r, lcf, ctx);
+
+    default:
+        return NGX_DECLINED;
+    }
+}
+
+
+/*
+ * NGX_OK: the partner is known and what it signed verified.  A user
+ * token's secret comes from Redis first: NGX_AGAIN parks the request and
+ * the stage runs again with the secret (or knowing that there is none).
+ */
+
+static ngx_int_t
+ngx_http_7digital_identify(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx,
+    ngx_http_7digital_error_t *err)
+{
+    ngx_int_t  rc;
+
+    if (lcf->api == NGX_HTTP_7DIGITAL_API_CD) {
+        rc = ngx_http_7digital_cd_identify(r, lcf, ctx, err);
+        goto done;
     }
 
-    ctx->done = 1;
+    rc = ngx_http_7digital_7d_identify(r, lcf, ctx, err);
 
-    /*
-     * A passed check grants nothing (NGX_DECLINED, not NGX_OK): under
-     * "satisfy any" the location's own rules still decide.  A hit waits
-     * for them too, and is sent from the precontent phase.
-     */
+    if (rc != NGX_OK || ctx->token.len == 0 || ctx->token_loaded) {
+        goto done;
+    }
+
+    /* a user token: its secret first, then the signature is verified */
+    ctx->stage = NGX_HTTP_7DIGITAL_STAGE_TOKEN;
+
+    rc = ngx_http_7digital_token_lookup(r, ctx);
+
+    if (rc == NGX_ERROR) {
+        goto done;
+    }
+
+    if (rc == NGX_OK
+        && ngx_http_7digital_batch_park(r, &ctx->batch,
+                                        ngx_http_7digital_batch_run_phases, NULL, 0)
+           == NGX_AGAIN)
+    {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "sevendigital: waiting for a user token's secret");
+        return NGX_AGAIN;
+    }
+
+    /* no token store now: verified again, knowing there is no secret */
+    ctx->token_loaded = 1;
+    ctx->token_store_down = (rc == NGX_DECLINED);
+
+    ngx_memzero(err, sizeof(ngx_http_7digital_error_t));
+    rc = ngx_http_7digital_7d_identify(r, lcf, ctx, err);
+
+done:
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "sevendigital: identified, rc %i, auth %ui", rc,
+                   (ngx_uint_t) ctx->auth);
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_7digital_replay(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx)
+{
+    ngx_http_7digital_error_t  err;
+
+    ngx_memzero(&err, sizeof(ngx_http_7digital_error_t));
+
+    ctx->stage = NGX_HTTP_7DIGITAL_STAGE_DONE;
+    ctx->auth = NGX_HTTP_7DIGITAL_AUTH_REPLAY;
+    ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_NONE;
+    ctx->cache_entry = NULL;
+    ctx->cache_store = 0;
+
+    ngx_http_7digital_auth_error(lcf->api, NGX_HTTP_7DIGITAL_AUTH_REPLAY,
+                                 &ngx_http_7digital_nonce_param, &err);
+
+    return ngx_http_7digital_refuse(r, lcf, &err);
+}
+
+
+/*
+ * A passed check grants nothing (NGX_DECLINED, not NGX_OK): under
+ * "satisfy any" the location's own rules still decide.  A hit waits for
+ * them too, and is sent from the precontent phase.
+ */
+
+static ngx_int_t
+ngx_http_7digital_decide(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx)
+{
+    ngx_int_t  rc;
 
     if (ctx->cache_entry) {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -465,7 +620,8 @@ ngx_http_7digital_check(ngx_http_request_t *r,
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "sevendigital: partner \"%V\"", &ctx->partner->id);
+                   "sevendigital: partner \"%V\" forwarded",
+                   &ctx->partner->id);
 
     if (lcf->api == NGX_HTTP_7DIGITAL_API_7D) {
         rc = ngx_http_7digital_7d_forward(r, lcf, ctx);
@@ -511,7 +667,9 @@ ngx_http_7digital_answer_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
 
-    if (ctx == NULL || r != r->main || !ctx->done) {
+    if (ctx == NULL || r != r->main
+        || ctx->stage != NGX_HTTP_7DIGITAL_STAGE_DONE)
+    {
         return NGX_DECLINED;
     }
 
@@ -546,156 +704,6 @@ ngx_http_7digital_refuse(ngx_http_request_t *r,
                   "sevendigital: request refused: %V", &err->message);
 
     return ngx_http_7digital_send_error(r, lcf->api, err);
-}
-
-
-static void
-ngx_http_7digital_body_handler(ngx_http_request_t *r)
-{
-    ngx_http_7digital_ctx_t  *ctx;
-
-    ctx = ngx_http_7digital_get_ctx(r);
-
-    if (ctx == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ctx->body_read = 1;
-
-    if (ctx->waiting_body) {
-        ctx->waiting_body = 0;
-        r->write_event_handler = ngx_http_core_run_phases;
-        ngx_http_core_run_phases(r);
-    }
-}
-
-
-/*
- * Parks the request in the access phase until Redis answers, as limit_req
- * parks it on a timer: the handler gets the reply (or NULL on error or
- * timeout) and calls ngx_http_7digital_redis_resume().  Up to two commands
- * may be pending at once: they leave in one write, and the phases run
- * again when the last reply is in.  NGX_DECLINED: Redis is unavailable now
- * and nothing waits.
- */
-
-ngx_int_t
-ngx_http_7digital_redis_wait(ngx_http_request_t *r,
-    ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_redis_pt handler,
-    int argc, const char **argv, const size_t *argvlen)
-{
-    ngx_http_cleanup_t             *cln;
-    ngx_http_7digital_redis_op_t  **slot;
-
-    /* a request that dies first must never be called back */
-    if (!ctx->wait_cleanup) {
-        cln = ngx_http_cleanup_add(r, 0);
-        if (cln == NULL) {
-            return NGX_ERROR;
-        }
-
-        cln->handler = ngx_http_7digital_wait_cleanup;
-        cln->data = ctx;
-        ctx->wait_cleanup = 1;
-    }
-
-    slot = (ctx->ops[0] == NULL) ? &ctx->ops[0] : &ctx->ops[1];
-
-    if (*slot != NULL) {
-        return NGX_ERROR;
-    }
-
-    if (ngx_http_7digital_redis_command(slot, handler, r, argc, argv,
-                                        argvlen)
-        != NGX_OK)
-    {
-        return NGX_DECLINED;
-    }
-
-    ctx->pending++;
-
-    /* notice a client that goes away meanwhile */
-    r->read_event_handler = ngx_http_test_reading;
-
-    return NGX_AGAIN;
-}
-
-
-/*
- * SET key 1 NX EX|PX amount, waited for: who first records a nonce, who
- * takes a lock.  The reply is "OK" for the first, nil for the others.
- */
-
-ngx_int_t
-ngx_http_7digital_redis_set_nx(ngx_http_request_t *r,
-    ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_redis_pt handler,
-    ngx_str_t *key, char *unit, ngx_uint_t amount)
-{
-    const char  *argv[6];
-    size_t       argvlen[6];
-    u_char       buf[NGX_INT_T_LEN];
-
-    argv[0] = "SET";
-    argvlen[0] = 3;
-    argv[1] = (const char *) key->data;
-    argvlen[1] = key->len;
-    argv[2] = "1";
-    argvlen[2] = 1;
-    argv[3] = "NX";
-    argvlen[3] = 2;
-    argv[4] = unit;
-    argvlen[4] = 2;
-    argv[5] = (const char *) buf;
-    argvlen[5] = ngx_sprintf(buf, "%ui", amount) - buf;
-
-    return ngx_http_7digital_redis_wait(r, ctx, handler, 6, argv, argvlen);
-}
-
-
-void
-ngx_http_7digital_redis_resume(ngx_http_request_t *r,
-    ngx_http_7digital_ctx_t *ctx)
-{
-    if (--ctx->pending) {
-        /* the other reply of the same round trip is still to come */
-        return;
-    }
-
-    ngx_http_7digital_wake(r);
-}
-
-
-/* a parked request goes on with its phases, from an event of ours */
-
-void
-ngx_http_7digital_wake(ngx_http_request_t *r)
-{
-    ngx_connection_t    *c;
-    ngx_http_log_ctx_t  *lctx;
-
-    c = r->connection;
-
-    lctx = c->log->data;
-    lctx->current_request = r;
-
-    r->read_event_handler = ngx_http_block_reading;
-    r->write_event_handler = ngx_http_core_run_phases;
-
-    ngx_http_core_run_phases(r);
-    ngx_http_run_posted_requests(c);
-}
-
-
-static void
-ngx_http_7digital_wait_cleanup(void *data)
-{
-    ngx_http_7digital_ctx_t  *ctx = data;
-
-    ngx_http_7digital_redis_cancel(ctx->ops[0]);
-    ngx_http_7digital_redis_cancel(ctx->ops[1]);
-    ctx->ops[0] = NULL;
-    ctx->ops[1] = NULL;
 }
 
 

@@ -48,9 +48,41 @@ typedef enum {
 
 
 typedef struct ngx_http_7digital_redis_op_s  ngx_http_7digital_redis_op_t;
+typedef struct ngx_http_7digital_batch_op_s  ngx_http_7digital_batch_op_t;
 
 /* the reply is NULL when Redis failed, timed out or went away */
 typedef void (*ngx_http_7digital_redis_pt)(void *data, void *reply);
+
+/* one command's reply, to the request that added it to its batch */
+typedef void (*ngx_http_7digital_reply_pt)(ngx_http_request_t *r,
+    void *data, void *reply);
+
+/* a batch's last reply is in */
+typedef void (*ngx_http_7digital_resume_pt)(ngx_http_request_t *r,
+    void *data);
+
+
+/* a request's Redis commands, sent together and waited for together */
+typedef struct {
+    ngx_http_request_t             *request;
+    ngx_http_7digital_batch_op_t   *ops;
+    ngx_uint_t                      pending;
+    ngx_http_7digital_resume_pt     resume;
+    void                           *data;
+    unsigned                        cleanup:1;
+    unsigned                        parked:1;
+} ngx_http_7digital_batch_t;
+
+
+/* where the access handler is in its sequence for one request */
+typedef enum {
+    NGX_HTTP_7DIGITAL_STAGE_BODY = 0,   /* reading a form body */
+    NGX_HTTP_7DIGITAL_STAGE_IDENTIFY,   /* the partner and its signature */
+    NGX_HTTP_7DIGITAL_STAGE_TOKEN,      /* a user token's secret, from Redis */
+    NGX_HTTP_7DIGITAL_STAGE_LOOKUP,     /* nonce and cache entry, one batch */
+    NGX_HTTP_7DIGITAL_STAGE_LOCK,       /* a miss: the refresh lock */
+    NGX_HTTP_7DIGITAL_STAGE_DONE        /* decided; forwarded or answered */
+} ngx_http_7digital_stage_e;
 
 
 typedef struct {
@@ -132,15 +164,15 @@ typedef struct {
 } ngx_http_7digital_input_t;
 
 
-typedef struct {
+typedef struct ngx_http_7digital_ctx_s {
     ngx_http_7digital_partner_t    *partner;
     ngx_http_7digital_auth_e        auth;
     ngx_http_7digital_input_t       in;
     ngx_str_t                       cd_auth_data;
     u_char                          nonce[NGX_HTTP_7DIGITAL_DIGEST_LEN];
     time_t                          nonce_expires;
-    ngx_http_7digital_redis_op_t   *ops[2];
-    ngx_uint_t                      pending;   /* replies awaited */
+    ngx_http_7digital_stage_e       stage;
+    ngx_http_7digital_batch_t       batch;
     ngx_str_t                       token;
     ngx_str_t                       token_secret;
     ngx_str_t                       token_partner;
@@ -157,31 +189,28 @@ typedef struct {
     time_t                          cache_ttl;
     ngx_event_t                     lock_timer;
     ngx_msec_t                      lock_deadline;
+    ngx_uint_t                      lock;
     ngx_http_request_t             *request;
+    struct ngx_http_7digital_ctx_s *early;    /* $sevendigital_partner's */
     ngx_http_7digital_cache_status_e  cache_status;
     u_char                          token_kind;
+    u_char                          lock_token[NGX_HTTP_7DIGITAL_NONCE_LEN];
     unsigned                        token_loaded:1;
     unsigned                        token_found:1;
     unsigned                        token_store_down:1;
     unsigned                        capture:1;
     unsigned                        in_parsed:1;
-    unsigned                        cache_looked:1;
     unsigned                        cache_store:1;
     unsigned                        cache_capture:1;
     unsigned                        cache_serving_stale:1;
     unsigned                        cache_background:1;
     unsigned                        cache_refresh:1;
-    unsigned                        lock_asked:1;
     unsigned                        lock_held:1;
-    unsigned                        lock_done:1;
-    unsigned                        waiting_lock:1;
+    unsigned                        lock_free:1;
+    unsigned                        lock_entry:1;
     unsigned                        cd_hashed:1;
     unsigned                        has_nonce:1;
-    unsigned                        identified:1;
-    unsigned                        wait_cleanup:1;
     unsigned                        replay:1;
-    unsigned                        done:1;
-    unsigned                        waiting_body:1;
     unsigned                        body_read:1;
 } ngx_http_7digital_ctx_t;
 
@@ -203,15 +232,19 @@ extern ngx_module_t  ngx_http_7digital_module;
 ngx_uint_t ngx_http_7digital_api(ngx_str_t *name);
 ngx_str_t *ngx_http_7digital_api_name(ngx_uint_t api);
 ngx_http_7digital_ctx_t *ngx_http_7digital_get_ctx(ngx_http_request_t *r);
-ngx_int_t ngx_http_7digital_redis_wait(ngx_http_request_t *r,
-    ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_redis_pt handler,
-    int argc, const char **argv, const size_t *argvlen);
-ngx_int_t ngx_http_7digital_redis_set_nx(ngx_http_request_t *r,
-    ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_redis_pt handler,
-    ngx_str_t *key, char *unit, ngx_uint_t amount);
-void ngx_http_7digital_redis_resume(ngx_http_request_t *r,
-    ngx_http_7digital_ctx_t *ctx);
-void ngx_http_7digital_wake(ngx_http_request_t *r);
+
+/* ngx_http_7digital_batch.c */
+ngx_int_t ngx_http_7digital_batch_add(ngx_http_request_t *r,
+    ngx_http_7digital_batch_t *b, ngx_http_7digital_reply_pt handler,
+    void *data, int argc, const char **argv, const size_t *argvlen);
+ngx_int_t ngx_http_7digital_batch_set_nx(ngx_http_request_t *r,
+    ngx_http_7digital_batch_t *b, ngx_http_7digital_reply_pt handler,
+    void *data, ngx_str_t *key, ngx_str_t *value, char *unit,
+    ngx_uint_t amount);
+ngx_int_t ngx_http_7digital_batch_park(ngx_http_request_t *r,
+    ngx_http_7digital_batch_t *b, ngx_http_7digital_resume_pt resume,
+    void *data, ngx_uint_t content);
+void ngx_http_7digital_batch_run_phases(ngx_http_request_t *r, void *data);
 
 /* ngx_http_7digital_request.c */
 ngx_int_t ngx_http_7digital_read_input(ngx_http_request_t *r,
@@ -251,6 +284,7 @@ ngx_int_t ngx_http_7digital_redis_command(ngx_http_7digital_redis_op_t **opp,
     const char **argv, const size_t *argvlen);
 void ngx_http_7digital_redis_cancel(ngx_http_7digital_redis_op_t *op);
 ngx_uint_t ngx_http_7digital_redis_configured(void);
+ngx_uint_t ngx_http_7digital_redis_exiting(void);
 
 /* ngx_http_7digital_nonce.c */
 ngx_int_t ngx_http_7digital_nonce_check(ngx_http_request_t *r,
@@ -277,6 +311,9 @@ ngx_int_t ngx_http_7digital_cache_refresh(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx);
 ngx_int_t ngx_http_7digital_cache_lock(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
+ngx_int_t ngx_http_7digital_cache_lock_wait(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
+void ngx_http_7digital_cache_unlock(ngx_http_7digital_ctx_t *ctx);
 
 /* ngx_http_7digital_purge.c */
 char *ngx_http_7digital_cache_purge(ngx_conf_t *cf, ngx_command_t *cmd,

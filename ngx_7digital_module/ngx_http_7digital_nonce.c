@@ -41,7 +41,8 @@ typedef struct {
 } ngx_http_7digital_nonce_ctx_t;
 
 
-static void ngx_http_7digital_nonce_reply(void *data, void *reply);
+static void ngx_http_7digital_nonce_reply(ngx_http_request_t *r, void *data,
+    void *reply);
 static ngx_int_t ngx_http_7digital_nonce_init_zone(ngx_shm_zone_t *zone,
     void *data);
 static void ngx_http_7digital_nonce_insert(ngx_rbtree_node_t *temp,
@@ -225,6 +226,8 @@ ngx_http_7digital_nonce_check(ngx_http_request_t *r,
     ngx_http_7digital_main_conf_t  *mcf;
     u_char                          hex[2 * NGX_HTTP_7DIGITAL_DIGEST_LEN];
 
+    static ngx_str_t  one = ngx_string("1");
+
     mcf = ngx_http_get_module_main_conf(r, ngx_http_7digital_module);
 
     key.data = ctx->nonce;
@@ -263,30 +266,27 @@ ngx_http_7digital_nonce_check(ngx_http_request_t *r,
     ttl = ctx->nonce_expires - ngx_time();
     ttl = ttl > 0 ? ttl : 1;
 
-    rc = ngx_http_7digital_redis_set_nx(r, ctx, ngx_http_7digital_nonce_reply,
-                                        &key, "EX", (ngx_uint_t) ttl);
+    rc = ngx_http_7digital_batch_set_nx(r, &ctx->batch,
+                                        ngx_http_7digital_nonce_reply, ctx,
+                                        &key, &one, "EX", (ngx_uint_t) ttl);
 
     return (rc == NGX_DECLINED) ? NGX_OK : rc;
 }
 
 
 static void
-ngx_http_7digital_nonce_reply(void *data, void *reply)
+ngx_http_7digital_nonce_reply(ngx_http_request_t *r, void *data, void *reply)
 {
-    ngx_http_request_t *r = data;
+    ngx_http_7digital_ctx_t *ctx = data;
 
-    redisReply               *rep;
-    ngx_http_7digital_ctx_t  *ctx;
-
-    rep = reply;
-    ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
+    redisReply  *rep = reply;
 
     /* "OK": first seen now; nil: another node saw it first */
     if (rep && rep->type == REDIS_REPLY_NIL) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "sevendigital: nonce seen by another node");
         ctx->replay = 1;
     }
-
-    ngx_http_7digital_redis_resume(r, ctx);
 }
 
 

@@ -19,8 +19,9 @@
 
 
 typedef struct {
-    ngx_http_request_t             *request;
-    ngx_http_7digital_redis_op_t   *op;
+    ngx_http_7digital_batch_t       batch;
+    ngx_int_t                       integer;   /* INCR's or DEL's reply */
+    unsigned                        answered:1;
     unsigned                        prefix:1;
 } ngx_http_7digital_purge_t;
 
@@ -31,8 +32,9 @@ static ngx_int_t ngx_http_7digital_purge_prefix(ngx_http_request_t *r,
     ngx_str_t *reason);
 static ngx_int_t ngx_http_7digital_purge_keys(ngx_http_request_t *r,
     ngx_uint_t api, ngx_str_t *path, ngx_array_t *params, ngx_str_t *argv);
-static void ngx_http_7digital_purge_reply(void *data, void *reply);
-static void ngx_http_7digital_purge_cleanup(void *data);
+static void ngx_http_7digital_purge_reply(ngx_http_request_t *r, void *data,
+    void *reply);
+static void ngx_http_7digital_purge_done(ngx_http_request_t *r, void *data);
 static ngx_int_t ngx_http_7digital_purge_send(ngx_http_request_t *r,
     ngx_uint_t status, ngx_str_t *body);
 static ngx_int_t ngx_http_7digital_purge_error(ngx_http_request_t *r,
@@ -104,7 +106,6 @@ ngx_http_7digital_purge_handler(ngx_http_request_t *r)
     ngx_array_t                    params;
     const char                    *cargv[3];
     size_t                         cargvlen[3];
-    ngx_http_cleanup_t            *cln;
     ngx_http_7digital_purge_t     *p;
     ngx_http_7digital_loc_conf_t  *lcf;
 
@@ -190,27 +191,23 @@ ngx_http_7digital_purge_handler(ngx_http_request_t *r)
         cargvlen[i] = argv[i].len;
     }
 
-    cln = ngx_http_cleanup_add(r, 0);
-    if (cln == NULL) {
+    rc = ngx_http_7digital_batch_add(r, &p->batch,
+                                     ngx_http_7digital_purge_reply, p,
+                                     (int) argc, cargv, cargvlen);
+
+    if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    cln->handler = ngx_http_7digital_purge_cleanup;
-    cln->data = p;
-    p->request = r;
-
-    if (ngx_http_7digital_redis_command(&p->op, ngx_http_7digital_purge_reply,
-                                        p, (int) argc, cargv, cargvlen)
-        != NGX_OK)
-    {
+    if (rc == NGX_DECLINED) {
         ngx_str_set(&reason, "the cache store is unavailable");
         return ngx_http_7digital_purge_error(r,
                                              NGX_HTTP_SERVICE_UNAVAILABLE,
                                              &reason);
     }
 
-    r->main->count++;
-    r->read_event_handler = ngx_http_test_reading;
+    (void) ngx_http_7digital_batch_park(r, &p->batch,
+                                        ngx_http_7digital_purge_done, p, 1);
 
     return NGX_DONE;
 }
@@ -289,22 +286,31 @@ ngx_http_7digital_purge_keys(ngx_http_request_t *r, ngx_uint_t api,
 
 
 static void
-ngx_http_7digital_purge_reply(void *data, void *reply)
+ngx_http_7digital_purge_reply(ngx_http_request_t *r, void *data, void *reply)
 {
     ngx_http_7digital_purge_t *p = data;
 
-    ngx_int_t            rc;
-    ngx_str_t            body, reason;
-    ngx_uint_t           status;
-    redisReply          *rep;
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
+    redisReply  *rep = reply;
 
-    r = p->request;
-    c = r->connection;
-    rep = reply;
+    if (rep && rep->type == REDIS_REPLY_INTEGER) {
+        p->answered = 1;
+        p->integer = (ngx_int_t) rep->integer;
+    }
+}
 
-    if (rep == NULL || rep->type != REDIS_REPLY_INTEGER) {
+
+/* the batch is complete: the answer, and the reference the wait held */
+
+static void
+ngx_http_7digital_purge_done(ngx_http_request_t *r, void *data)
+{
+    ngx_http_7digital_purge_t *p = data;
+
+    ngx_int_t   rc;
+    ngx_str_t   body, reason;
+    ngx_uint_t  status;
+
+    if (!p->answered) {
         ngx_str_set(&reason, "the cache store did not answer");
         rc = ngx_http_7digital_purge_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                            &reason);
@@ -320,21 +326,21 @@ ngx_http_7digital_purge_reply(void *data, void *reply)
     }
 
     if (p->prefix) {
-        ngx_log_error(NGX_LOG_NOTICE, c->log, 0,
-                      "sevendigital: cache prefix purged, generation %L",
-                      (int64_t) rep->integer);
+        ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                      "sevendigital: cache prefix purged, generation %i",
+                      p->integer);
 
         status = NGX_HTTP_OK;
         body.len = ngx_sprintf(body.data,
-                               "{\"purged\":\"prefix\",\"generation\":%L}",
-                               (int64_t) rep->integer)
+                               "{\"purged\":\"prefix\",\"generation\":%i}",
+                               p->integer)
                    - body.data;
 
     } else {
-        status = rep->integer ? NGX_HTTP_OK : NGX_HTTP_NOT_FOUND;
+        status = p->integer ? NGX_HTTP_OK : NGX_HTTP_NOT_FOUND;
         body.len = ngx_sprintf(body.data,
-                               "{\"purged\":\"key\",\"deleted\":%L}",
-                               (int64_t) rep->integer)
+                               "{\"purged\":\"key\",\"deleted\":%i}",
+                               p->integer)
                    - body.data;
     }
 
@@ -343,17 +349,6 @@ ngx_http_7digital_purge_reply(void *data, void *reply)
 done:
 
     ngx_http_finalize_request(r, rc);
-    ngx_http_run_posted_requests(c);
-}
-
-
-static void
-ngx_http_7digital_purge_cleanup(void *data)
-{
-    ngx_http_7digital_purge_t *p = data;
-
-    ngx_http_7digital_redis_cancel(p->op);
-    p->op = NULL;
 }
 
 

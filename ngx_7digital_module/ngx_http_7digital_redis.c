@@ -4,8 +4,11 @@
  *
  * One non-blocking Redis connection per worker, on nginx's own event loop:
  * hiredis formats commands and parses replies, nginx owns the waiting.
- * Every command is bounded by an nginx timer; a command issued while Redis
- * is unreachable fails at once, so callers degrade instead of waiting.
+ * Every command is bounded by an nginx timer.  Like max_fails and
+ * fail_timeout for upstream servers, a Redis that failed or let a command
+ * time out is not waited for again: commands are refused at once, so
+ * callers degrade without waiting, until a probe (PING) gets a real reply.
+ * An incident is logged once when it starts and once when it ends.
  */
 
 
@@ -25,9 +28,6 @@
 #define NGX_HTTP_7DIGITAL_REDIS_BACKOFF_MIN  100
 #define NGX_HTTP_7DIGITAL_REDIS_BACKOFF_MAX  5000
 
-/* a connection that lets this many commands in a row time out is dropped */
-#define NGX_HTTP_7DIGITAL_REDIS_MAX_TIMEOUTS 3
-
 
 struct ngx_http_7digital_redis_op_s {
     ngx_http_7digital_redis_pt      handler;
@@ -45,11 +45,11 @@ typedef struct {
     ngx_connection_t               *c;
     ngx_event_t                     connect_timer;
     ngx_event_t                     retry_timer;
+    ngx_event_t                     probe_timer;
     ngx_msec_t                      backoff;
     ngx_uint_t                      state;
-    ngx_uint_t                      timeouts;
+    ngx_http_7digital_redis_op_t   *probe;
     unsigned                        failing:1;
-    unsigned                        slow:1;
     unsigned                        closing:1;
 } ngx_http_7digital_redis_t;
 
@@ -69,6 +69,13 @@ static void ngx_http_7digital_redis_reply(redisAsyncContext *ac, void *r,
 static void ngx_http_7digital_redis_op_timeout(ngx_event_t *ev);
 static void ngx_http_7digital_redis_connect_timeout(ngx_event_t *ev);
 static void ngx_http_7digital_redis_retry(ngx_event_t *ev);
+static void ngx_http_7digital_redis_probe(ngx_event_t *ev);
+static void ngx_http_7digital_redis_probe_reply(void *data, void *reply);
+static void ngx_http_7digital_redis_fail(ngx_http_7digital_redis_t *rd,
+    const char *why);
+static ngx_int_t ngx_http_7digital_redis_send(ngx_http_7digital_redis_t *rd,
+    ngx_http_7digital_redis_op_t **opp, ngx_http_7digital_redis_pt handler,
+    void *data, int argc, const char **argv, const size_t *argvlen);
 static void ngx_http_7digital_redis_read(ngx_event_t *ev);
 static void ngx_http_7digital_redis_write(ngx_event_t *ev);
 static void ngx_http_7digital_redis_add_read(void *privdata);
@@ -110,6 +117,11 @@ ngx_http_7digital_redis_init_worker(ngx_cycle_t *cycle,
     rd->retry_timer.log = cycle->log;
     rd->retry_timer.cancelable = 1;
 
+    rd->probe_timer.handler = ngx_http_7digital_redis_probe;
+    rd->probe_timer.data = rd;
+    rd->probe_timer.log = cycle->log;
+    rd->probe_timer.cancelable = 1;
+
     /* a failure is logged and retried on the backoff timer */
     (void) ngx_http_7digital_redis_connect(rd);
 
@@ -134,6 +146,10 @@ ngx_http_7digital_redis_exit_worker(void)
 
     if (rd->retry_timer.timer_set) {
         ngx_del_timer(&rd->retry_timer);
+    }
+
+    if (rd->probe_timer.timer_set) {
+        ngx_del_timer(&rd->probe_timer);
     }
 
     rd->closing = 1;
@@ -163,8 +179,7 @@ ngx_http_7digital_redis_command(ngx_http_7digital_redis_op_t **opp,
     ngx_http_7digital_redis_pt handler, void *data, int argc,
     const char **argv, const size_t *argvlen)
 {
-    ngx_http_7digital_redis_t     *rd;
-    ngx_http_7digital_redis_op_t  *op;
+    ngx_http_7digital_redis_t  *rd;
 
     rd = &ngx_http_7digital_redis;
 
@@ -172,17 +187,41 @@ ngx_http_7digital_redis_command(ngx_http_7digital_redis_op_t **opp,
         *opp = NULL;
     }
 
-    if (rd->conf == NULL) {
+    if (rd->conf == NULL || rd->closing) {
         return NGX_DECLINED;
     }
 
-    if (rd->state == NGX_HTTP_7DIGITAL_REDIS_DOWN) {
-        if (rd->retry_timer.timer_set
-            || ngx_http_7digital_redis_connect(rd) != NGX_OK)
-        {
-            return NGX_DECLINED;
-        }
+    /* an incident: nobody waits until a probe has had a reply */
+    if (rd->failing) {
+        return NGX_DECLINED;
     }
+
+    if (rd->state == NGX_HTTP_7DIGITAL_REDIS_DOWN
+        && ngx_http_7digital_redis_connect(rd) != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_7digital_redis_send(rd, opp, handler, data, argc, argv,
+                                        argvlen);
+}
+
+
+/* whether an exiting worker is closing its connection: nothing goes on */
+
+ngx_uint_t
+ngx_http_7digital_redis_exiting(void)
+{
+    return ngx_http_7digital_redis.closing;
+}
+
+
+static ngx_int_t
+ngx_http_7digital_redis_send(ngx_http_7digital_redis_t *rd,
+    ngx_http_7digital_redis_op_t **opp, ngx_http_7digital_redis_pt handler,
+    void *data, int argc, const char **argv, const size_t *argvlen)
+{
+    ngx_http_7digital_redis_op_t  *op;
 
     op = ngx_calloc(sizeof(ngx_http_7digital_redis_op_t), ngx_cycle->log);
     if (op == NULL) {
@@ -202,10 +241,14 @@ ngx_http_7digital_redis_command(ngx_http_7digital_redis_op_t **opp,
         return NGX_DECLINED;
     }
 
+    /*
+     * Not cancelable: a gracefully exiting worker waits for the replies
+     * its requests wait for (at most the timeout) instead of cutting them
+     * off.
+     */
     op->timer.handler = ngx_http_7digital_redis_op_timeout;
     op->timer.data = op;
     op->timer.log = ngx_cycle->log;
-    op->timer.cancelable = 1;
 
     ngx_add_timer(&op->timer, rd->conf->timeout);
 
@@ -246,16 +289,9 @@ ngx_http_7digital_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
     ngx_http_7digital_redis_op_t  *op = privdata;
 
-    redisReply                 *reply;
-    ngx_http_7digital_redis_t  *rd;
+    redisReply  *reply;
 
     reply = r;
-    rd = ac->data;
-
-    if (reply) {
-        rd->timeouts = 0;
-        rd->slow = 0;
-    }
 
     if (!op->done) {
         op->done = 1;
@@ -277,9 +313,8 @@ ngx_http_7digital_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
 
 
 /*
- * A slow Redis: the caller goes on without the reply.  After a few
- * timeouts in a row the connection is dropped, so that the next requests
- * fail over at once instead of each waiting for the timeout.
+ * A slow Redis: the caller goes on without the reply, and from now on
+ * nobody waits for Redis until a probe has had a reply.
  */
 
 static void
@@ -296,20 +331,101 @@ ngx_http_7digital_redis_op_timeout(ngx_event_t *ev)
         *op->slot = NULL;
     }
 
-    if (!rd->slow) {
-        rd->slow = 1;
+    if (!rd->failing && !rd->closing) {
         ngx_log_error(NGX_LOG_WARN, ev->log, 0,
-                      "sevendigital: redis did not answer within %M ms",
-                      rd->conf->timeout);
+                      "sevendigital: redis did not answer within %M ms, "
+                      "going on without it", rd->conf->timeout);
+        ngx_http_7digital_redis_fail(rd, NULL);
     }
 
     op->handler(op->data, NULL);
+}
 
-    if (++rd->timeouts >= NGX_HTTP_7DIGITAL_REDIS_MAX_TIMEOUTS
-        && rd->ac && !rd->closing)
+
+/*
+ * The start of an incident, logged once by the caller or here; probes
+ * decide when it ends.  The connection is kept: a Redis that is only slow
+ * answers the probe on it.
+ */
+
+static void
+ngx_http_7digital_redis_fail(ngx_http_7digital_redis_t *rd, const char *why)
+{
+    if (!rd->failing && why) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "sevendigital: redis unavailable (%s), "
+                      "going on without it", why);
+    }
+
+    rd->failing = 1;
+
+    if (rd->state == NGX_HTTP_7DIGITAL_REDIS_READY && rd->probe == NULL
+        && !rd->probe_timer.timer_set && !rd->closing)
     {
-        rd->timeouts = 0;
-        ngx_http_7digital_redis_down(rd, "not answering");
+        ngx_add_timer(&rd->probe_timer, rd->backoff);
+    }
+}
+
+
+/* one probe at a time, on a connection that is up */
+
+static void
+ngx_http_7digital_redis_probe(ngx_event_t *ev)
+{
+    ngx_http_7digital_redis_t *rd = ev->data;
+
+    const char  *argv[1];
+    size_t       argvlen[1];
+
+    if (rd->probe || rd->state != NGX_HTTP_7DIGITAL_REDIS_READY
+        || rd->closing)
+    {
+        return;
+    }
+
+    argv[0] = "PING";
+    argvlen[0] = 4;
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+                   "sevendigital: redis probe");
+
+    if (ngx_http_7digital_redis_send(rd, &rd->probe,
+                                     ngx_http_7digital_redis_probe_reply, rd,
+                                     1, argv, argvlen)
+        != NGX_OK)
+    {
+        ngx_http_7digital_redis_down(rd, "cannot send a probe");
+    }
+}
+
+
+/*
+ * A reply ends the incident.  No reply in time: the connection may be to
+ * a Redis that is stopped (the kernel still accepts connections for it);
+ * it is dropped and made again after a backoff, and probed again.
+ */
+
+static void
+ngx_http_7digital_redis_probe_reply(void *data, void *reply)
+{
+    ngx_http_7digital_redis_t *rd = data;
+
+    redisReply  *rep = reply;
+
+    if (rd->closing) {
+        return;
+    }
+
+    if (rep && rep->type != REDIS_REPLY_ERROR) {
+        rd->failing = 0;
+        rd->backoff = NGX_HTTP_7DIGITAL_REDIS_BACKOFF_MIN;
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "sevendigital: redis is reachable again");
+        return;
+    }
+
+    if (rd->ac) {
+        ngx_http_7digital_redis_down(rd, "no answer to a probe");
         redisAsyncFree(rd->ac);
     }
 }
@@ -408,12 +524,10 @@ ngx_http_7digital_redis_on_connect(const redisAsyncContext *ac, int status)
     }
 
     rd->state = NGX_HTTP_7DIGITAL_REDIS_READY;
-    rd->backoff = NGX_HTTP_7DIGITAL_REDIS_BACKOFF_MIN;
 
+    /* connected is not answering: during an incident, a probe decides */
     if (rd->failing) {
-        rd->failing = 0;
-        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                      "sevendigital: redis is reachable again");
+        ngx_http_7digital_redis_probe(&rd->probe_timer);
     }
 }
 
@@ -460,16 +574,15 @@ ngx_http_7digital_redis_down(ngx_http_7digital_redis_t *rd, const char *why)
         ngx_del_timer(&rd->connect_timer);
     }
 
+    if (rd->probe_timer.timer_set) {
+        ngx_del_timer(&rd->probe_timer);
+    }
+
     if (rd->closing) {
         return;
     }
 
-    if (!rd->failing) {
-        rd->failing = 1;
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "sevendigital: redis unavailable (%s), "
-                      "going on without it", why ? why : "unknown error");
-    }
+    ngx_http_7digital_redis_fail(rd, why ? why : "unknown error");
 
     if (!rd->retry_timer.timer_set && !ngx_exiting && !ngx_terminate
         && !ngx_quit)
@@ -502,7 +615,9 @@ ngx_http_7digital_redis_retry(ngx_event_t *ev)
 {
     ngx_http_7digital_redis_t  *rd = ev->data;
 
-    if (rd->state == NGX_HTTP_7DIGITAL_REDIS_DOWN && rd->ac == NULL) {
+    if (rd->state == NGX_HTTP_7DIGITAL_REDIS_DOWN && rd->ac == NULL
+        && !rd->closing)
+    {
         (void) ngx_http_7digital_redis_connect(rd);
     }
 }

@@ -23,8 +23,11 @@ static ngx_int_t ngx_http_7digital_7d_nonce_key(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_param_t *nonce,
     time_t ts, ngx_http_7digital_loc_conf_t *lcf);
 static ngx_int_t ngx_http_7digital_7d_token(ngx_http_7digital_ctx_t *ctx,
-    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_param_t *token,
-    ngx_uint_t n, ngx_http_7digital_error_t *err);
+    ngx_http_7digital_param_t *token, ngx_uint_t n,
+    ngx_http_7digital_error_t *err);
+static ngx_int_t ngx_http_7digital_7d_token_owned(
+    ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_loc_conf_t *lcf,
+    ngx_http_7digital_error_t *err);
 static ngx_int_t ngx_http_7digital_7d_signed_params(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx, ngx_array_t *all);
 static ngx_int_t ngx_http_7digital_7d_public_uri(ngx_http_request_t *r,
@@ -122,7 +125,8 @@ ngx_http_7digital_7d_identify(ngx_http_request_t *r,
     if (auth == NGX_HTTP_7DIGITAL_AUTH_OK) {
         rc = ngx_http_7digital_7d_verify(r, lcf, ctx, err);
 
-        if (rc == NGX_OK) {
+        /* with a user token still to load, nothing is verified yet */
+        if (rc == NGX_OK && (ctx->token.len == 0 || ctx->token_loaded)) {
             ctx->auth = NGX_HTTP_7DIGITAL_AUTH_OK;
         }
 
@@ -286,9 +290,10 @@ ngx_http_7digital_7d_verify(ngx_http_request_t *r,
     token = ngx_http_7digital_find_param(&all, &token_name, &n);
 
     if (token) {
-        rc = ngx_http_7digital_7d_token(ctx, lcf, token, n, err);
+        rc = ngx_http_7digital_7d_token(ctx, token, n, err);
 
-        if (rc != NGX_OK) {
+        if (rc != NGX_OK || !ctx->token_loaded) {
+            /* refused, or its secret is to be fetched first */
             return rc;
         }
 
@@ -339,6 +344,11 @@ ngx_http_7digital_7d_verify(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
+    /* only who knows the token's secret learns whose token it is */
+    if (token && ngx_http_7digital_7d_token_owned(ctx, lcf, err) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
     return ngx_http_7digital_7d_nonce_key(r, ctx, nonce, ts, lcf);
 }
 
@@ -383,18 +393,17 @@ ngx_http_7digital_7d_nonce_key(ngx_http_request_t *r,
 
 
 /*
- * The token a partner signed with must be one the gateway saw 7digital
- * issue to this same partner: a request token on the access token
- * location, an access token everywhere else.  NGX_BUSY: look it up first.
+ * A user token's secret, which a partner signs with too.  Until it is
+ * loaded, ctx->token names it and the core fetches it from Redis; a token
+ * the store does not know verifies no signature, with the same message as
+ * a wrong secret, so that a refusal tells nothing about whose it is.
  */
 
 static ngx_int_t
 ngx_http_7digital_7d_token(ngx_http_7digital_ctx_t *ctx,
-    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_param_t *token,
-    ngx_uint_t n, ngx_http_7digital_error_t *err)
+    ngx_http_7digital_param_t *token, ngx_uint_t n,
+    ngx_http_7digital_error_t *err)
 {
-    u_char  kind;
-
     if (n > 1 || token->value.len == 0) {
         ngx_http_7digital_7d_refuse(ctx, NGX_HTTP_7DIGITAL_AUTH_MALFORMED,
                                     "Missing or repeated oauth_token", err);
@@ -403,7 +412,7 @@ ngx_http_7digital_7d_token(ngx_http_7digital_ctx_t *ctx,
 
     if (!ctx->token_loaded) {
         ctx->token = token->value;
-        return NGX_BUSY;
+        return NGX_OK;
     }
 
     if (ctx->token_store_down) {
@@ -414,9 +423,31 @@ ngx_http_7digital_7d_token(ngx_http_7digital_ctx_t *ctx,
         return NGX_DECLINED;
     }
 
+    if (!ctx->token_found) {
+        ngx_http_7digital_7d_refuse(ctx, NGX_HTTP_7DIGITAL_AUTH_BAD_SIGNATURE,
+                                    "Invalid signature", err);
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The token, whose secret the partner proved it has, must be one the
+ * gateway saw 7digital issue to this same partner: a request token on the
+ * access token location, an access token everywhere else.
+ */
+
+static ngx_int_t
+ngx_http_7digital_7d_token_owned(ngx_http_7digital_ctx_t *ctx,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_error_t *err)
+{
+    u_char  kind;
+
     kind = (lcf->oauth_tokens == NGX_HTTP_7DIGITAL_TOKENS_ACCESS) ? 'r' : 'a';
 
-    if (!ctx->token_found || ctx->token_kind != kind
+    if (ctx->token_kind != kind
         || ctx->token_partner.len != ctx->partner->id.len
         || ngx_strncmp(ctx->token_partner.data, ctx->partner->id.data,
                        ctx->partner->id.len)

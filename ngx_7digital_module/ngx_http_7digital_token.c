@@ -22,7 +22,8 @@
 
 static ngx_int_t ngx_http_7digital_token_key(ngx_pool_t *pool,
     ngx_str_t *token, ngx_str_t *key);
-static void ngx_http_7digital_token_reply(void *data, void *reply);
+static void ngx_http_7digital_token_reply(ngx_http_request_t *r, void *data,
+    void *reply);
 static ngx_int_t ngx_http_7digital_token_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_7digital_token_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
@@ -53,10 +54,10 @@ ngx_http_7digital_token_init_filters(ngx_conf_t *cf)
 
 
 /*
- * Looks up the token a partner signed with.  NGX_AGAIN: the request waits
- * for Redis and the phases run again on the reply, with ctx->token_loaded
- * set.  NGX_DECLINED: Redis cannot answer now.  NGX_DONE: there is no
- * token store at all, so no token can be known.
+ * Looks up the token a partner signed with.  NGX_OK: the GET is in the
+ * request's batch, and its reply sets ctx->token_loaded.  NGX_DECLINED:
+ * Redis cannot answer now.  NGX_DONE: there is no token store at all, so
+ * no token can be known.
  */
 
 ngx_int_t
@@ -80,8 +81,9 @@ ngx_http_7digital_token_lookup(ngx_http_request_t *r,
     argv[1] = (const char *) key.data;
     argvlen[1] = key.len;
 
-    return ngx_http_7digital_redis_wait(r, ctx, ngx_http_7digital_token_reply,
-                                        2, argv, argvlen);
+    return ngx_http_7digital_batch_add(r, &ctx->batch,
+                                       ngx_http_7digital_token_reply, ctx, 2,
+                                       argv, argvlen);
 }
 
 
@@ -109,16 +111,14 @@ ngx_http_7digital_token_key(ngx_pool_t *pool, ngx_str_t *token,
 /* the stored value is "kind\npartner id\nsecret" */
 
 static void
-ngx_http_7digital_token_reply(void *data, void *reply)
+ngx_http_7digital_token_reply(ngx_http_request_t *r, void *data, void *reply)
 {
-    ngx_http_request_t *r = data;
+    ngx_http_7digital_ctx_t *ctx = data;
 
-    u_char                   *p, *q, *end;
-    redisReply               *rep;
-    ngx_http_7digital_ctx_t  *ctx;
+    u_char      *p, *q, *end;
+    redisReply  *rep;
 
     rep = reply;
-    ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
 
     ctx->token_loaded = 1;
     ctx->token_store_down = (rep == NULL || rep->type == REDIS_REPLY_ERROR);
@@ -148,7 +148,10 @@ ngx_http_7digital_token_reply(void *data, void *reply)
         }
     }
 
-    ngx_http_7digital_redis_resume(r, ctx);
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "sevendigital: user token found %ui, store down %ui",
+                   (ngx_uint_t) ctx->token_found,
+                   (ngx_uint_t) ctx->token_store_down);
 }
 
 

@@ -186,7 +186,9 @@ ngx_http_7digital_hashed_customer_id_variable(ngx_http_request_t *r,
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
 
-    if (ctx && ctx->done && ctx->in.query.elts) {
+    if (ctx && ctx->stage == NGX_HTTP_7DIGITAL_STAGE_DONE
+        && ctx->in.query.elts)
+    {
         prm = ngx_http_7digital_find_param(&ctx->in.body,
                                            &ngx_http_7digital_customer_id,
                                            &n);
@@ -253,23 +255,32 @@ ngx_http_7digital_early_identify(ngx_http_request_t *r)
     ngx_http_7digital_error_t      err;
     ngx_http_7digital_loc_conf_t  *lcf;
 
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_7digital_module);
+
+    /* where the gateway is off, nothing is allocated or looked at */
+    if (lcf->api == NGX_HTTP_7DIGITAL_OFF) {
+        return ngx_http_get_module_ctx(r, ngx_http_7digital_module);
+    }
+
     ctx = ngx_http_7digital_get_ctx(r);
 
-    if (ctx == NULL || ctx->done || ctx->auth != NGX_HTTP_7DIGITAL_AUTH_NONE)
+    if (ctx == NULL || ctx->stage == NGX_HTTP_7DIGITAL_STAGE_DONE
+        || ctx->auth != NGX_HTTP_7DIGITAL_AUTH_NONE)
     {
         return ctx;
     }
 
-    lcf = ngx_http_get_module_loc_conf(r, ngx_http_7digital_module);
-
-    if (lcf->api == NGX_HTTP_7DIGITAL_OFF) {
-        return NULL;
+    /* identified once per request, however often the variable is read */
+    if (ctx->early) {
+        return ctx->early;
     }
 
     tmp = ngx_pcalloc(r->pool, sizeof(ngx_http_7digital_ctx_t));
     if (tmp == NULL) {
         return NULL;
     }
+
+    ctx->early = tmp;
 
     ngx_memzero(&err, sizeof(ngx_http_7digital_error_t));
 
@@ -281,7 +292,7 @@ ngx_http_7digital_early_identify(ngx_http_request_t *r)
     }
 
     /* a user token still to look up: the key has named the partner */
-    if (rc == NGX_BUSY) {
+    if (rc == NGX_OK && tmp->token.len && !tmp->token_loaded) {
         tmp->auth = NGX_HTTP_7DIGITAL_AUTH_OK;
     }
 

@@ -273,7 +273,7 @@ OAuth authentication error: Unsupported signature method, only HMAC-SHA1 is acce
 
 
 
-=== TEST 16: a token the gateway does not know
+=== TEST 16: a token the gateway does not know verifies no signature
 --- request eval
 Gateway::oauth_request('t15', path => '/1.2/user/locker',
     key => 'acme-key-0001', secret => 'acme-secret-0001',
@@ -282,7 +282,7 @@ Gateway::oauth_request('t15', path => '/1.2/user/locker',
 Gateway::oauth_request('t15')->{headers}
 --- error_code: 401
 --- response_body chomp
-OAuth authentication error: Token not recognised
+OAuth authentication error: Invalid signature
 --- no_error_log
 [error]
 

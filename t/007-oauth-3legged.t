@@ -166,7 +166,7 @@ OAuth authentication error: Token not recognised
 
 
 
-=== TEST 7: a token the gateway never saw
+=== TEST 7: a token the gateway never saw: as a wrong secret
 --- request eval
 main::acme('t7', path => '/1.2/user/locker',
            token => 'made-up', token_secret => 'whatever')->{request}
@@ -174,13 +174,28 @@ main::acme('t7', path => '/1.2/user/locker',
 main::acme('t7')->{headers}
 --- error_code: 401
 --- response_body chomp
-OAuth authentication error: Token not recognised
+OAuth authentication error: Invalid signature
 --- no_error_log
 [error]
 
 
 
-=== TEST 8: the right token with a wrong token secret
+=== TEST 8: another partner's token without its secret: the same answer, nothing told about whose it is
+--- request eval
+Gateway::oauth_request('t7b', path => '/1.2/user/locker', key => 'globex-key-0002',
+    secret => 'globex-secret-0002', token => 'at-acme-1',
+    token_secret => 'a-guess')->{request}
+--- more_headers eval
+Gateway::oauth_request('t7b')->{headers}
+--- error_code: 401
+--- response_body chomp
+OAuth authentication error: Invalid signature
+--- no_error_log
+[error]
+
+
+
+=== TEST 9: the right token with a wrong token secret
 --- request eval
 main::acme('t8', path => '/1.2/user/locker',
            token => 'at-acme-1', token_secret => 'not-the-secret')->{request}
@@ -194,7 +209,7 @@ OAuth authentication error: Invalid signature
 
 
 
-=== TEST 9: user-management mode: signed without a token, with userId: 2-legged upstream
+=== TEST 10: user-management mode: signed without a token, with userId: 2-legged upstream
 --- request eval
 [
 main::acme('t9', path => '/1.2/user/locker?userId=42')->{request},
@@ -212,7 +227,7 @@ qr{"query": "userId=42", .*oauth_consumer_key=\\"gateway-7d-consumer-key\\"(?!.*
 
 
 
-=== TEST 10: a user location refuses a key alone
+=== TEST 11: a user location refuses a key alone
 --- request
 GET /1.2/user/locker?oauth_consumer_key=acme-key-0001
 --- error_code: 401
@@ -223,7 +238,7 @@ OAuth authentication error: This resource requires a signature
 
 
 
-=== TEST 11: the token store unavailable: 503, try again, nothing sent upstream
+=== TEST 12: the token store unavailable: 503, try again, nothing sent upstream
 --- http_config
     sevendigital_partners $TEST_NGINX_FIXTURES/partners.json;
     sevendigital_redis 127.0.0.1:1;
@@ -240,7 +255,7 @@ main::acme('t11')->{headers}
 
 
 
-=== TEST 12: oauth/requestToken/authorise for user-management consumers
+=== TEST 13: oauth/requestToken/authorise for user-management consumers
 --- config
     location = /1.2/oauth/requestToken/authorise {
         sevendigital_oauth_sign 2-legged;
@@ -258,7 +273,7 @@ main::acme('t12')->{headers}
 
 
 
-=== TEST 13: limit_req keyed by partner counts token-signed calls too
+=== TEST 14: limit_req keyed by partner counts token-signed calls too
 --- http_config
     sevendigital_partners $TEST_NGINX_FIXTURES/partners.json;
     sevendigital_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
