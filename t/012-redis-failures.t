@@ -14,7 +14,7 @@ use Time::HiRes qw(time sleep);
 
 my $port = Gateway::free_port();
 # the Redis timeout under test, and a bound well above it
-my $timeout = Gateway::scaled(0.1) * 1000;
+my $timeout = Gateway::scaled(0.3) * 1000;
 my $bound = Gateway::scaled(1);
 my ($redis, $rport) = Gateway::start_redis();
 
@@ -100,6 +100,62 @@ kill 'CONT', $redis;
 
 @r = until_cache('HIT', 10);
 is_deeply([@r[0, 1]], [200, 'HIT'], 'Redis resumed: hits again');
+is(Gateway::log_count($dir, qr/redis is reachable again/), 2,
+   '... and that is logged once more');
+
+# paused under parallel load: once the first commands timed out, nobody
+# waits for Redis any more; a probe finds it back
+my $clients = 6;
+my $incidents = Gateway::log_count($dir, qr/redis did not answer|redis unavailable/);
+
+kill 'STOP', $redis;
+
+my @pipes;
+for (1 .. $clients) {
+    pipe my $rd, my $wr or die $!;
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+    if ($pid == 0) {
+        close $rd;
+        # requests one after another, for ten Redis timeouts
+        my $until = time + 10 * $timeout / 1000;
+        while (time < $until) {
+            my @g = get();
+            printf $wr "%d %.3f\n", $g[0], $g[2];
+        }
+        close $wr;
+        exit 0;
+    }
+    close $wr;
+    push @pipes, [$pid, $rd];
+}
+
+my (@statuses, @slow, $n);
+for my $p (@pipes) {
+    while (my $line = readline $p->[1]) {
+        my ($status, $seconds) = split ' ', $line;
+        push @statuses, $status;
+        # the upstream alone never takes that long
+        push @slow, $seconds if $seconds >= 0.9 * $timeout / 1000;
+        $n++;
+    }
+    waitpid $p->[0], 0;
+}
+
+is(scalar(grep { $_ != 200 } @statuses), 0,
+   "Redis paused under load: all $n requests answered 200");
+cmp_ok(scalar(@slow), '<=', $clients,
+       '... only those in flight when it stopped answering waited for it');
+cmp_ok($n, '>', 2 * $clients, '... the others did not wait at all');
+is(Gateway::log_count($dir, qr/redis did not answer|redis unavailable/),
+   $incidents + 1, '... the incident is logged once');
+
+kill 'CONT', $redis;
+
+@r = until_cache('HIT', 10);
+is_deeply([@r[0, 1]], [200, 'HIT'], 'Redis resumed: the cache is used again');
+is(Gateway::log_count($dir, qr/redis is reachable again/), 3,
+   '... and its end is logged once');
 
 # a reload: the old worker closes its Redis connection, the new one opens
 # its own when first needed

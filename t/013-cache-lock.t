@@ -115,6 +115,49 @@ my $after = Gateway::http_get($port, '/1.2/release/details?releaseId=warm-1'
 is($after->{headers}{'x-cache-status'}, 'HIT', 'the refreshed entry hits');
 like($after->{body}, qr/<release id="12345">/, '... with the new answer');
 
+# 4. the holder's answer is not stored (a slow 404): the others see the
+# lock go away and go on at once, not after the lock's time
+Gateway::http_get($port, '/__mock/reset');
+Gateway::http_get($port, "/__mock/fail?path=/1.2/release/details&status=404"
+                         . "&delay=$delay");
+
+@r = stampede('/1.2/release/details?releaseId=cold-404'
+              . '&oauth_consumer_key=acme-key-0001');
+
+is(scalar(grep { $_->[0] == 404 } @r), 1, 'one client got the slow 404');
+is(scalar(grep { $_->[0] == 200 } @r), $clients - 1,
+   'the others went upstream themselves');
+is(scalar(grep { $_->[2] < ($delay + $lock_timeout) / 2 } @r), $clients,
+   '... as soon as the lock was released, not when it ran out');
+
+# 5. a lock that is no longer ours (it ran out and another request took
+# it) is left alone when our answer is done
+sub lock_key {
+    (my $k = Gateway::cache_key('7digital', '/1.2/release/details', 'xml',
+                                releaseId => $_[0]))
+        =~ s/^sevendigital:cache:/sevendigital:lock:/;
+    return $k;
+}
+
+Gateway::http_get($port, "/__mock/fail?path=/1.2/release/details&delay=$delay");
+
+my $pid = fork;
+die "fork: $!" unless defined $pid;
+if ($pid == 0) {
+    Gateway::http_get($port, '/1.2/release/details?releaseId=theirs'
+                             . '&oauth_consumer_key=acme-key-0001');
+    exit 0;
+}
+
+my $deadline = time + $lock_timeout;
+sleep 0.01 until Gateway::redis('EXISTS', lock_key('theirs')) eq '1'
+                 || time > $deadline;
+is(Gateway::redis('SET', lock_key('theirs'), 'another-node', 'PX', 60000),
+   '+OK', 'the lock taken over by another node');
+waitpid $pid, 0;
+is(Gateway::redis('GET', lock_key('theirs')), 'another-node',
+   '... is still there after our answer');
+
 Gateway::stop_nginx($dir);
 
 is(Gateway::log_count($dir, qr/\[alert\]|\[crit\]|\[emerg\]|\[error\]/), 0,

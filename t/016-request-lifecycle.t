@@ -1,8 +1,9 @@
 # A request's life through the gateway when it goes wrong half-way: a body
 # that breaks after reading started, or grows past the limit, is answered
-# and its connection closed; nothing is left open at shutdown.  (Test::More:
-# the body must arrive in two parts, which the data-driven format of both
-# harnesses cannot send alike.)
+# and its connection closed; a reload while a request waits on Redis lets
+# it finish; nothing is left open at shutdown.  (Test::More: the body must
+# arrive in two parts, and Redis must stop between two steps, which the
+# data-driven format of both harnesses cannot do alike.)
 
 use strict;
 use warnings;
@@ -15,15 +16,22 @@ use IO::Socket::INET;
 use Time::HiRes qw(time sleep);
 
 my $port = Gateway::free_port();
+my ($redis, $rport) = Gateway::start_redis();
+my $timeout = Gateway::scaled(2);
 
-my $dir = Gateway::start_nginx('lifecycle', <<"CONF", port => $port);
+my %opt = (port => $port, log_level => 'debug');
+my $dir = Gateway::start_nginx('lifecycle', <<"CONF", %opt);
     sevendigital_partners $ENV{TEST_NGINX_FIXTURES}/partners.json;
+    sevendigital_redis 127.0.0.1:$rport;
+    sevendigital_redis_timeout ${timeout}s;
     server {
         listen 127.0.0.1:$port;
         client_max_body_size 64;
         location /1.2/ {
             sevendigital_gateway 7digital;
             sevendigital_upstream_key $ENV{TEST_NGINX_UPSTREAM_7D_KEY};
+            sevendigital_cache on;
+            add_header X-Cache-Status \$sevendigital_cache_status always;
             proxy_pass http://127.0.0.1:$ENV{TEST_NGINX_MOCK_7D_PORT};
         }
     }
@@ -71,9 +79,52 @@ ok($closed, '... and the connection is closed');
 is($status, 413, 'a body that grows past client_max_body_size: 413');
 ok($closed, '... and the connection is closed');
 
+# a reload while a request waits on Redis: the old worker lets it finish
+my $target = '/1.2/release/details?releaseId=reload-1'
+             . '&oauth_consumer_key=acme-key-0001';
+is(Gateway::http_get($port, $target)->{status}, 200, 'Redis up: answered');
+
+kill 'STOP', $redis;
+
+pipe my $rd, my $wr or die $!;
+my $child = fork;
+die "fork: $!" unless defined $child;
+if ($child == 0) {
+    close $rd;
+    my $r = Gateway::http_get($port, $target);
+    print $wr "$r->{status} " . ($r->{headers}{'x-cache-status'} // '-') . "\n";
+    close $wr;
+    exit 0;
+}
+close $wr;
+
+ok(Gateway::wait_log($dir, qr/waiting for \d+ redis replies/),
+   'a request waits on a paused Redis');
+
+my $master = do {
+    open my $p, '<', "$dir/logs/nginx.pid" or die $!;
+    local $/;
+    my $pid = <$p>;
+    chomp $pid;
+    $pid;
+};
+kill 'HUP', $master;
+
+ok(Gateway::wait_log($dir, qr/gracefully shutting down/),
+   'reloaded: the old worker shuts down gracefully');
+
+my $line = readline $rd;
+waitpid $child, 0;
+like($line // '', qr/^200 BYPASS$/,
+     '... and the waiting request still gets its answer, without the cache');
+
+kill 'CONT', $redis;
+
 Gateway::stop_nginx($dir);
 
-is(Gateway::log_count($dir, qr/open socket|\[alert\]/), 0,
-   'nothing left open at shutdown, no alert');
+is(Gateway::log_count($dir, qr/open socket|\[alert\]|aborting/), 0,
+   'nothing left open at reload or shutdown, no alert');
+
+Gateway::stop_child($redis);
 
 done_testing();

@@ -238,13 +238,14 @@ sub start_nginx {
     File::Path::make_path("$dir/logs", "$dir/conf");
     my $module = (split ' ', $ENV{TEST_NGINX_LOAD_MODULES})[0];
     my $workers = $opt{workers} // 1;
+    my $level = $opt{log_level} // 'info';
     open my $fh, '>', "$dir/conf/nginx.conf" or die $!;
     print $fh <<"CONF";
 load_module $module;
 daemon on;
 master_process on;
 worker_processes $workers;
-error_log $dir/logs/error.log info;
+error_log $dir/logs/error.log $level;
 pid $dir/logs/nginx.pid;
 events { worker_connections 256; }
 http {
@@ -306,6 +307,17 @@ sub stop_nginx {
     my @found = valgrind_findings($dir);
     Test::More::ok(!@found, "$dir: valgrind found nothing")
         or Test::More::diag(join "\n\n", @found[0 .. ($#found > 2 ? 2 : $#found)]);
+}
+
+# waits, up to a scaled deadline, until a log has a line matching a pattern
+sub wait_log {
+    my ($dir, $re, $seconds) = @_;
+    my $deadline = time + scaled($seconds // 10);
+    while (time < $deadline) {
+        return 1 if log_count($dir, $re);
+        sleep 0.02;
+    }
+    return 0;
 }
 
 # lines of a log matching a pattern
