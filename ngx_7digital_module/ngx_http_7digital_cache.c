@@ -29,7 +29,6 @@ static ngx_int_t ngx_http_7digital_cache_read(ngx_http_request_t *r,
     ngx_http_7digital_cache_entry_t **entry);
 static ngx_http_7digital_cache_entry_t *ngx_http_7digital_cache_take(
     ngx_http_request_t *r, redisReply *rep);
-static void ngx_http_7digital_cache_free(void *data);
 static ngx_int_t ngx_http_7digital_cache_header_filter(
     ngx_http_request_t *r);
 static ngx_int_t ngx_http_7digital_cache_body_filter(ngx_http_request_t *r,
@@ -362,11 +361,9 @@ ngx_http_7digital_cache_read(ngx_http_request_t *r,
 
 
 /*
- * The entry is sent from the very string hiredis read it into: the string
- * is detached from the reply, which hiredis frees when the callback
- * returns, and freed with the request instead.  hiredis allocates reply
- * strings with malloc() and frees them with free(), which also accepts
- * the NULL left in their place.
+ * The entry is sent from the very string the reply was read into: the
+ * reply is kept past its callback (see ngx_http_7digital_redis_keep()) and
+ * freed with the request.
  */
 
 static ngx_http_7digital_cache_entry_t *
@@ -382,19 +379,16 @@ ngx_http_7digital_cache_take(ngx_http_request_t *r, redisReply *rep)
 
     e = ngx_palloc(r->pool, sizeof(ngx_http_7digital_cache_entry_t));
     cln = ngx_pool_cleanup_add(r->pool, 0);
-
     if (e == NULL || cln == NULL) {
         return NULL;
     }
 
+    ngx_http_7digital_redis_keep(rep);
+    cln->handler = ngx_http_7digital_redis_release;
+    cln->data = rep;
+
     bytes.data = (u_char *) rep->str;
     bytes.len = rep->len;
-
-    rep->str = NULL;
-    rep->len = 0;
-
-    cln->handler = ngx_http_7digital_cache_free;
-    cln->data = bytes.data;
 
     if (ngx_http_7digital_cache_decode(&bytes, e) != NGX_OK) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
@@ -403,13 +397,6 @@ ngx_http_7digital_cache_take(ngx_http_request_t *r, redisReply *rep)
     }
 
     return e;
-}
-
-
-static void
-ngx_http_7digital_cache_free(void *data)
-{
-    free(data);
 }
 
 
@@ -792,8 +779,13 @@ ngx_http_7digital_cache_ttl(ngx_http_request_t *r,
                 p += 8;
                 max_age = 0;
 
+                /* digits past the TTL cannot shorten it: no overflow */
                 while (p < last && *p >= '0' && *p <= '9') {
-                    max_age = max_age * 10 + (*p++ - '0');
+                    if (max_age <= ttl) {
+                        max_age = max_age * 10 + (*p - '0');
+                    }
+
+                    p++;
                 }
 
                 /* the upstream's max-age shortens the TTL, never lengthens */

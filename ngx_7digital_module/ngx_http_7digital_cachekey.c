@@ -26,6 +26,8 @@ typedef struct {
 
 static int ngx_libc_cdecl ngx_http_7digital_kv_cmp(const void *one,
     const void *two);
+static ngx_uint_t ngx_http_7digital_header_ok(ngx_str_t *name,
+    ngx_str_t *value);
 static u_char *ngx_http_7digital_put(u_char *p, uint64_t v, ngx_uint_t n);
 static uint64_t ngx_http_7digital_get(u_char *p, ngx_uint_t n);
 
@@ -559,12 +561,53 @@ ngx_http_7digital_cache_decode(ngx_str_t *src,
         e->values[i].data = p;
         e->values[i].len = n;
         p += n;
+
+        /* replayed as header lines: nothing that could split or end one */
+        if (!ngx_http_7digital_header_ok(&e->names[i], &e->values[i])) {
+            return NGX_DECLINED;
+        }
     }
 
     e->body.data = p;
     e->body.len = end - p;
 
     return NGX_OK;
+}
+
+
+/* a field name of token characters, a value without CR, LF or NUL */
+
+static ngx_uint_t
+ngx_http_7digital_header_ok(ngx_str_t *name, ngx_str_t *value)
+{
+    u_char      c;
+    ngx_uint_t  i;
+
+    if (name->len == 0) {
+        return 0;
+    }
+
+    for (i = 0; i < name->len; i++) {
+        c = name->data[i];
+
+        if (c <= ' ' || c >= 0x7f || c == ':' || c == '"' || c == '('
+            || c == ')' || c == ',' || c == '/' || c == ';' || c == '<'
+            || c == '=' || c == '>' || c == '?' || c == '@' || c == '['
+            || c == '\\' || c == ']' || c == '{' || c == '}')
+        {
+            return 0;
+        }
+    }
+
+    for (i = 0; i < value->len; i++) {
+        c = value->data[i];
+
+        if (c == '\0' || c == CR || c == LF) {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 

@@ -19,66 +19,121 @@
 
 
 
+/*
+ * Every auth status in one place: its $sevendigital_auth_status value,
+ * the HTTP status, the 7digital error code, the message in each API's
+ * words, and whether 7digital reports it as a plain-text OAuth error.
+ */
+
 typedef struct {
-    ngx_uint_t   status;
-    ngx_uint_t   code;
-    char        *message_7d;
-    char        *message_cd;
+    ngx_http_7digital_auth_e   auth;
+    ngx_str_t                  name;
+    ngx_uint_t                 status;
+    ngx_uint_t                 code;
+    char                      *message_7d;
+    char                      *message_cd;
+    unsigned                   oauth:1;
 } ngx_http_7digital_auth_text_t;
 
 
-/* indexed by ngx_http_7digital_auth_e; codes from the 7digital schema */
+/* in the enumeration's order; codes from the 7digital schema */
 static ngx_http_7digital_auth_text_t  ngx_http_7digital_auth_texts[] = {
-    { NGX_HTTP_UNAUTHORIZED, 1001, "", "" },
-    { NGX_HTTP_UNAUTHORIZED, 1001, "", "" },
-    { NGX_HTTP_UNAUTHORIZED, 1001,
-      "Missing required parameter oauth_consumer_key", "Required" },
-    { NGX_HTTP_UNAUTHORIZED, 1002,
-      "Invalid consumer key", "Invalid access key id" },
-    { NGX_HTTP_UNAUTHORIZED, 7002,
-      "Consumer key is disabled", "Access key id is disabled" },
-    { NGX_HTTP_FORBIDDEN, 7002,
+
+    { NGX_HTTP_7DIGITAL_AUTH_NONE, ngx_null_string,
+      NGX_HTTP_UNAUTHORIZED, 1001, "", "", 0 },
+
+    { NGX_HTTP_7DIGITAL_AUTH_OK, ngx_string("OK"),
+      NGX_HTTP_UNAUTHORIZED, 1001, "", "", 0 },
+
+    { NGX_HTTP_7DIGITAL_AUTH_MISSING, ngx_string("MISSING"),
+      NGX_HTTP_UNAUTHORIZED, 1001,
+      "Missing required parameter oauth_consumer_key", "Required", 0 },
+
+    { NGX_HTTP_7DIGITAL_AUTH_UNKNOWN, ngx_string("UNKNOWN"),
+      NGX_HTTP_UNAUTHORIZED, 1002,
+      "Invalid consumer key", "Invalid access key id", 0 },
+
+    { NGX_HTTP_7DIGITAL_AUTH_DISABLED, ngx_string("DISABLED"),
+      NGX_HTTP_UNAUTHORIZED, 7002,
+      "Consumer key is disabled", "Access key id is disabled", 0 },
+
+    { NGX_HTTP_7DIGITAL_AUTH_FORBIDDEN, ngx_string("FORBIDDEN"),
+      NGX_HTTP_FORBIDDEN, 7002,
       "Consumer key may not use this API",
-      "Access key id may not use this API" },
-    { NGX_HTTP_UNAUTHORIZED, 1002,
-      "Conflicting values of oauth_consumer_key", "Conflicting values" },
-    { NGX_HTTP_UNAUTHORIZED, 1002,
-      "Malformed Authorization header", "Malformed" },
-    { NGX_HTTP_UNAUTHORIZED, 1001,
-      "Signature required", "Required" },
-    { NGX_HTTP_UNAUTHORIZED, 1003,
+      "Access key id may not use this API", 0 },
+
+    { NGX_HTTP_7DIGITAL_AUTH_CONFLICT, ngx_string("CONFLICT"),
+      NGX_HTTP_UNAUTHORIZED, 1002,
+      "Conflicting values of oauth_consumer_key", "Conflicting values", 0 },
+
+    { NGX_HTTP_7DIGITAL_AUTH_MALFORMED, ngx_string("MALFORMED"),
+      NGX_HTTP_UNAUTHORIZED, 1002,
+      "Malformed Authorization header", "Malformed", 1 },
+
+    { NGX_HTTP_7DIGITAL_AUTH_UNSIGNED, ngx_string("UNSIGNED"),
+      NGX_HTTP_UNAUTHORIZED, 1001,
+      "Signature required", "Required", 1 },
+
+    { NGX_HTTP_7DIGITAL_AUTH_STALE, ngx_string("STALE"),
+      NGX_HTTP_UNAUTHORIZED, 1003,
       "Timestamp outside the allowed window",
-      "validation.invalid.outofrange" },
-    { NGX_HTTP_UNAUTHORIZED, 1002,
-      "Invalid signature", "Invalid" },
-    { NGX_HTTP_UNAUTHORIZED, 1002,
-      "Nonce already used", "Invalid" },
-    { NGX_HTTP_SERVICE_UNAVAILABLE, 9001,
-      "The token store is unavailable, try again", "Unavailable" }
+      "validation.invalid.outofrange", 1 },
+
+    { NGX_HTTP_7DIGITAL_AUTH_BAD_SIGNATURE, ngx_string("BAD_SIGNATURE"),
+      NGX_HTTP_UNAUTHORIZED, 1002,
+      "Invalid signature", "Invalid", 1 },
+
+    { NGX_HTTP_7DIGITAL_AUTH_REPLAY, ngx_string("REPLAY"),
+      NGX_HTTP_UNAUTHORIZED, 1002,
+      "Nonce already used", "Invalid", 1 },
+
+    { NGX_HTTP_7DIGITAL_AUTH_UNAVAILABLE, ngx_string("UNAVAILABLE"),
+      NGX_HTTP_SERVICE_UNAVAILABLE, 9001,
+      "The token store is unavailable, try again", "Unavailable", 0 }
 };
+
+
+static ngx_http_7digital_auth_text_t *
+ngx_http_7digital_auth_text(ngx_http_7digital_auth_e auth)
+{
+    ngx_http_7digital_auth_text_t  *t;
+
+    t = &ngx_http_7digital_auth_texts[auth];
+
+    /* the table follows the enumeration: a mismatch is a build mistake */
+    return (t->auth == auth) ? t : &ngx_http_7digital_auth_texts[0];
+}
+
+
+/* $sevendigital_auth_status */
+
+ngx_str_t *
+ngx_http_7digital_auth_name(ngx_http_7digital_auth_e auth)
+{
+    return &ngx_http_7digital_auth_text(auth)->name;
+}
 
 
 void
 ngx_http_7digital_auth_error(ngx_uint_t api, ngx_http_7digital_auth_e auth,
     ngx_str_t *param, ngx_http_7digital_error_t *err)
 {
-    char  *msg;
+    char                           *msg;
+    ngx_http_7digital_auth_text_t  *t;
 
-    err->status = ngx_http_7digital_auth_texts[auth].status;
-    err->code = ngx_http_7digital_auth_texts[auth].code;
+    t = ngx_http_7digital_auth_text(auth);
+
+    err->status = t->status;
+    err->code = t->code;
     err->parameter = *param;
 
-    msg = (api == NGX_HTTP_7DIGITAL_API_7D)
-          ? ngx_http_7digital_auth_texts[auth].message_7d
-          : ngx_http_7digital_auth_texts[auth].message_cd;
+    msg = (api == NGX_HTTP_7DIGITAL_API_7D) ? t->message_7d : t->message_cd;
 
     err->message.data = (u_char *) msg;
     err->message.len = ngx_strlen(msg);
 
     /* 7digital reports failed OAuth checks in plain text */
-    err->oauth = (api == NGX_HTTP_7DIGITAL_API_7D
-                  && auth >= NGX_HTTP_7DIGITAL_AUTH_MALFORMED
-                  && auth != NGX_HTTP_7DIGITAL_AUTH_UNAVAILABLE);
+    err->oauth = (api == NGX_HTTP_7DIGITAL_API_7D && t->oauth);
 }
 
 

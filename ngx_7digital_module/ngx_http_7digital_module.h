@@ -285,6 +285,8 @@ ngx_int_t ngx_http_7digital_redis_command(ngx_http_7digital_redis_op_t **opp,
 void ngx_http_7digital_redis_cancel(ngx_http_7digital_redis_op_t *op);
 ngx_uint_t ngx_http_7digital_redis_configured(void);
 ngx_uint_t ngx_http_7digital_redis_exiting(void);
+void ngx_http_7digital_redis_keep(void *reply);
+void ngx_http_7digital_redis_release(void *reply);
 
 /* ngx_http_7digital_nonce.c */
 ngx_int_t ngx_http_7digital_nonce_check(ngx_http_request_t *r,
@@ -323,6 +325,7 @@ char *ngx_http_7digital_cache_purge(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_uint_t ngx_http_7digital_wants_json(ngx_http_request_t *r);
 ngx_int_t ngx_http_7digital_send_error(ngx_http_request_t *r,
     ngx_uint_t api, ngx_http_7digital_error_t *err);
+ngx_str_t *ngx_http_7digital_auth_name(ngx_http_7digital_auth_e auth);
 void ngx_http_7digital_auth_error(ngx_uint_t api,
     ngx_http_7digital_auth_e auth, ngx_str_t *param,
     ngx_http_7digital_error_t *err);

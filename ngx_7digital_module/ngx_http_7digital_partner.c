@@ -18,6 +18,7 @@
 #define NGX_HTTP_7DIGITAL_MAX_KEY_LEN  256
 
 
+static const char *ngx_http_7digital_json_error(json_error_t *jerr);
 static ngx_int_t ngx_http_7digital_partner_parse(ngx_pool_t *pool,
     json_t *obj, ngx_uint_t n, ngx_http_7digital_partner_t *p, char *err,
     size_t errlen);
@@ -35,6 +36,41 @@ static int ngx_libc_cdecl ngx_http_7digital_slot_cmp(const void *a,
 static const char  *ngx_http_7digital_partner_members[] = {
     "id", "key", "secret", "enabled", "apis", NULL
 };
+
+
+/* what is wrong, by kind only */
+
+static const char *
+ngx_http_7digital_json_error(json_error_t *jerr)
+{
+    switch (json_error_code(jerr)) {
+
+    case json_error_cannot_open_file:
+        return "cannot be opened";
+
+    case json_error_invalid_utf8:
+        return "invalid UTF-8";
+
+    case json_error_premature_end_of_input:
+        return "unexpected end of the file";
+
+    case json_error_end_of_input_expected:
+        return "text after the end of the JSON value";
+
+    case json_error_duplicate_key:
+        return "a key appears twice in one object";
+
+    case json_error_null_character:
+    case json_error_null_byte_in_key:
+        return "a NUL character";
+
+    case json_error_numeric_overflow:
+        return "a number too large";
+
+    default:
+        return "invalid JSON syntax";
+    }
+}
 
 
 ngx_http_7digital_registry_t *
@@ -57,9 +93,11 @@ ngx_http_7digital_registry_load(ngx_pool_t *pool, ngx_log_t *log,
     root = json_load_file((char *) file->data, JSON_REJECT_DUPLICATES, &jerr);
 
     if (root == NULL) {
+        /* jansson's text may quote the file, secrets included: never shown */
         ngx_snprintf((u_char *) err, errlen,
                      "line %d, column %d: %s%Z",
-                     jerr.line, jerr.column, jerr.text);
+                     jerr.line, jerr.column,
+                     ngx_http_7digital_json_error(&jerr));
         return NULL;
     }
 

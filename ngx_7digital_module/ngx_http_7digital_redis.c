@@ -89,6 +89,207 @@ static ngx_http_7digital_redis_t  ngx_http_7digital_redis;
 
 
 /*
+ * Replies are built by functions of our own (hiredis's public
+ * redisReplyObjectFunctions), so that a reply a request keeps (a cache
+ * hit's body, sent without a copy) is owned by that request: hiredis's
+ * free after the callback leaves it alone, and the request frees it.
+ */
+
+typedef struct {
+    redisReply                      reply;
+    redisReply                     *parent;
+    size_t                          index;
+} ngx_http_7digital_reply_t;
+
+
+#if (HIREDIS_MAJOR >= 1)
+typedef size_t  ngx_http_7digital_elements_t;
+#else
+typedef int     ngx_http_7digital_elements_t;
+#endif
+
+
+static void *ngx_http_7digital_reply_create(const redisReadTask *task,
+    int type);
+static void *ngx_http_7digital_reply_string(const redisReadTask *task,
+    char *str, size_t len);
+static void *ngx_http_7digital_reply_array(const redisReadTask *task,
+    ngx_http_7digital_elements_t elements);
+static void *ngx_http_7digital_reply_integer(const redisReadTask *task,
+    long long value);
+static void *ngx_http_7digital_reply_nil(const redisReadTask *task);
+static void ngx_http_7digital_reply_free(void *reply);
+
+
+static redisReplyObjectFunctions  ngx_http_7digital_reply_functions = {
+    .createString = ngx_http_7digital_reply_string,
+    .createArray = ngx_http_7digital_reply_array,
+    .createInteger = ngx_http_7digital_reply_integer,
+    .createNil = ngx_http_7digital_reply_nil,
+    .freeObject = ngx_http_7digital_reply_free
+};
+
+
+static void *
+ngx_http_7digital_reply_create(const redisReadTask *task, int type)
+{
+    redisReply                 *parent;
+    ngx_http_7digital_reply_t  *r;
+
+    r = ngx_calloc(sizeof(ngx_http_7digital_reply_t), ngx_cycle->log);
+    if (r == NULL) {
+        return NULL;
+    }
+
+    r->reply.type = type;
+
+    if (task->parent) {
+        parent = task->parent->obj;
+        parent->element[task->idx] = &r->reply;
+        r->parent = parent;
+        r->index = task->idx;
+    }
+
+    return r;
+}
+
+
+static void *
+ngx_http_7digital_reply_string(const redisReadTask *task, char *str,
+    size_t len)
+{
+    char                       *buf;
+    ngx_http_7digital_reply_t  *r;
+
+    buf = ngx_alloc(len + 1, ngx_cycle->log);
+    if (buf == NULL) {
+        return NULL;
+    }
+
+    r = ngx_http_7digital_reply_create(task, task->type);
+    if (r == NULL) {
+        ngx_free(buf);
+        return NULL;
+    }
+
+    ngx_memcpy(buf, str, len);
+    buf[len] = '\0';
+
+    r->reply.str = buf;
+    r->reply.len = len;
+
+    return r;
+}
+
+
+static void *
+ngx_http_7digital_reply_array(const redisReadTask *task,
+    ngx_http_7digital_elements_t elements)
+{
+    redisReply                **el;
+    ngx_http_7digital_reply_t  *r;
+
+    el = NULL;
+
+    if (elements > 0) {
+        el = ngx_calloc(elements * sizeof(redisReply *), ngx_cycle->log);
+        if (el == NULL) {
+            return NULL;
+        }
+    }
+
+    r = ngx_http_7digital_reply_create(task, REDIS_REPLY_ARRAY);
+    if (r == NULL) {
+        if (el) {
+            ngx_free(el);
+        }
+
+        return NULL;
+    }
+
+    r->reply.element = el;
+    r->reply.elements = elements;
+
+    return r;
+}
+
+
+static void *
+ngx_http_7digital_reply_integer(const redisReadTask *task, long long value)
+{
+    ngx_http_7digital_reply_t  *r;
+
+    r = ngx_http_7digital_reply_create(task, REDIS_REPLY_INTEGER);
+    if (r) {
+        r->reply.integer = value;
+    }
+
+    return r;
+}
+
+
+static void *
+ngx_http_7digital_reply_nil(const redisReadTask *task)
+{
+    return ngx_http_7digital_reply_create(task, REDIS_REPLY_NIL);
+}
+
+
+/* hiredis's free of a reply: whatever a request kept stays */
+
+static void
+ngx_http_7digital_reply_free(void *reply)
+{
+    size_t                      i;
+    ngx_http_7digital_reply_t  *r = reply;
+
+    if (r == NULL) {
+        return;
+    }
+
+    if (r->reply.type == REDIS_REPLY_ARRAY && r->reply.element) {
+        for (i = 0; i < r->reply.elements; i++) {
+            ngx_http_7digital_reply_free(r->reply.element[i]);
+        }
+
+        ngx_free(r->reply.element);
+    }
+
+    if (r->reply.str) {
+        ngx_free(r->reply.str);
+    }
+
+    ngx_free(r);
+}
+
+
+/*
+ * A reply handler keeps an element of a reply past its callback: it is
+ * taken out of its array, which hiredis frees without it (even while the
+ * request that keeps it ends inside the callback), and it is freed by
+ * ngx_http_7digital_redis_release(), for example from a pool cleanup.
+ */
+
+void
+ngx_http_7digital_redis_keep(void *reply)
+{
+    ngx_http_7digital_reply_t  *r = reply;
+
+    if (r->parent) {
+        r->parent->element[r->index] = NULL;
+        r->parent = NULL;
+    }
+}
+
+
+void
+ngx_http_7digital_redis_release(void *reply)
+{
+    ngx_http_7digital_reply_free(reply);
+}
+
+
+/*
  * Called at worker start, which connects at once: a cold worker's first
  * request then finds the connection ready (or known to be down) instead
  * of paying for the connect within its command timeout.  Timers are
@@ -457,6 +658,8 @@ ngx_http_7digital_redis_connect(ngx_http_7digital_redis_t *rd)
         ngx_http_7digital_redis_down(rd, "connect() failed");
         return NGX_ERROR;
     }
+
+    ac->c.reader->fn = &ngx_http_7digital_reply_functions;
 
     c = ngx_get_connection(ac->c.fd, ngx_cycle->log);
     if (c == NULL) {

@@ -50,21 +50,6 @@ static ngx_str_t  ngx_http_7digital_customer_id = ngx_string("customerId");
 
 
 /* indexed by ngx_http_7digital_auth_e */
-static ngx_str_t  ngx_http_7digital_auth_names[] = {
-    ngx_null_string,
-    ngx_string("OK"),
-    ngx_string("MISSING"),
-    ngx_string("UNKNOWN"),
-    ngx_string("DISABLED"),
-    ngx_string("FORBIDDEN"),
-    ngx_string("CONFLICT"),
-    ngx_string("MALFORMED"),
-    ngx_string("UNSIGNED"),
-    ngx_string("STALE"),
-    ngx_string("BAD_SIGNATURE"),
-    ngx_string("REPLAY"),
-    ngx_string("UNAVAILABLE")
-};
 
 
 ngx_int_t
@@ -115,6 +100,7 @@ static ngx_int_t
 ngx_http_7digital_auth_status_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
+    ngx_str_t                *name;
     ngx_http_7digital_ctx_t  *ctx;
 
     ctx = ngx_http_7digital_early_identify(r);
@@ -124,8 +110,9 @@ ngx_http_7digital_auth_status_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    v->len = ngx_http_7digital_auth_names[ctx->auth].len;
-    v->data = ngx_http_7digital_auth_names[ctx->auth].data;
+    name = ngx_http_7digital_auth_name(ctx->auth);
+    v->len = name->len;
+    v->data = name->data;
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;

@@ -103,7 +103,7 @@ my %bad = (
         ['[]', qr/the top level must be an object with a "partners" array/],
     'duplicate member' =>
         ['{"partners":[{"id":"a","id":"b","key":"k"}]}',
-         qr/line 1, column \d+: duplicate object key/],
+         qr/line 1, column \d+: a key appears twice in one object/],
 );
 
 for my $case (sort keys %bad) {
@@ -123,9 +123,17 @@ JSON
 isnt($rc, 0, 'duplicate keys fail');
 unlike($out, qr/TOPSECRET|VISIBLEKEY/, 'neither secrets nor keys are printed');
 
+($rc, $out) = partners_t(<<'JSON');
+{"partners":[{"id":"a","key":"k1","secret":UNQUOTED-SECRET-333}]}
+JSON
+isnt($rc, 0, 'a secret left unquoted fails');
+like($out, qr{partners\.json": line 1, column \d+: invalid JSON syntax in },
+     '... the kind of error and where it is') or diag($out);
+unlike($out, qr/UNQUOTED-SECRET/, '... and no fragment of the file is printed');
+
 ($rc, $out) = nginx_t("sevendigital_partners $dir/missing.json;");
 isnt($rc, 0, 'a missing partners file fails');
-like($out, qr{invalid partners file "\Q$dir\E/missing\.json": .*unable to open},
+like($out, qr{invalid partners file "\Q$dir\E/missing\.json": .*cannot be opened},
      'the message names the missing file') or diag($out);
 
 ($rc, $out) = nginx_t("sevendigital_partners $fx/partners.json;\n"

@@ -610,6 +610,18 @@ test_cache_entry(void)
     cut = (ngx_str_t) S("not an entry at all, but long enough to look");
     ok(ngx_http_7digital_cache_decode(&cut, &d) == NGX_DECLINED,
        "something else in Redis is refused");
+
+    /* an entry planted by someone who can write to Redis */
+    e.values[1] = (ngx_str_t) S("x\r\nSet-Cookie: session=stolen");
+    ok(ngx_http_7digital_cache_encode(NULL, &e, &bytes) == NGX_OK
+       && ngx_http_7digital_cache_decode(&bytes, &d) == NGX_DECLINED,
+       "a header value with CR LF in an entry is refused");
+
+    e.values[1] = (ngx_str_t) S("Mon, 23 Nov 2026 10:15:30 GMT");
+    e.names[1] = (ngx_str_t) S("Bad Name:");
+    ok(ngx_http_7digital_cache_encode(NULL, &e, &bytes) == NGX_OK
+       && ngx_http_7digital_cache_decode(&bytes, &d) == NGX_DECLINED,
+       "a header name that is not a token is refused");
 }
 
 
