@@ -13,8 +13,12 @@
 #                                           request signed with OAuth 1.0
 #                                           for the origin (a miss's cost)
 #
+#   G  ours before: Redis HIT with the     only when MODULE_BASE names
+#      module MODULE_BASE                  another build of the module
+#
 # Ratios: H/A and C/A (hits against the ceiling), P/B (the gateway's
-# cost on a miss against a plain proxy_pass).  It also prints the RSS of
+# cost on a miss against a plain proxy_pass), G/A and H/G (a change to
+# the hit path, measured in the same passes).  It also prints the RSS of
 # our workers before and after their runs.
 #
 # Loopback benchmarks on a small VM are noisy: RUNS passes (default 3) go
@@ -23,7 +27,8 @@
 # Env: RUNS (3), DUR (seconds per run, default 8), CONNS (50), THREADS (2),
 #      SIZES ("2k 20k"), BASE (port, 18300), OUTDIR (raw wrk output,
 #      default /tmp/7digital-bench/results), MODULE (the .so, default
-#      build/ngx_http_7digital_module.so).
+#      build/ngx_http_7digital_module.so), MODULE_BASE (an earlier build,
+#      to compare with; none by default).
 # Every process it starts is stopped on exit.
 
 set -u
@@ -33,13 +38,18 @@ SIZES=${SIZES:-"2k 20k"}; BASE=${BASE:-18300}
 ROOT=/tmp/7digital-bench; OUTDIR=${OUTDIR:-$ROOT/results}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 MODULE=${MODULE:-$HERE/build/ngx_http_7digital_module.so}
+MODULE_BASE=${MODULE_BASE:-}
 NGINX=/usr/sbin/nginx
 REDIS_PORT=$((BASE + 79))
 declare -A PORT=([O]=$BASE [A]=$((BASE + 1)) [B]=$((BASE + 2))
-                 [C]=$((BASE + 3)) [H]=$((BASE + 4)) [P]=$((BASE + 5)))
+                 [C]=$((BASE + 3)) [H]=$((BASE + 4)) [P]=$((BASE + 5))
+                 [G]=$((BASE + 6)))
 declare -A DESC=([A]="return 200 (ceiling)" [B]="proxy_pass, no cache"
                  [C]="proxy_cache HIT (file)" [H]="ours: Redis HIT"
-                 [P]="ours: 2-legged re-sign, no cache")
+                 [P]="ours: 2-legged re-sign, no cache"
+                 [G]="ours before: Redis HIT")
+SERVERS="A B C H P"
+[ -n "$MODULE_BASE" ] && SERVERS="A B C G H P"
 KEY=oauth_consumer_key=bench-partner-key
 PIDS=()
 
@@ -59,6 +69,8 @@ die() { echo "bench: $*" >&2; exit 1; }
 
 command -v wrk >/dev/null || die "wrk is missing (apt-get install wrk)"
 [ -f "$MODULE" ] || die "no module at $MODULE (run make)"
+[ -z "$MODULE_BASE" ] || [ -f "$MODULE_BASE" ] \
+    || die "no module at $MODULE_BASE"
 
 rm -rf "$ROOT"; mkdir -p "$ROOT/body" "$OUTDIR"
 
@@ -92,6 +104,7 @@ echo "bench-upstream-secret" > "$ROOT/upstream.secret"
 
 head_conf() { # $1 dir $2 peer
     [ "$2" = H ] || [ "$2" = P ] && echo "load_module $MODULE;"
+    [ "$2" = G ] && echo "load_module $MODULE_BASE;"
     cat <<EOF
 worker_processes 2;
 daemon off;
@@ -131,7 +144,7 @@ write_conf() { # $1 peer
             echo "    server { listen 127.0.0.1:${PORT[$p]} backlog=4096;"
             echo "        location / { proxy_cache bench; proxy_cache_key \$uri;"
             echo "            proxy_cache_valid 200 1h; $PROXY } }";;
-        H)
+        H|G)
             cat <<EOF
     sevendigital_partners $ROOT/partners.json;
     sevendigital_redis 127.0.0.1:$REDIS_PORT;
@@ -199,13 +212,15 @@ redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' \
     --appendonly no --daemonize no --loglevel warning >/dev/null & PIDS+=($!)
 wait_port "$REDIS_PORT" || die "redis did not listen"
 
-for p in O A B C H P; do write_conf $p; start_nginx $p; done
+for p in O $SERVERS; do write_conf $p; start_nginx $p; done
 
 # warm the caches: a miss stores, the next requests hit
 for s in $SIZES; do
     for i in 1 2; do
         curl -sf -o /dev/null "http://127.0.0.1:${PORT[C]}/1.2/bench/$s"
         curl -sf -o /dev/null "http://127.0.0.1:${PORT[H]}/1.2/bench/$s?$KEY"
+        [ -n "$MODULE_BASE" ] && curl -sf -o /dev/null \
+            "http://127.0.0.1:${PORT[G]}/1.2/bench/$s?$KEY"
     done
     curl -sfI "http://127.0.0.1:${PORT[H]}/1.2/bench/$s?$KEY" >/dev/null \
         || die "ours does not answer for $s"
@@ -216,9 +231,9 @@ rss_h0=$(workers_rss H); rss_p0=$(workers_rss P)
 declare -A RPS P99
 for run in $(seq "$RUNS"); do
     for s in $SIZES; do
-        for p in A B C H P; do
+        for p in $SERVERS; do
             url="http://127.0.0.1:${PORT[$p]}/1.2/bench/$s"
-            [ "$p" = H ] || [ "$p" = P ] && url="$url?$KEY"
+            case $p in H|P|G) url="$url?$KEY" ;; esac
             read -r rps p99 err < <(wrk_run "$url" "$OUTDIR/$p-$s-$run.txt")
             [ -n "${err:-}" ] && echo "bench: $p $s: $err" >&2
             RPS[$p,$s]="${RPS[$p,$s]:-} $rps"; P99[$p,$s]="${P99[$p,$s]:-} $p99"
@@ -249,7 +264,7 @@ echo
 printf '|%s|' "$(printf -- '-%.0s' $(seq 36))"
 for s in $SIZES; do printf -- '---:|---:|---:|'; done
 echo
-for p in A B C H P; do
+for p in $SERVERS; do
     printf '| %-34s |' "$p ${DESC[$p]}"
     for s in $SIZES; do
         case $p in
@@ -262,6 +277,13 @@ for p in A B C H P; do
     done
     echo
 done
+if [ -n "$MODULE_BASE" ]; then
+    echo
+    for s in $SIZES; do
+        awk -v h="${RPS[H,$s]}" -v g="${RPS[G,$s]}" -v s="$s" \
+            'BEGIN{ if (g > 0) printf "H/G %s: %.2f\n", s, h / g }'
+    done
+fi
 echo
 echo "ours, workers' RSS (KB): Redis HIT $rss_h0 -> $rss_h1;" \
      "re-sign $rss_p0 -> $rss_p1"
