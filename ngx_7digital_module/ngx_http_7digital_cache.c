@@ -1192,6 +1192,9 @@ ngx_http_7digital_lock_arm(ngx_http_request_t *r,
 
     ngx_add_timer(&ctx->lock_timer, NGX_HTTP_7DIGITAL_LOCK_POLL);
 
+    /* notice a client that goes away while it waits */
+    r->read_event_handler = ngx_http_test_reading;
+
     return NGX_OK;
 }
 
@@ -1205,6 +1208,7 @@ ngx_http_7digital_lock_tick(ngx_event_t *ev)
 
     const char          *argv[2];
     size_t               argvlen[2];
+    ngx_connection_t    *c;
     ngx_http_request_t  *r;
 
     r = ctx->request;
@@ -1235,8 +1239,11 @@ ngx_http_7digital_lock_tick(ngx_event_t *ev)
     {
         /* Redis is not waited for now: go upstream without the entry */
         ctx->lock = NGX_HTTP_7DIGITAL_LOCK_NONE;
+
+        /* the request may be freed by its phases: the connection is not */
+        c = r->connection;
         ngx_http_7digital_batch_run_phases(r, NULL);
-        ngx_http_run_posted_requests(r->connection);
+        ngx_http_run_posted_requests(c);
     }
 }
 

@@ -726,6 +726,14 @@ ngx_http_7digital_get_ctx(ngx_http_request_t *r)
         return ctx;
     }
 
+    /*
+     * A subrequest shares the main request's pool, not its location: it
+     * reads the main request's context and never takes it over.
+     */
+    if (r != r->main) {
+        return ngx_http_get_module_ctx(r->main, ngx_http_7digital_module);
+    }
+
     for (cln = r->pool->cleanup; cln; cln = cln->next) {
         if (cln->handler == ngx_http_7digital_ctx_cleanup) {
             ctx = cln->data;

@@ -818,9 +818,16 @@ ngx_http_7digital_redis_retry(ngx_event_t *ev)
 {
     ngx_http_7digital_redis_t  *rd = ev->data;
 
-    if (rd->state == NGX_HTTP_7DIGITAL_REDIS_DOWN && rd->ac == NULL
-        && !rd->closing)
-    {
+    if (rd->state != NGX_HTTP_7DIGITAL_REDIS_DOWN || rd->closing) {
+        return;
+    }
+
+    /* a connection given up while still open (a probe not sent) */
+    if (rd->ac) {
+        redisAsyncFree(rd->ac);
+    }
+
+    if (rd->ac == NULL) {
         (void) ngx_http_7digital_redis_connect(rd);
     }
 }

@@ -83,7 +83,9 @@ __DATA__
 "GET /__mock/7d/count?path=/1.2/release/details",
 ]
 --- response_headers eval
-["", "X-Cache-Status: MISS\n!Age", "X-Cache-Status: HIT\nContent-Type: application/xml; charset=utf-8\nAge: 0", ""]
+["", "X-Cache-Status: MISS\n!Age", "X-Cache-Status: HIT\nContent-Type: application/xml; charset=utf-8", ""]
+--- response_headers_like eval
+["", "", "Age: \\d+", ""]
 --- response_body_like eval
 [qr/ok/, qr{<release id="12345">}, qr{^<\?xml .*<release id="12345"><title>Night Drive</title>.*</response>$}, qr/^1$/]
 --- no_error_log
@@ -514,5 +516,34 @@ X-Cache-Status: HIT
 ["", "", "X-Cache-Status: MISS"]
 --- response_body_like eval
 [qr{^ok$}, qr{^pong}, qr{<release id="12345">}]
+--- no_error_log
+[alert]
+
+
+
+=== TEST 25: auth_request allowing, its subrequest reading the gateway's variables: the hit is still sent
+--- config
+    location = /allow {
+        internal;
+        # as a server-wide sevendigital_gateway would give it
+        sevendigital_gateway 7digital;
+        sevendigital_upstream_key $TEST_NGINX_UPSTREAM_7D_KEY;
+        set $who $sevendigital_partner;
+        return 204;
+    }
+    location /sso/ {
+        rewrite ^/sso(/.*)$ $1 break;
+        sevendigital_gateway 7digital;
+        sevendigital_upstream_key $TEST_NGINX_UPSTREAM_7D_KEY;
+        sevendigital_cache on;
+        auth_request /allow;
+        add_header X-Cache-Status $sevendigital_cache_status always;
+        proxy_pass http://sevendigital;
+    }
+--- request eval
+main::planted('acl-5', '<planted acl="5"/>', '/sso')
+--- response_headers
+X-Cache-Status: HIT
+--- response_body: <planted acl="5"/>
 --- no_error_log
 [alert]
