@@ -991,10 +991,9 @@ ngx_http_7digital_cache_stored(void *data, void *reply)
 #define NGX_HTTP_7DIGITAL_LOCK_POLL  50
 
 #define NGX_HTTP_7DIGITAL_LOCK_NONE     0
-#define NGX_HTTP_7DIGITAL_LOCK_ASKED    1
-#define NGX_HTTP_7DIGITAL_LOCK_HELD     2
-#define NGX_HTTP_7DIGITAL_LOCK_WAITING  3
-#define NGX_HTTP_7DIGITAL_LOCK_REREAD   4
+#define NGX_HTTP_7DIGITAL_LOCK_HELD     1
+#define NGX_HTTP_7DIGITAL_LOCK_WAITING  2
+#define NGX_HTTP_7DIGITAL_LOCK_REREAD   3
 
 
 static void ngx_http_7digital_lock_reply(ngx_http_request_t *r, void *data,
@@ -1059,11 +1058,11 @@ ngx_http_7digital_cache_lock(ngx_http_request_t *r,
         return (rc == NGX_DECLINED) ? NGX_OK : rc;
     }
 
-    ctx->lock = NGX_HTTP_7DIGITAL_LOCK_ASKED;
     ctx->lock_deadline = ngx_current_msec + lcf->cache_lock_timeout;
 
     return ngx_http_7digital_batch_park(r, &ctx->batch,
-                                        ngx_http_7digital_batch_run_phases, NULL, 0);
+                                        ngx_http_7digital_batch_run_phases,
+                                        NULL, 0);
 }
 
 
@@ -1085,7 +1084,6 @@ ngx_http_7digital_lock_reply(ngx_http_request_t *r, void *data, void *reply)
             cln->handler = ngx_http_7digital_lock_end;
             cln->data = ctx;
             ctx->lock = NGX_HTTP_7DIGITAL_LOCK_HELD;
-            ctx->lock_held = 1;
         }
 
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -1149,7 +1147,8 @@ ngx_http_7digital_cache_lock_wait(ngx_http_request_t *r,
         }
 
         return ngx_http_7digital_batch_park(r, &ctx->batch,
-                                         ngx_http_7digital_batch_run_phases, NULL, 0);
+                                            ngx_http_7digital_batch_run_phases,
+                                            NULL, 0);
     }
 
     if (ctx->lock_free
@@ -1184,7 +1183,6 @@ ngx_http_7digital_lock_arm(ngx_http_request_t *r,
         cln->handler = ngx_http_7digital_lock_cleanup;
         cln->data = ctx;
 
-        ctx->request = r;
         ctx->lock_timer.handler = ngx_http_7digital_lock_tick;
         ctx->lock_timer.data = ctx;
         ctx->lock_timer.log = r->connection->log;
@@ -1211,7 +1209,7 @@ ngx_http_7digital_lock_tick(ngx_event_t *ev)
     ngx_connection_t    *c;
     ngx_http_request_t  *r;
 
-    r = ctx->request;
+    r = ctx->batch.request;
     ctx->lock_free = 0;
     ctx->lock_entry = 0;
 
@@ -1234,7 +1232,8 @@ ngx_http_7digital_lock_tick(ngx_event_t *ev)
     }
 
     if (ngx_http_7digital_batch_park(r, &ctx->batch,
-                                     ngx_http_7digital_batch_run_phases, NULL, 0)
+                                     ngx_http_7digital_batch_run_phases,
+                                     NULL, 0)
         == NGX_OK)
     {
         /* Redis is not waited for now: go upstream without the entry */
@@ -1287,6 +1286,15 @@ ngx_http_7digital_lock_cleanup(void *data)
 }
 
 
+/* whether this request holds the refresh lock */
+
+ngx_uint_t
+ngx_http_7digital_cache_locked(ngx_http_7digital_ctx_t *ctx)
+{
+    return ctx->lock == NGX_HTTP_7DIGITAL_LOCK_HELD;
+}
+
+
 /*
  * Releases our lock, on the same connection as the entry's SET (so after
  * it), and only if it is still ours: a lock that expired and was taken by
@@ -1299,11 +1307,11 @@ ngx_http_7digital_cache_unlock(ngx_http_7digital_ctx_t *ctx)
     const char  *argv[5];
     size_t       argvlen[5];
 
-    if (!ctx->lock_held) {
+    if (ctx->lock != NGX_HTTP_7DIGITAL_LOCK_HELD) {
         return;
     }
 
-    ctx->lock_held = 0;
+    ctx->lock = NGX_HTTP_7DIGITAL_LOCK_NONE;
 
     argv[0] = "EVAL";
     argvlen[0] = 4;

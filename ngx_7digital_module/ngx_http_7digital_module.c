@@ -554,7 +554,8 @@ ngx_http_7digital_identify(ngx_http_request_t *r,
 
     if (rc == NGX_OK
         && ngx_http_7digital_batch_park(r, &ctx->batch,
-                                        ngx_http_7digital_batch_run_phases, NULL, 0)
+                                        ngx_http_7digital_batch_run_phases,
+                                        NULL, 0)
            == NGX_AGAIN)
     {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -641,7 +642,8 @@ ngx_http_7digital_decide(ngx_http_request_t *r,
      */
     if (ctx->cache_stale && lcf->cache_background_update
         && r->method == NGX_HTTP_GET
-        && (ctx->lock_held || lcf->cache_lock_timeout == 0))
+        && (ngx_http_7digital_cache_locked(ctx)
+            || lcf->cache_lock_timeout == 0))
     {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "sevendigital: expired entry, refreshed in the "

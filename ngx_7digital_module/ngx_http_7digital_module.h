@@ -190,7 +190,6 @@ typedef struct ngx_http_7digital_ctx_s {
     ngx_event_t                     lock_timer;
     ngx_msec_t                      lock_deadline;
     ngx_uint_t                      lock;
-    ngx_http_request_t             *request;
     struct ngx_http_7digital_ctx_s *early;    /* $sevendigital_partner's */
     ngx_http_7digital_cache_status_e  cache_status;
     u_char                          token_kind;
@@ -205,7 +204,6 @@ typedef struct ngx_http_7digital_ctx_s {
     unsigned                        cache_serving_stale:1;
     unsigned                        cache_background:1;
     unsigned                        cache_refresh:1;
-    unsigned                        lock_held:1;
     unsigned                        lock_free:1;
     unsigned                        lock_entry:1;
     unsigned                        cd_hashed:1;
@@ -315,6 +313,7 @@ ngx_int_t ngx_http_7digital_cache_lock(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
 ngx_int_t ngx_http_7digital_cache_lock_wait(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
+ngx_uint_t ngx_http_7digital_cache_locked(ngx_http_7digital_ctx_t *ctx);
 void ngx_http_7digital_cache_unlock(ngx_http_7digital_ctx_t *ctx);
 
 /* ngx_http_7digital_purge.c */

@@ -159,24 +159,9 @@ is(Gateway::log_count($dir, qr/redis is reachable again/), 3,
 
 # a reload: the old worker closes its Redis connection, the new one opens
 # its own when first needed
-my $master = do {
-    open my $p, '<', "$dir/logs/nginx.pid" or die $!;
-    local $/;
-    my $pid = <$p>;
-    chomp $pid;
-    $pid;
-};
+kill 'HUP', Gateway::master_pid($dir);
 
-kill 'HUP', $master;
-
-my $deadline = time + Gateway::scaled(10);
-while (time < $deadline
-       && !Gateway::log_count($dir, qr/gracefully shutting down/))
-{
-    sleep 0.05;
-}
-
-ok(Gateway::log_count($dir, qr/gracefully shutting down/),
+ok(Gateway::wait_log($dir, qr/gracefully shutting down/),
    'reloaded: the old worker is shutting down');
 
 @r = until_cache('HIT', 10);

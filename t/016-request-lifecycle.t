@@ -101,14 +101,7 @@ close $wr;
 ok(Gateway::wait_log($dir, qr/waiting for \d+ redis replies/),
    'a request waits on a paused Redis');
 
-my $master = do {
-    open my $p, '<', "$dir/logs/nginx.pid" or die $!;
-    local $/;
-    my $pid = <$p>;
-    chomp $pid;
-    $pid;
-};
-kill 'HUP', $master;
+kill 'HUP', Gateway::master_pid($dir);
 
 ok(Gateway::wait_log($dir, qr/gracefully shutting down/),
    'reloaded: the old worker shuts down gracefully');

@@ -289,12 +289,19 @@ sub valgrind_findings {
     return @found;
 }
 
-sub stop_nginx {
+# the master process of a prefix's nginx
+sub master_pid {
     my $dir = shift;
-    open my $p, '<', "$dir/logs/nginx.pid" or return;
+    open my $p, '<', "$dir/logs/nginx.pid" or return undef;
     my $pid = <$p>;
     close $p;
-    chomp $pid;
+    chomp $pid if defined $pid;
+    return $pid;
+}
+
+sub stop_nginx {
+    my $dir = shift;
+    my $pid = master_pid($dir) or return;
     kill 'QUIT', $pid;
     my $deadline = time + scaled(10);
     while (time < $deadline && kill 0, $pid) {
