@@ -58,27 +58,6 @@ static ngx_str_t  ngx_http_7digital_cache_prefix =
     ngx_string("sevendigital:cache:");
 
 
-/*
- * User-scoped and purchase calls are never cached, whatever the location
- * says: their answers belong to one user, or are single-use links.
- */
-
-static ngx_str_t  ngx_http_7digital_private_paths[] = {
-    ngx_string("/user/"),
-    ngx_string("/users"),
-    ngx_string("/basket"),
-    ngx_string("/oauth/"),
-    ngx_string("/purchase"),
-    ngx_string("/update"),
-    ngx_string("/cancel"),
-    ngx_string("/resetdownload"),
-    ngx_string("/history"),
-    ngx_string("/download"),
-    ngx_string("/playerinfo"),
-    ngx_null_string
-};
-
-
 ngx_int_t
 ngx_http_7digital_cache_init_filters(ngx_conf_t *cf)
 {
@@ -230,26 +209,16 @@ static ngx_uint_t
 ngx_http_7digital_cache_bypass(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx)
 {
-    ngx_str_t  *p;
-
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))
-        || !ngx_http_7digital_redis_configured()
-        || ctx->token.len
-        || ctx->cd_hashed)
-    {
-        return 1;
-    }
-
-    for (p = ngx_http_7digital_private_paths; p->len; p++) {
-        if (ngx_strlcasestrn(r->uri.data, r->uri.data + r->uri.len,
-                             p->data, p->len - 1)
-            != NULL)
-        {
-            return 1;
-        }
-    }
-
-    return 0;
+    /*
+     * Only catalogue reads: a user's data, a sale's answer (single-use
+     * links among them) and calls the table does not know are never cached,
+     * whatever the location says.
+     */
+    return !(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))
+           || ctx->route.class != NGX_HTTP_7DIGITAL_CLASS_CATALOGUE
+           || !ngx_http_7digital_redis_configured()
+           || ctx->token.len
+           || ctx->cd_hashed;
 }
 
 

@@ -2,8 +2,9 @@
 /*
  * Copyright (C) ngx_7digital_module authors
  *
- * Choose Digital's signing rules as pure functions: the x-cd-date formats,
- * which methods carry an "authentication" hash and over which fields.
+ * Choose Digital's signing rules as pure functions: the x-cd-date formats
+ * and the "authentication" hash (which methods carry one, and over which
+ * fields, is in the endpoint table).
  */
 
 
@@ -20,53 +21,6 @@ static time_t ngx_http_7digital_days_from_civil(ngx_int_t y, ngx_int_t m,
     ngx_int_t d);
 static ngx_int_t ngx_http_7digital_cd_value(ngx_array_t *a, ngx_array_t *b,
     ngx_str_t *name, ngx_str_t *value);
-
-
-static ngx_str_t  ngx_http_7digital_cd_purchase_fields[] = {
-    ngx_string("cdin"),
-    ngx_string("customerId"),
-    ngx_string("customerCountryCode"),
-    ngx_string("priceSold"),
-    ngx_null_string
-};
-
-/* the specification writes "userId"; the parameter sent is customerId */
-static ngx_str_t  ngx_http_7digital_cd_order_fields[] = {
-    ngx_string("orderId"),
-    ngx_string("customerId"),
-    ngx_null_string
-};
-
-/* reset download takes the same two fields in the other order */
-static ngx_str_t  ngx_http_7digital_cd_reset_fields[] = {
-    ngx_string("customerId"),
-    ngx_string("orderId"),
-    ngx_null_string
-};
-
-static ngx_str_t  ngx_http_7digital_cd_history_fields[] = {
-    ngx_string("customerId"),
-    ngx_string("customerCountryCode"),
-    ngx_null_string
-};
-
-
-typedef struct {
-    ngx_str_t        suffix;
-    ngx_str_t       *fields;
-    unsigned         exact:1;
-} ngx_http_7digital_cd_method_t;
-
-
-static ngx_http_7digital_cd_method_t  ngx_http_7digital_cd_methods[] = {
-    { ngx_string("/purchase"), ngx_http_7digital_cd_purchase_fields, 0 },
-    { ngx_string("/update"), ngx_http_7digital_cd_order_fields, 0 },
-    { ngx_string("/cancel"), ngx_http_7digital_cd_order_fields, 0 },
-    { ngx_string("/resetdownload"), ngx_http_7digital_cd_reset_fields, 0 },
-    { ngx_string("/history/all"), ngx_http_7digital_cd_history_fields, 1 },
-    { ngx_string("/history/count"), ngx_http_7digital_cd_history_fields, 1 },
-    { ngx_null_string, NULL, 0 }
-};
 
 
 static ngx_str_t  ngx_http_7digital_cd_auth_name =
@@ -229,34 +183,6 @@ ngx_http_7digital_days_from_civil(ngx_int_t y, ngx_int_t m, ngx_int_t d)
     doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
 
     return (time_t) era * 146097 + doe - 719468;
-}
-
-
-/* the fields whose concatenation a method's "authentication" signs */
-
-ngx_str_t *
-ngx_http_7digital_cd_method(ngx_str_t *uri)
-{
-    u_char                         *tail;
-    ngx_http_7digital_cd_method_t  *m;
-
-    for (m = ngx_http_7digital_cd_methods; m->suffix.len; m++) {
-        if (uri->len < m->suffix.len) {
-            continue;
-        }
-
-        tail = uri->data + uri->len - m->suffix.len;
-
-        if (m->exact && uri->len != m->suffix.len) {
-            continue;
-        }
-
-        if (ngx_strncasecmp(tail, m->suffix.data, m->suffix.len) == 0) {
-            return m->fields;
-        }
-    }
-
-    return NULL;
 }
 
 

@@ -221,7 +221,7 @@ ngx_http_7digital_cd_verify_hash(ngx_http_request_t *r,
     ngx_http_7digital_partner_t  *p;
     u_char                        buf[NGX_HTTP_7DIGITAL_SHA1_B64_LEN];
 
-    fields = ngx_http_7digital_cd_method(&r->uri);
+    fields = ctx->route.endpoint->hash;
 
     if (fields == NULL) {
         return NGX_OK;

@@ -55,6 +55,8 @@ static char *ngx_http_7digital_secret_file(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_7digital_origin_slot(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_7digital_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_7digital_cache_valid(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_array_t *ngx_http_7digital_default_valid(ngx_conf_t *cf);
@@ -66,6 +68,7 @@ static ngx_str_t  ngx_http_7digital_nonce_param = ngx_string("oauth_nonce");
 
 
 static ngx_conf_enum_t  ngx_http_7digital_signs[] = {
+    { ngx_string("auto"), NGX_HTTP_7DIGITAL_SIGN_AUTO },
     { ngx_string("off"), NGX_HTTP_7DIGITAL_SIGN_OFF },
     { ngx_string("2-legged"), NGX_HTTP_7DIGITAL_SIGN_2LEGGED },
     { ngx_string("3-legged"), NGX_HTTP_7DIGITAL_SIGN_3LEGGED },
@@ -74,9 +77,18 @@ static ngx_conf_enum_t  ngx_http_7digital_signs[] = {
 
 
 static ngx_conf_enum_t  ngx_http_7digital_tokens[] = {
+    { ngx_string("auto"), NGX_HTTP_7DIGITAL_TOKENS_AUTO },
     { ngx_string("off"), NGX_HTTP_7DIGITAL_TOKENS_OFF },
     { ngx_string("request"), NGX_HTTP_7DIGITAL_TOKENS_REQUEST },
     { ngx_string("access"), NGX_HTTP_7DIGITAL_TOKENS_ACCESS },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_7digital_classes[] = {
+    { ngx_string("catalogue"), NGX_HTTP_7DIGITAL_CLASS_CATALOGUE },
+    { ngx_string("user"), NGX_HTTP_7DIGITAL_CLASS_USER },
+    { ngx_string("purchase"), NGX_HTTP_7DIGITAL_CLASS_PURCHASE },
     { ngx_null_string, 0 }
 };
 
@@ -167,6 +179,13 @@ static ngx_command_t  ngx_http_7digital_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_7digital_loc_conf_t, oauth_sign),
       &ngx_http_7digital_signs },
+
+    { ngx_string("sevendigital_endpoint"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE23,
+      ngx_http_7digital_endpoint,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
 
     { ngx_string("sevendigital_oauth_tokens"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -440,6 +459,13 @@ ngx_http_7digital_stages(ngx_http_request_t *r,
     switch (ctx->stage) {
 
     case NGX_HTTP_7DIGITAL_STAGE_IDENTIFY:
+        if (ngx_http_7digital_route(r, lcf, ctx) != NGX_OK) {
+            ctx->stage = NGX_HTTP_7DIGITAL_STAGE_DONE;
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        /* fall through */
+
     case NGX_HTTP_7DIGITAL_STAGE_TOKEN:
         rc = ngx_http_7digital_identify(r, lcf, ctx, &err);
 
@@ -516,6 +542,62 @@ ngx_http_7digital_stages(ngx_http_request_t *r,
     default:
         return NGX_DECLINED;
     }
+}
+
+
+/*
+ * The request's endpoint from the table, and what follows from it unless
+ * the location says otherwise: the signing (none without an upstream
+ * secret to sign with) and whether it issues user tokens.
+ */
+
+ngx_int_t
+ngx_http_7digital_route(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx)
+{
+    ngx_str_t   path;
+    ngx_uint_t  sign;
+
+    if (ctx->route.endpoint) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_7digital_endpoint_path(r->pool, lcf->api, &r->uri, &path)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_http_7digital_endpoint_match(lcf->api, &path,
+                                 ngx_http_7digital_method_bit(&r->method_name),
+                                 lcf->endpoints, &ctx->route);
+
+    sign = (lcf->oauth_sign == NGX_HTTP_7DIGITAL_SIGN_AUTO) ? ctx->route.sign
+                                                            : lcf->oauth_sign;
+
+    if (lcf->api != NGX_HTTP_7DIGITAL_API_7D || lcf->upstream_secret.len == 0
+        || lcf->upstream_origin == NULL)
+    {
+        sign = NGX_HTTP_7DIGITAL_SIGN_OFF;
+    }
+
+    ctx->sign = sign;
+
+    if (lcf->oauth_tokens != NGX_HTTP_7DIGITAL_TOKENS_AUTO) {
+        ctx->tokens = lcf->oauth_tokens;
+
+    } else {
+        ctx->tokens = (sign == NGX_HTTP_7DIGITAL_SIGN_OFF)
+                      ? NGX_HTTP_7DIGITAL_TOKENS_OFF
+                      : ctx->route.endpoint->tokens;
+    }
+
+    ngx_log_debug5(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "sevendigital: endpoint \"%V\" for \"%V\", class %ui, "
+                   "sign %ui, tokens %ui", &ctx->route.endpoint->pattern,
+                   &path, ctx->route.class, ctx->sign, ctx->tokens);
+
+    return NGX_OK;
 }
 
 
@@ -899,6 +981,7 @@ ngx_http_7digital_create_loc_conf(ngx_conf_t *cf)
     conf->public_origin = NGX_CONF_UNSET_PTR;
     conf->oauth_tokens = NGX_CONF_UNSET_UINT;
     conf->oauth_token_ttl = NGX_CONF_UNSET;
+    conf->endpoints = NGX_CONF_UNSET_PTR;
     conf->cache = NGX_CONF_UNSET;
     conf->cache_valid = NGX_CONF_UNSET_PTR;
     conf->cache_max_size = NGX_CONF_UNSET_SIZE;
@@ -924,14 +1007,15 @@ ngx_http_7digital_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_sec_value(conf->signature_window, prev->signature_window,
                              900);
     ngx_conf_merge_uint_value(conf->oauth_sign, prev->oauth_sign,
-                              NGX_HTTP_7DIGITAL_SIGN_OFF);
+                              NGX_HTTP_7DIGITAL_SIGN_AUTO);
+    ngx_conf_merge_ptr_value(conf->endpoints, prev->endpoints, NULL);
     ngx_conf_merge_uint_value(conf->oauth_placement, prev->oauth_placement,
                               NGX_HTTP_7DIGITAL_IN_HEADER);
     ngx_conf_merge_ptr_value(conf->upstream_origin, prev->upstream_origin,
                              NULL);
     ngx_conf_merge_ptr_value(conf->public_origin, prev->public_origin, NULL);
     ngx_conf_merge_uint_value(conf->oauth_tokens, prev->oauth_tokens,
-                              NGX_HTTP_7DIGITAL_TOKENS_OFF);
+                              NGX_HTTP_7DIGITAL_TOKENS_AUTO);
     ngx_conf_merge_sec_value(conf->oauth_token_ttl, prev->oauth_token_ttl,
                              30 * 86400);
     ngx_conf_merge_value(conf->cache, prev->cache, 0);
@@ -996,8 +1080,9 @@ ngx_http_7digital_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    if (conf->oauth_sign != NGX_HTTP_7DIGITAL_SIGN_OFF) {
-
+    if (conf->oauth_sign != NGX_HTTP_7DIGITAL_SIGN_OFF
+        && conf->oauth_sign != NGX_HTTP_7DIGITAL_SIGN_AUTO)
+    {
         if (conf->api != NGX_HTTP_7DIGITAL_API_7D) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "\"sevendigital_oauth_sign\" requires "
@@ -1014,7 +1099,8 @@ ngx_http_7digital_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         }
     }
 
-    if ((conf->oauth_tokens != NGX_HTTP_7DIGITAL_TOKENS_OFF
+    if (((conf->oauth_tokens != NGX_HTTP_7DIGITAL_TOKENS_OFF
+          && conf->oauth_tokens != NGX_HTTP_7DIGITAL_TOKENS_AUTO)
          || conf->oauth_sign == NGX_HTTP_7DIGITAL_SIGN_3LEGGED)
         && !mcf->redis.configured)
     {
@@ -1026,7 +1112,9 @@ ngx_http_7digital_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     if (conf->oauth_tokens != NGX_HTTP_7DIGITAL_TOKENS_OFF
-        && conf->oauth_sign == NGX_HTTP_7DIGITAL_SIGN_OFF)
+        && conf->oauth_tokens != NGX_HTTP_7DIGITAL_TOKENS_AUTO
+        && (conf->oauth_sign == NGX_HTTP_7DIGITAL_SIGN_OFF
+            || conf->oauth_sign == NGX_HTTP_7DIGITAL_SIGN_AUTO))
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"sevendigital_oauth_tokens\" requires "
@@ -1305,6 +1393,94 @@ ngx_http_7digital_redis_password(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 /* 200 answers for five minutes, unless configured otherwise */
+
+/* sevendigital_endpoint pattern catalogue|user|purchase [sign] */
+
+static char *
+ngx_http_7digital_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_7digital_loc_conf_t *lcf = conf;
+
+    ngx_str_t                     *value;
+    ngx_uint_t                     i;
+    ngx_conf_enum_t               *e;
+    ngx_http_7digital_override_t  *o;
+
+    value = cf->args->elts;
+
+    if (lcf->endpoints == NGX_CONF_UNSET_PTR) {
+        lcf->endpoints = ngx_array_create(cf->pool, 4,
+                                        sizeof(ngx_http_7digital_override_t));
+        if (lcf->endpoints == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    o = ngx_array_push(lcf->endpoints);
+    if (o == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* written as the API's own path, with or without "/1.2/" */
+    if (ngx_http_7digital_endpoint_path(cf->pool, NGX_HTTP_7DIGITAL_API_7D,
+                                        &value[1], &o->pattern)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_7digital_endpoint_pattern(&o->pattern) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid endpoint \"%V\" in \"%V\", write it as "
+                           "path segments, \":name\" for any one, and "
+                           "\"*\" last for the rest", &value[1],
+                           &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    o->class = NGX_HTTP_7DIGITAL_CLASS_AUTO;
+
+    for (e = ngx_http_7digital_classes; e->name.len; e++) {
+        if (e->name.len == value[2].len
+            && ngx_strcmp(e->name.data, value[2].data) == 0)
+        {
+            o->class = e->value;
+        }
+    }
+
+    if (o->class == NGX_HTTP_7DIGITAL_CLASS_AUTO) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid class \"%V\" in \"%V\", it must be "
+                           "\"catalogue\", \"user\" or \"purchase\"",
+                           &value[2], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    /* a catalogue read is unsigned unless said otherwise, others 2-legged */
+    o->sign = (o->class == NGX_HTTP_7DIGITAL_CLASS_CATALOGUE)
+              ? NGX_HTTP_7DIGITAL_SIGN_OFF : NGX_HTTP_7DIGITAL_SIGN_2LEGGED;
+
+    if (cf->args->nelts == 3) {
+        return NGX_CONF_OK;
+    }
+
+    for (i = 1; ngx_http_7digital_signs[i].name.len; i++) {
+        if (ngx_http_7digital_signs[i].name.len == value[3].len
+            && ngx_strcmp(ngx_http_7digital_signs[i].name.data,
+                          value[3].data) == 0)
+        {
+            o->sign = ngx_http_7digital_signs[i].value;
+            return NGX_CONF_OK;
+        }
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid signing \"%V\" in \"%V\", it must be "
+                       "\"off\", \"2-legged\" or \"3-legged\"", &value[3],
+                       &cmd->name);
+    return NGX_CONF_ERROR;
+}
+
 
 static ngx_array_t *
 ngx_http_7digital_default_valid(ngx_conf_t *cf)

@@ -35,14 +35,6 @@ typedef enum {
 } ngx_http_7digital_auth_e;
 
 
-#define NGX_HTTP_7DIGITAL_SIGN_OFF      0
-#define NGX_HTTP_7DIGITAL_SIGN_2LEGGED  1
-#define NGX_HTTP_7DIGITAL_SIGN_3LEGGED  2
-
-#define NGX_HTTP_7DIGITAL_TOKENS_OFF      0
-#define NGX_HTTP_7DIGITAL_TOKENS_REQUEST  1
-#define NGX_HTTP_7DIGITAL_TOKENS_ACCESS   2
-
 #define NGX_HTTP_7DIGITAL_IN_HEADER     0
 #define NGX_HTTP_7DIGITAL_IN_QUERY      1
 
@@ -143,6 +135,7 @@ typedef struct {
     ngx_http_7digital_origin_t     *public_origin;
     ngx_uint_t                      oauth_tokens;
     time_t                          oauth_token_ttl;
+    ngx_array_t                    *endpoints;   /* override_t */
     ngx_flag_t                      cache;
     ngx_array_t                    *cache_valid;
     size_t                          cache_max_size;
@@ -165,6 +158,9 @@ typedef struct {
 
 
 typedef struct ngx_http_7digital_ctx_s {
+    ngx_http_7digital_route_t       route;
+    ngx_uint_t                      sign;       /* effective, 7digital */
+    ngx_uint_t                      tokens;     /* effective */
     ngx_http_7digital_partner_t    *partner;
     ngx_http_7digital_auth_e        auth;
     ngx_http_7digital_input_t       in;
@@ -230,6 +226,8 @@ extern ngx_module_t  ngx_http_7digital_module;
 ngx_uint_t ngx_http_7digital_api(ngx_str_t *name);
 ngx_str_t *ngx_http_7digital_api_name(ngx_uint_t api);
 ngx_http_7digital_ctx_t *ngx_http_7digital_get_ctx(ngx_http_request_t *r);
+ngx_int_t ngx_http_7digital_route(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
 
 /* ngx_http_7digital_batch.c */
 ngx_int_t ngx_http_7digital_batch_add(ngx_http_request_t *r,

@@ -32,6 +32,33 @@
 #define NGX_HTTP_7DIGITAL_CD_DATE_LEN   (sizeof("2000-01-01T00:00:00Z") - 1)
 
 
+#define NGX_HTTP_7DIGITAL_SIGN_OFF      0
+#define NGX_HTTP_7DIGITAL_SIGN_2LEGGED  1
+#define NGX_HTTP_7DIGITAL_SIGN_3LEGGED  2
+#define NGX_HTTP_7DIGITAL_SIGN_AUTO     3     /* the endpoint table's */
+
+#define NGX_HTTP_7DIGITAL_TOKENS_OFF      0
+#define NGX_HTTP_7DIGITAL_TOKENS_REQUEST  1
+#define NGX_HTTP_7DIGITAL_TOKENS_ACCESS   2
+#define NGX_HTTP_7DIGITAL_TOKENS_AUTO     3   /* the endpoint table's */
+
+/* what an endpoint's answers are */
+#define NGX_HTTP_7DIGITAL_CLASS_AUTO       0
+#define NGX_HTTP_7DIGITAL_CLASS_CATALOGUE  1  /* public, cacheable */
+#define NGX_HTTP_7DIGITAL_CLASS_USER       2  /* one user's, never cached */
+#define NGX_HTTP_7DIGITAL_CLASS_PURCHASE   3  /* a sale: recorded, once */
+
+#define NGX_HTTP_7DIGITAL_M_GET         0x01
+#define NGX_HTTP_7DIGITAL_M_HEAD        0x02
+#define NGX_HTTP_7DIGITAL_M_POST        0x04
+#define NGX_HTTP_7DIGITAL_M_PUT         0x08
+#define NGX_HTTP_7DIGITAL_M_DELETE      0x10
+#define NGX_HTTP_7DIGITAL_M_PATCH       0x20
+#define NGX_HTTP_7DIGITAL_M_OTHER       0x40
+
+#define NGX_HTTP_7DIGITAL_ROUTE_PARAMS  4
+
+
 /* one name=value pair as it appeared on the wire, and decoded */
 typedef struct {
     ngx_str_t                       raw;
@@ -61,6 +88,41 @@ typedef struct {
     ngx_array_t                     slots;      /* slot_t, sorted */
     u_char                          lookup_key[NGX_HTTP_7DIGITAL_DIGEST_LEN];
 } ngx_http_7digital_registry_t;
+
+
+typedef struct {
+    ngx_str_t                       pattern;   /* ":x" is one segment */
+    ngx_uint_t                      methods;
+    ngx_uint_t                      sign;      /* 7digital only */
+    ngx_uint_t                      class;
+    ngx_str_t                      *hash;      /* Choose Digital fields */
+    unsigned                        signed_only:1;
+    unsigned                        xml_only:1;
+    unsigned                        id:1;      /* a sale's answer has one */
+    unsigned                        tokens:2;
+    unsigned                        unknown:1;
+} ngx_http_7digital_endpoint_t;
+
+
+/* an operator's sevendigital_endpoint */
+typedef struct {
+    ngx_str_t                       pattern;
+    ngx_uint_t                      class;
+    ngx_uint_t                      sign;
+} ngx_http_7digital_override_t;
+
+
+/* a request's endpoint, and the values of its path's ":x" segments */
+typedef struct {
+    ngx_http_7digital_endpoint_t   *endpoint;
+    ngx_uint_t                      class;     /* the endpoint's, or the */
+    ngx_uint_t                      sign;      /* operator's override */
+    ngx_uint_t                      nparams;
+    struct {
+        ngx_str_t                   name;
+        ngx_str_t                   value;
+    }                               params[NGX_HTTP_7DIGITAL_ROUTE_PARAMS];
+} ngx_http_7digital_route_t;
 
 
 typedef ngx_uint_t (*ngx_http_7digital_skip_pt)(ngx_str_t *name);
@@ -168,7 +230,15 @@ ngx_uint_t ngx_http_7digital_registry_check(ngx_http_7digital_registry_t *reg,
 /* ngx_http_7digital_cdsign.c */
 u_char *ngx_http_7digital_cd_date(u_char *buf, time_t now);
 ngx_int_t ngx_http_7digital_cd_parse_date(ngx_str_t *value, time_t *t);
-ngx_str_t *ngx_http_7digital_cd_method(ngx_str_t *uri);
+/* ngx_http_7digital_endpoint.c */
+ngx_uint_t ngx_http_7digital_method_bit(ngx_str_t *name);
+ngx_int_t ngx_http_7digital_endpoint_path(ngx_pool_t *pool, ngx_uint_t api,
+    ngx_str_t *uri, ngx_str_t *path);
+void ngx_http_7digital_endpoint_match(ngx_uint_t api, ngx_str_t *path,
+    ngx_uint_t method, ngx_array_t *overrides,
+    ngx_http_7digital_route_t *route);
+ngx_int_t ngx_http_7digital_endpoint_pattern(ngx_str_t *pattern);
+ngx_http_7digital_endpoint_t *ngx_http_7digital_endpoints(ngx_uint_t api);
 ngx_int_t ngx_http_7digital_cd_auth_data(ngx_pool_t *pool, ngx_str_t *fields,
     ngx_array_t *query, ngx_array_t *body, ngx_str_t *data, ngx_str_t **bad);
 ngx_int_t ngx_http_7digital_cd_authentication(ngx_array_t *query,

@@ -217,7 +217,9 @@ ngx_http_7digital_7d_verify(ngx_http_request_t *r,
         }
 
         if (!lcf->require_signature
-            && lcf->oauth_sign != NGX_HTTP_7DIGITAL_SIGN_3LEGGED)
+            && ctx->sign != NGX_HTTP_7DIGITAL_SIGN_3LEGGED
+            && !(ctx->sign != NGX_HTTP_7DIGITAL_SIGN_OFF
+                 && ctx->route.endpoint->signed_only))
         {
             ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "sevendigital: key-only call, nothing to verify");
@@ -445,7 +447,7 @@ ngx_http_7digital_7d_token_owned(ngx_http_7digital_ctx_t *ctx,
 {
     u_char  kind;
 
-    kind = (lcf->oauth_tokens == NGX_HTTP_7DIGITAL_TOKENS_ACCESS) ? 'r' : 'a';
+    kind = (ctx->tokens == NGX_HTTP_7DIGITAL_TOKENS_ACCESS) ? 'r' : 'a';
 
     if (ctx->token_kind != kind
         || ctx->token_partner.len != ctx->partner->id.len
@@ -642,7 +644,7 @@ ngx_http_7digital_7d_forward(ngx_http_request_t *r,
 
     ngx_str_null(&body);
 
-    skip = (lcf->oauth_sign != NGX_HTTP_7DIGITAL_SIGN_OFF)
+    skip = (ctx->sign != NGX_HTTP_7DIGITAL_SIGN_OFF)
            ? ngx_http_7digital_is_oauth_param
            : ngx_http_7digital_is_oauth_credential;
 
@@ -656,7 +658,7 @@ ngx_http_7digital_7d_forward(ngx_http_request_t *r,
         }
     }
 
-    if (lcf->oauth_sign != NGX_HTTP_7DIGITAL_SIGN_OFF) {
+    if (ctx->sign != NGX_HTTP_7DIGITAL_SIGN_OFF) {
         return ngx_http_7digital_7d_sign(r, lcf, ctx, &body, skip);
     }
 
@@ -744,7 +746,7 @@ ngx_http_7digital_7d_sign(ngx_http_request_t *r,
      * the official clients do for user-management keys and partner-level
      * calls, 2-legged, and 7digital decides
      */
-    if (lcf->oauth_sign == NGX_HTTP_7DIGITAL_SIGN_3LEGGED
+    if (ctx->sign == NGX_HTTP_7DIGITAL_SIGN_3LEGGED
         && ctx->token_found
         && ngx_http_7digital_push(&oauth, "oauth_token", &ctx->token)
            != NGX_OK)
@@ -792,7 +794,7 @@ ngx_http_7digital_7d_sign(ngx_http_request_t *r,
                oauth.nelts * sizeof(ngx_http_7digital_param_t));
 
     /* 3-legged: the user's token secret, which a partner signed with too */
-    if (lcf->oauth_sign == NGX_HTTP_7DIGITAL_SIGN_3LEGGED && ctx->token_found)
+    if (ctx->sign == NGX_HTTP_7DIGITAL_SIGN_3LEGGED && ctx->token_found)
     {
         token_secret = ctx->token_secret;
 

@@ -158,21 +158,20 @@ ngx_http_7digital_token_reply(ngx_http_request_t *r, void *data, void *reply)
 static ngx_int_t
 ngx_http_7digital_token_header_filter(ngx_http_request_t *r)
 {
-    ngx_http_7digital_ctx_t       *ctx;
-    ngx_http_7digital_loc_conf_t  *lcf;
+    ngx_http_7digital_ctx_t  *ctx;
 
-    lcf = ngx_http_get_module_loc_conf(r, ngx_http_7digital_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
 
-    if (lcf->oauth_tokens == NGX_HTTP_7DIGITAL_TOKENS_OFF
+    if (ctx == NULL
         || r != r->main
-        || r->headers_out.status != NGX_HTTP_OK)
+        || r->headers_out.status != NGX_HTTP_OK
+        || (ctx->tokens != NGX_HTTP_7DIGITAL_TOKENS_REQUEST
+            && ctx->tokens != NGX_HTTP_7DIGITAL_TOKENS_ACCESS))
     {
         return ngx_http_next_header_filter(r);
     }
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
-
-    if (ctx && ctx->auth == NGX_HTTP_7DIGITAL_AUTH_OK) {
+    if (ctx->auth == NGX_HTTP_7DIGITAL_AUTH_OK) {
         ctx->capture = 1;
         r->filter_need_in_memory = 1;
     }
@@ -246,7 +245,7 @@ ngx_http_7digital_token_store(ngx_http_request_t *r,
     }
 
     p = value.data;
-    *p++ = (lcf->oauth_tokens == NGX_HTTP_7DIGITAL_TOKENS_REQUEST) ? 'r'
+    *p++ = (ctx->tokens == NGX_HTTP_7DIGITAL_TOKENS_REQUEST) ? 'r'
                                                                     : 'a';
     *p++ = '\n';
     p = ngx_cpymem(p, ctx->partner->id.data, ctx->partner->id.len);
@@ -263,7 +262,7 @@ ngx_http_7digital_token_store(ngx_http_request_t *r,
     argvlen[3] = 2;
     argv[4] = (const char *) ttl;
     argvlen[4] = ngx_sprintf(ttl, "%T",
-                             (lcf->oauth_tokens
+                             (ctx->tokens
                               == NGX_HTTP_7DIGITAL_TOKENS_REQUEST)
                              ? (time_t) 3600 : lcf->oauth_token_ttl)
                  - ttl;

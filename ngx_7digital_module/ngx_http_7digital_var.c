@@ -271,6 +271,10 @@ ngx_http_7digital_early_identify(ngx_http_request_t *r)
 
     ngx_memzero(&err, sizeof(ngx_http_7digital_error_t));
 
+    if (ngx_http_7digital_route(r, lcf, tmp) != NGX_OK) {
+        return NULL;
+    }
+
     if (lcf->api == NGX_HTTP_7DIGITAL_API_7D) {
         rc = ngx_http_7digital_7d_identify(r, lcf, tmp, &err);
 

@@ -35,6 +35,7 @@ CONF
 
 Gateway::prepend_config($Location, <<'CONF');
     sevendigital_partners $TEST_NGINX_FIXTURES/partners.json;
+    sevendigital_endpoint test/* catalogue;
     sevendigital_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
     sevendigital_redis_timeout $TEST_NGINX_REDIS_TIMEOUT;
     upstream sevendigital {
@@ -281,6 +282,7 @@ cdaccesskeyid: umbrella-key-0004
 === TEST 14: Redis unavailable: BYPASS, and the answer still arrives
 --- http_config
     sevendigital_partners $TEST_NGINX_FIXTURES/partners.json;
+    sevendigital_endpoint test/* catalogue;
     sevendigital_redis 127.0.0.1:1;
     upstream sevendigital {
         server 127.0.0.1:$TEST_NGINX_MOCK_7D_PORT;

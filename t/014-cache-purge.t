@@ -213,12 +213,12 @@ Content-Type: application/json
 --- request eval
 [
 "GET /1.2/artist/search?q=p6&country=US&$main::K",
-"GET /1.2/chart/toptracks?country=US&$main::K",
-"GET /1.2/chart/toptracks?country=FR&$main::K",
+"GET /1.2/track/chart?country=US&$main::K",
+"GET /1.2/track/chart?country=FR&$main::K",
 "PURGE /purge/7digital/*?country=US",
 "GET /1.2/artist/search?q=p6&country=US&$main::K",
-"GET /1.2/chart/toptracks?country=US&$main::K",
-"GET /1.2/chart/toptracks?country=FR&$main::K",
+"GET /1.2/track/chart?country=US&$main::K",
+"GET /1.2/track/chart?country=FR&$main::K",
 ]
 --- response_headers eval
 ["X-Cache-Status: MISS", "X-Cache-Status: MISS", "X-Cache-Status: MISS", "", "X-Cache-Status: MISS", "X-Cache-Status: MISS", "X-Cache-Status: HIT"]

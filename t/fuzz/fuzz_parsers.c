@@ -2,7 +2,8 @@
 /*
  * libFuzzer target for every parser of client input: query strings and
  * urlencoded bodies, OAuth Authorization headers, x-cd-date values, the
- * Choose Digital hash data built from them; and the cache entry decoder,
+ * Choose Digital hash data built from them, the endpoint matcher; and
+ * the cache entry decoder,
  * since Redis contents are input too.  The first byte picks the
  * parser, so one corpus covers all of them.
  *
@@ -89,8 +90,31 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
 
     default:
+        {
+        ngx_str_t                  path;
+        ngx_http_7digital_route_t  route;
+
+        /* the same bytes as a path, through the endpoint matcher */
+        for (i = NGX_HTTP_7DIGITAL_API_7D; i <= NGX_HTTP_7DIGITAL_API_CD; i++)
+        {
+            if (ngx_http_7digital_endpoint_path(NULL, i, &in, &path)
+                == NGX_OK)
+            {
+                ngx_http_7digital_endpoint_match(i, &path,
+                                                 NGX_HTTP_7DIGITAL_M_GET,
+                                                 NULL, &route);
+            }
+        }
+
         uri = (ngx_str_t) ngx_string("/music/purchase");
-        fields = ngx_http_7digital_cd_method(&uri);
+        (void) ngx_http_7digital_endpoint_path(NULL,
+                                               NGX_HTTP_7DIGITAL_API_CD,
+                                               &uri, &path);
+        ngx_http_7digital_endpoint_match(NGX_HTTP_7DIGITAL_API_CD, &path,
+                                         NGX_HTTP_7DIGITAL_M_POST, NULL,
+                                         &route);
+        fields = route.endpoint->hash;
+        }
         if (ngx_http_7digital_parse_params(NULL, &in, &a) == NGX_OK) {
             (void) ngx_http_7digital_cd_auth_data(NULL, fields, &a, &b,
                                                   &out, &bad);

@@ -574,6 +574,9 @@ sub defaults {
             $block->set_value('http_config', <<'EOF');
     sevendigital_partners $TEST_NGINX_FIXTURES/partners.json;
 
+    # the mock's own answers for cache tests (t/mock/mock_upstream.py)
+    sevendigital_endpoint test/* catalogue;
+
     upstream sevendigital {
         server 127.0.0.1:$TEST_NGINX_MOCK_7D_PORT;
         keepalive 8;

@@ -125,6 +125,231 @@ test_cd_date_format(void)
 }
 
 
+/* the fields a Choose Digital method's "authentication" signs */
+static ngx_str_t *
+cd_fields(ngx_str_t *uri)
+{
+    ngx_str_t                  path;
+    ngx_http_7digital_route_t  route;
+
+    if (ngx_http_7digital_endpoint_path(NULL, NGX_HTTP_7DIGITAL_API_CD, uri,
+                                        &path)
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    ngx_http_7digital_endpoint_match(NGX_HTTP_7DIGITAL_API_CD, &path,
+                                     NGX_HTTP_7DIGITAL_M_POST
+                                     |NGX_HTTP_7DIGITAL_M_PUT, NULL, &route);
+
+    return route.endpoint->hash;
+}
+
+
+static ngx_http_7digital_route_t *
+route(ngx_uint_t api, const char *method, const char *uri,
+    ngx_array_t *overrides)
+{
+    ngx_str_t                         u, m, path;
+    static ngx_http_7digital_route_t  r;
+
+    u.data = (u_char *) uri;
+    u.len = strlen(uri);
+    m.data = (u_char *) method;
+    m.len = strlen(method);
+
+    ngx_memzero(&r, sizeof(r));
+
+    if (ngx_http_7digital_endpoint_path(NULL, api, &u, &path) != NGX_OK) {
+        return &r;
+    }
+
+    ngx_http_7digital_endpoint_match(api, &path,
+                                     ngx_http_7digital_method_bit(&m),
+                                     overrides, &r);
+    return &r;
+}
+
+
+static void
+test_endpoints(void)
+{
+    u_char                        *p;
+    ngx_str_t                      path, u;
+    ngx_uint_t                     i, all;
+    ngx_array_t                    o;
+    ngx_http_7digital_route_t     *r;
+    ngx_http_7digital_endpoint_t  *e;
+    ngx_http_7digital_override_t  *ov;
+    u_char                         buf[256];
+
+    u = (ngx_str_t) S("//1.2//User/deliveritem/");
+    ok(ngx_http_7digital_endpoint_path(NULL, NGX_HTTP_7DIGITAL_API_7D, &u,
+                                       &path) == NGX_OK
+       && eq(&path, "User/deliveritem"), "path: slashes and version gone");
+
+    u = (ngx_str_t) S("/music//purchase/");
+    ok(ngx_http_7digital_endpoint_path(NULL, NGX_HTTP_7DIGITAL_API_CD, &u,
+                                       &path) == NGX_OK
+       && eq(&path, "music/purchase"), "path: Choose Digital");
+
+    r = route(NGX_HTTP_7DIGITAL_API_7D, "GET", "/1.2/User/deliveritem/",
+              NULL);
+    ok(r->class == NGX_HTTP_7DIGITAL_CLASS_PURCHASE
+       && r->sign == NGX_HTTP_7DIGITAL_SIGN_3LEGGED
+       && r->endpoint->xml_only && r->endpoint->id,
+       "deliveritem in odd case: a 3-legged, XML-only sale");
+
+    r = route(NGX_HTTP_7DIGITAL_API_7D, "POST", "/1.2/user/DELIVERITEM",
+              NULL);
+    ok(r->class == NGX_HTTP_7DIGITAL_CLASS_PURCHASE,
+       "deliveritem under another method is still a sale");
+
+    r = route(NGX_HTTP_7DIGITAL_API_7D, "DELETE",
+              "/1.2/USER/purchase/77/track/2", NULL);
+    ok(r->class == NGX_HTTP_7DIGITAL_CLASS_PURCHASE && r->nparams == 2
+       && eq(&r->params[0].name, "purchaseId")
+       && eq(&r->params[0].value, "77")
+       && eq(&r->params[1].name, "trackId")
+       && eq(&r->params[1].value, "2"), "track refund, ids from the path");
+
+    r = route(NGX_HTTP_7DIGITAL_API_7D, "DELETE",
+              "/1.2/user/purchase/77/release/9/", NULL);
+    ok(r->class == NGX_HTTP_7DIGITAL_CLASS_PURCHASE && r->nparams == 2
+       && eq(&r->params[1].name, "releaseId"), "release refund");
+
+    r = route(NGX_HTTP_7DIGITAL_API_7D, "HEAD", "/1.2/release/details",
+              NULL);
+    ok(r->class == NGX_HTTP_7DIGITAL_CLASS_CATALOGUE
+       && r->sign == NGX_HTTP_7DIGITAL_SIGN_OFF, "catalogue, unsigned");
+
+    r = route(NGX_HTTP_7DIGITAL_API_7D, "GET", "/1.2/user/unlimitedStreaming",
+              NULL);
+    ok(r->sign == NGX_HTTP_7DIGITAL_SIGN_3LEGGED, "streaming GET 3-legged");
+
+    r = route(NGX_HTTP_7DIGITAL_API_7D, "POST",
+              "/1.2/user/unlimitedstreaming", NULL);
+    ok(r->sign == NGX_HTTP_7DIGITAL_SIGN_2LEGGED && r->endpoint->signed_only,
+       "streaming POST 2-legged");
+
+    r = route(NGX_HTTP_7DIGITAL_API_7D, "GET", "/1.2/oauth/requesttoken",
+              NULL);
+    ok(r->endpoint->tokens == NGX_HTTP_7DIGITAL_TOKENS_REQUEST,
+       "request tokens");
+
+    r = route(NGX_HTTP_7DIGITAL_API_7D, "GET", "/1.2/release/details/x/y",
+              NULL);
+    ok(r->endpoint->unknown && r->class == NGX_HTTP_7DIGITAL_CLASS_USER
+       && r->sign == NGX_HTTP_7DIGITAL_SIGN_2LEGGED,
+       "unknown: signed, never cached");
+
+    r = route(NGX_HTTP_7DIGITAL_API_7D, "GET", "/", NULL);
+    ok(r->endpoint->unknown, "the root is unknown");
+
+    r = route(NGX_HTTP_7DIGITAL_API_7D, "GET", "/1.2/playlists/5/tracks",
+              NULL);
+    ok(!r->endpoint->unknown && r->sign == NGX_HTTP_7DIGITAL_SIGN_3LEGGED,
+       "playlists/*");
+
+    r = route(NGX_HTTP_7DIGITAL_API_CD, "POST", "/MUSIC/Purchase/", NULL);
+    ok(r->class == NGX_HTTP_7DIGITAL_CLASS_PURCHASE && r->endpoint->hash
+       && eq(&r->endpoint->hash[0], "cdin"), "Choose Digital purchase");
+
+    r = route(NGX_HTTP_7DIGITAL_API_CD, "PUT", "/audiobook/cancel", NULL);
+    ok(r->class == NGX_HTTP_7DIGITAL_CLASS_PURCHASE, "cancel is a sale");
+
+    r = route(NGX_HTTP_7DIGITAL_API_CD, "GET", "/music", NULL);
+    ok(r->class == NGX_HTTP_7DIGITAL_CLASS_USER, "service check not cached");
+
+    r = route(NGX_HTTP_7DIGITAL_API_CD, "GET", "/music/download/1/2/us",
+              NULL);
+    ok(r->class == NGX_HTTP_7DIGITAL_CLASS_USER, "download never cached");
+
+    r = route(NGX_HTTP_7DIGITAL_API_CD, "GET", "/music/detail/123", NULL);
+    ok(r->class == NGX_HTTP_7DIGITAL_CLASS_CATALOGUE, "detail cached");
+
+    r = route(NGX_HTTP_7DIGITAL_API_CD, "GET", "/musicx/purchase", NULL);
+    ok(r->endpoint->unknown, "alternatives match whole segments");
+
+    ngx_array_init(&o, NULL, 2, sizeof(ngx_http_7digital_override_t));
+    ov = ngx_array_push(&o);
+    ov->pattern = (ngx_str_t) S("test/*");
+    ov->class = NGX_HTTP_7DIGITAL_CLASS_CATALOGUE;
+    ov->sign = NGX_HTTP_7DIGITAL_SIGN_OFF;
+
+    r = route(NGX_HTTP_7DIGITAL_API_7D, "GET", "/1.2/Test/big", &o);
+    ok(r->class == NGX_HTTP_7DIGITAL_CLASS_CATALOGUE
+       && r->sign == NGX_HTTP_7DIGITAL_SIGN_OFF, "an override applies");
+
+    r = route(NGX_HTTP_7DIGITAL_API_7D, "GET", "/1.2/test", &o);
+    ok(r->class == NGX_HTTP_7DIGITAL_CLASS_USER, "* takes one or more");
+
+    u = (ngx_str_t) S("a/:b/*");
+    ok(ngx_http_7digital_endpoint_pattern(&u) == NGX_OK, "pattern ok");
+
+    u = (ngx_str_t) S("a/*/b");
+    ok(ngx_http_7digital_endpoint_pattern(&u) == NGX_ERROR,
+       "pattern: * only last");
+
+    u = (ngx_str_t) S("/a//b");
+    ok(ngx_http_7digital_endpoint_pattern(&u) == NGX_ERROR,
+       "pattern: no empty segment");
+
+    /* every entry matches itself, method and all, and is a valid pattern */
+    all = 1;
+
+    for (i = 0; i < 2; i++) {
+        e = ngx_http_7digital_endpoints(i == 0 ? NGX_HTTP_7DIGITAL_API_7D
+                                               : NGX_HTTP_7DIGITAL_API_CD);
+
+        for ( /* void */ ; e->pattern.len; e++) {
+            ngx_str_t                  pat, p2;
+            ngx_http_7digital_route_t  rr;
+            u_char                    *s, *end;
+
+            pat = e->pattern;
+            p = buf;
+            s = pat.data;
+            end = s + pat.len;
+
+            while (s < end) {
+                if (*s == ':' || *s == '*') {
+                    *p++ = 'x';
+                    while (s < end && *s != '/') {
+                        s++;
+                    }
+
+                } else if (*s == '|') {
+                    while (s < end && *s != '/') {
+                        s++;
+                    }
+
+                } else {
+                    *p++ = *s++;
+                }
+            }
+
+            p2.data = buf;
+            p2.len = p - buf;
+
+            ngx_http_7digital_endpoint_match(
+                i == 0 ? NGX_HTTP_7DIGITAL_API_7D : NGX_HTTP_7DIGITAL_API_CD,
+                &p2, e->methods, NULL, &rr);
+
+            if (rr.endpoint != e
+                || ngx_http_7digital_endpoint_pattern(&pat) != NGX_OK)
+            {
+                printf("# %.*s\n", (int) pat.len, pat.data);
+                all = 0;
+            }
+        }
+    }
+
+    ok(all, "every table entry is found by its own path and method");
+}
+
+
 static void
 test_cd_families(void)
 {
@@ -158,7 +383,7 @@ test_cd_families(void)
         uri.data = (u_char *) v[i].uri;
         uri.len = strlen(v[i].uri);
 
-        fields = ngx_http_7digital_cd_method(&uri);
+        fields = cd_fields(&uri);
 
         ngx_array_init(&q, NULL, 4, sizeof(ngx_http_7digital_param_t));
         ngx_array_init(&b, NULL, 4, sizeof(ngx_http_7digital_param_t));
@@ -185,14 +410,14 @@ test_cd_families(void)
     }
 
     uri = (ngx_str_t) S("/music/search");
-    ok(ngx_http_7digital_cd_method(&uri) == NULL, "search has no hash");
+    ok(cd_fields(&uri) == NULL, "search has no hash");
 
     uri = (ngx_str_t) S("/foo/history/all");
-    ok(ngx_http_7digital_cd_method(&uri) == NULL,
+    ok(cd_fields(&uri) == NULL,
        "history matches the whole path only");
 
     uri = (ngx_str_t) S("/music/purchase");
-    fields = ngx_http_7digital_cd_method(&uri);
+    fields = cd_fields(&uri);
     ngx_array_init(&q, NULL, 4, sizeof(ngx_http_7digital_param_t));
     ngx_array_init(&b, NULL, 4, sizeof(ngx_http_7digital_param_t));
     src = (ngx_str_t) S("cdin=1&customerId=2&priceSold=3");
@@ -757,6 +982,7 @@ main(void)
     test_cd_parse_date();
     test_cd_date_format();
     test_cd_families();
+    test_endpoints();
     test_params();
     test_escape();
     test_authorization();
