@@ -59,7 +59,8 @@ PURE :=         ngx_7digital_module/ngx_http_7digital_params.c \
                 ngx_7digital_module/ngx_http_7digital_cdsign.c \
                 ngx_7digital_module/ngx_http_7digital_oauth.c \
                 ngx_7digital_module/ngx_http_7digital_cachekey.c \
-                ngx_7digital_module/ngx_http_7digital_endpoint.c
+                ngx_7digital_module/ngx_http_7digital_endpoint.c \
+                ngx_7digital_module/ngx_http_7digital_record.c
 PURE_INCS :=    -I $(BUILD) -I $(NGX_SRC)/src/core -I $(NGX_SRC)/src/event \
                 -I $(NGX_SRC)/src/os/unix -I ngx_7digital_module
 UNIT_CFLAGS :=  -g -O1 -Wall -Wextra -Wno-unused-parameter -Werror
@@ -70,7 +71,7 @@ unit: $(BUILD)/unit
 $(BUILD)/unit: $(BUILD)/Makefile t/unit/unit.c t/unit/shim.c $(PURE) \
                ngx_7digital_module/ngx_http_7digital_pure.h
 	$(CC) $(UNIT_CFLAGS) $(PURE_INCS) -o $@ t/unit/unit.c t/unit/shim.c \
-	    $(PURE) -lcrypto
+	    $(PURE) -lcrypto -ljansson
 
 # libFuzzer over every parser of client input
 FUZZ_SECONDS ?= 20
@@ -84,7 +85,7 @@ fuzz: $(BUILD)/fuzz_parsers
 $(BUILD)/fuzz_parsers: $(BUILD)/Makefile t/fuzz/fuzz_parsers.c t/unit/shim.c \
                        $(PURE) ngx_7digital_module/ngx_http_7digital_pure.h
 	clang -g -O1 -fsanitize=fuzzer,address,undefined $(PURE_INCS) \
-	    -o $@ t/fuzz/fuzz_parsers.c t/unit/shim.c $(PURE) -lcrypto
+	    -o $@ t/fuzz/fuzz_parsers.c t/unit/shim.c $(PURE) -lcrypto -ljansson
 
 # the nginx suites with nginx under memcheck (slow: minutes, not seconds)
 .PHONY: valgrind

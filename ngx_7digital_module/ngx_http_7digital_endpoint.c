@@ -558,3 +558,71 @@ ngx_http_7digital_endpoints(ngx_uint_t api)
     return (api == NGX_HTTP_7DIGITAL_API_CD) ? ngx_http_7digital_cd_endpoints
                                              : ngx_http_7digital_7d_endpoints;
 }
+
+
+/*
+ * The endpoint's name for logs and records: its pattern, with a segment
+ * of alternatives ("music|movie") replaced by the one the path took.
+ */
+
+ngx_int_t
+ngx_http_7digital_endpoint_name(ngx_pool_t *pool,
+    ngx_http_7digital_route_t *route, ngx_str_t *path, ngx_str_t *name)
+{
+    u_char     *p, *pend, *s, *send, *seg, *sseg, *dst;
+    ngx_str_t  *pattern;
+
+    pattern = &route->endpoint->pattern;
+
+    if (ngx_strlchr(pattern->data, pattern->data + pattern->len, '|')
+        == NULL)
+    {
+        *name = *pattern;
+        return NGX_OK;
+    }
+
+    dst = ngx_pnalloc(pool, pattern->len + path->len);
+    if (dst == NULL) {
+        return NGX_ERROR;
+    }
+
+    name->data = dst;
+    p = pattern->data;
+    pend = p + pattern->len;
+    s = path->data;
+    send = s + path->len;
+
+    while (p < pend) {
+        seg = p;
+        while (p < pend && *p != '/') {
+            p++;
+        }
+
+        sseg = s;
+        while (s < send && *s != '/') {
+            s++;
+        }
+
+        if (ngx_strlchr(seg, p, '|')) {
+            while (sseg < s) {
+                *dst++ = ngx_tolower(*sseg);
+                sseg++;
+            }
+
+        } else {
+            dst = ngx_cpymem(dst, seg, p - seg);
+        }
+
+        if (p < pend) {
+            *dst++ = *p++;
+        }
+
+        if (s < send) {
+            s++;
+        }
+    }
+
+    name->len = dst - name->data;
+
+    return NGX_OK;
+}

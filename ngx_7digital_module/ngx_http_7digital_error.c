@@ -170,7 +170,7 @@ ngx_http_7digital_send_error(ngx_http_request_t *r, ngx_uint_t api,
         p = ngx_slprintf(p, last, "OAuth authentication error: %V",
                          &err->message);
 
-    } else if (ngx_http_7digital_wants_json(r)) {
+    } else if (!err->xml && ngx_http_7digital_wants_json(r)) {
         ngx_str_set(&r->headers_out.content_type, "application/json");
         p = ngx_slprintf(p, last,
                          "{\"status\":\"error\",\"version\":\"1.2\","

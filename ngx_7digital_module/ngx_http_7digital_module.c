@@ -30,8 +30,13 @@ static ngx_int_t ngx_http_7digital_replay(ngx_http_request_t *r,
 static ngx_int_t ngx_http_7digital_decide(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
 static ngx_int_t ngx_http_7digital_answer_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_7digital_record_sale(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx);
 static ngx_int_t ngx_http_7digital_refuse(ngx_http_request_t *r,
-    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_error_t *err);
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx,
+    ngx_http_7digital_error_t *err);
+static ngx_int_t ngx_http_7digital_deliver_params(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_error_t *err);
 static void ngx_http_7digital_ctx_cleanup(void *data);
 static void ngx_http_7digital_redirected(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx);
@@ -57,6 +62,8 @@ static char *ngx_http_7digital_origin_slot(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_7digital_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_7digital_audit_stream(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_7digital_cache_valid(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_array_t *ngx_http_7digital_default_valid(ngx_conf_t *cf);
@@ -183,6 +190,27 @@ static ngx_command_t  ngx_http_7digital_commands[] = {
     { ngx_string("sevendigital_endpoint"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE23,
       ngx_http_7digital_endpoint,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("sevendigital_audit_log"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_7digital_audit_log,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("sevendigital_audit_personal_data"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_7digital_loc_conf_t, audit_personal_data),
+      NULL },
+
+    { ngx_string("sevendigital_audit_stream"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_7digital_audit_stream,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -471,11 +499,20 @@ ngx_http_7digital_stages(ngx_http_request_t *r,
 
         if (rc == NGX_DECLINED) {
             ctx->stage = NGX_HTTP_7DIGITAL_STAGE_DONE;
-            return ngx_http_7digital_refuse(r, lcf, &err);
+            return ngx_http_7digital_refuse(r, lcf, ctx, &err);
         }
 
         if (rc != NGX_OK) {
             return rc;
+        }
+
+        rc = ngx_http_7digital_deliver_params(r, ctx, &err);
+
+        if (rc != NGX_OK) {
+            ctx->stage = NGX_HTTP_7DIGITAL_STAGE_DONE;
+            return rc == NGX_DECLINED ? ngx_http_7digital_refuse(r, lcf, ctx,
+                                                                 &err)
+                                      : NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         ctx->stage = NGX_HTTP_7DIGITAL_STAGE_LOOKUP;
@@ -571,6 +608,16 @@ ngx_http_7digital_route(ngx_http_request_t *r,
     ngx_http_7digital_endpoint_match(lcf->api, &path,
                                  ngx_http_7digital_method_bit(&r->method_name),
                                  lcf->endpoints, &ctx->route);
+
+    ctx->api = lcf->api;
+    ctx->route_path = path;
+
+    if (ngx_http_7digital_endpoint_name(r->pool, &ctx->route, &path,
+                                        &ctx->route_name)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     sign = (lcf->oauth_sign == NGX_HTTP_7DIGITAL_SIGN_AUTO) ? ctx->route.sign
                                                             : lcf->oauth_sign;
@@ -679,7 +726,7 @@ ngx_http_7digital_replay(ngx_http_request_t *r,
     ngx_http_7digital_auth_error(lcf->api, NGX_HTTP_7DIGITAL_AUTH_REPLAY,
                                  &ngx_http_7digital_nonce_param, &err);
 
-    return ngx_http_7digital_refuse(r, lcf, &err);
+    return ngx_http_7digital_refuse(r, lcf, ctx, &err);
 }
 
 
@@ -744,6 +791,40 @@ ngx_http_7digital_decide(ngx_http_request_t *r,
  * goes upstream itself.
  */
 
+/*
+ * A sale goes upstream only once its intent is on disk: when it cannot be
+ * written, the partner gets 503 in the API's own format and nothing is
+ * sent.
+ */
+
+static ngx_int_t
+ngx_http_7digital_record_sale(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx)
+{
+    ngx_http_7digital_error_t      err;
+    ngx_http_7digital_loc_conf_t  *lcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_7digital_module);
+
+    if (lcf->api == NGX_HTTP_7DIGITAL_OFF || ctx->auth != NGX_HTTP_7DIGITAL_AUTH_OK
+        || ngx_http_7digital_audit_intent(r, lcf, ctx) == NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_memzero(&err, sizeof(ngx_http_7digital_error_t));
+
+    err.status = NGX_HTTP_SERVICE_UNAVAILABLE;
+    err.code = 9001;
+    err.xml = ctx->route.endpoint->xml_only;
+    ngx_str_set(&err.parameter, "request");
+    ngx_str_set(&err.message, "The sale could not be recorded, it was "
+                "not sent; try again later");
+
+    return ngx_http_7digital_send_error(r, lcf->api, &err);
+}
+
+
 static ngx_int_t
 ngx_http_7digital_answer_handler(ngx_http_request_t *r)
 {
@@ -772,22 +853,73 @@ ngx_http_7digital_answer_handler(ngx_http_request_t *r)
         ctx->cache_store = 0;
     }
 
-    if (ctx->cache_entry == NULL) {
-        return NGX_DECLINED;
+    if (ctx->cache_entry) {
+        return ngx_http_7digital_cache_send(r, ctx);
     }
 
-    return ngx_http_7digital_cache_send(r, ctx);
+    return ngx_http_7digital_record_sale(r, ctx);
 }
 
 
+/* a refused sale is written down too; deliveritem answers XML only */
+
 static ngx_int_t
 ngx_http_7digital_refuse(ngx_http_request_t *r,
-    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_error_t *err)
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx,
+    ngx_http_7digital_error_t *err)
 {
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "sevendigital: request refused: %V", &err->message);
 
+    ngx_http_7digital_audit_refused(r, lcf, ctx, err->status, &err->message);
+
+    err->xml = (ctx->route.endpoint && ctx->route.endpoint->xml_only);
+
     return ngx_http_7digital_send_error(r, lcf->api, err);
+}
+
+
+/*
+ * deliveritem's parameters, checked as 7digital would before anything is
+ * recorded or sent: a sale the upstream must refuse is never logged as
+ * one in doubt.
+ */
+
+static ngx_int_t
+ngx_http_7digital_deliver_params(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_error_t *err)
+{
+    u_char      *p;
+    ngx_str_t    name;
+    ngx_uint_t   missing;
+
+    if (ctx->api != NGX_HTTP_7DIGITAL_API_7D
+        || !ctx->route.endpoint->xml_only
+        || ngx_http_7digital_deliver_check(&ctx->in.query, &ctx->in.body,
+                                           &name, &missing)
+           == NGX_OK)
+    {
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, name.len + sizeof("Invalid value for "));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    err->status = NGX_HTTP_BAD_REQUEST;
+    err->code = missing ? 1001 : 1002;
+    err->message.data = p;
+    err->message.len = ngx_sprintf(p, "%s%V",
+                                   missing ? "Missing parameter "
+                                           : "Invalid value for ",
+                                   &name)
+                       - p;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "sevendigital: deliveritem refused: %V", &err->message);
+
+    return NGX_DECLINED;
 }
 
 
@@ -982,6 +1114,9 @@ ngx_http_7digital_create_loc_conf(ngx_conf_t *cf)
     conf->oauth_tokens = NGX_CONF_UNSET_UINT;
     conf->oauth_token_ttl = NGX_CONF_UNSET;
     conf->endpoints = NGX_CONF_UNSET_PTR;
+    conf->audit_file = NGX_CONF_UNSET_PTR;
+    conf->audit_personal_data = NGX_CONF_UNSET;
+    conf->audit_stream_maxlen = NGX_CONF_UNSET_UINT;
     conf->cache = NGX_CONF_UNSET;
     conf->cache_valid = NGX_CONF_UNSET_PTR;
     conf->cache_max_size = NGX_CONF_UNSET_SIZE;
@@ -1000,6 +1135,8 @@ ngx_http_7digital_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_7digital_loc_conf_t *conf = child;
 
     ngx_http_7digital_main_conf_t  *mcf;
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_7digital_module);
 
     ngx_conf_merge_uint_value(conf->api, prev->api, NGX_HTTP_7DIGITAL_OFF);
     ngx_conf_merge_str_value(conf->upstream_key, prev->upstream_key, "");
@@ -1033,12 +1170,21 @@ ngx_http_7digital_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_7digital_audit_merge(cf, prev, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->audit_stream.len && !mcf->redis.configured) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"sevendigital_audit_stream\" requires "
+                           "\"sevendigital_redis\"");
+        return NGX_CONF_ERROR;
+    }
+
     if (conf->upstream_secret_file.data == NULL) {
         conf->upstream_secret_file = prev->upstream_secret_file;
         conf->upstream_secret = prev->upstream_secret;
     }
-
-    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_7digital_module);
 
     if (conf->purge_api && !mcf->redis.configured) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -1157,7 +1303,9 @@ ngx_http_7digital_init(ngx_conf_t *cf)
 
     *h = ngx_http_7digital_answer_handler;
 
-    if (ngx_http_7digital_token_init_filters(cf) != NGX_OK) {
+    if (ngx_http_7digital_token_init_filters(cf) != NGX_OK
+        || ngx_http_7digital_audit_init(cf) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -1393,6 +1541,49 @@ ngx_http_7digital_redis_password(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 /* 200 answers for five minutes, unless configured otherwise */
+
+/* sevendigital_audit_stream key [maxlen=number] */
+
+static char *
+ngx_http_7digital_audit_stream(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_7digital_loc_conf_t *lcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (lcf->audit_stream.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        return "has an empty key";
+    }
+
+    lcf->audit_stream = value[1];
+
+    if (cf->args->nelts == 2) {
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value[2].data, "maxlen=", 7) == 0) {
+        n = ngx_atoi(value[2].data + 7, value[2].len - 7);
+
+        if (n > 0) {
+            lcf->audit_stream_maxlen = n;
+            return NGX_CONF_OK;
+        }
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\" in \"%V\", expected "
+                       "\"maxlen=number\"", &value[2], &cmd->name);
+    return NGX_CONF_ERROR;
+}
+
 
 /* sevendigital_endpoint pattern catalogue|user|purchase [sign] */
 

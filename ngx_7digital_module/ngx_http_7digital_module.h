@@ -111,6 +111,8 @@ typedef struct {
     ngx_http_7digital_redis_conf_t  redis;
     ngx_shm_zone_t                 *nonce_zone;
     size_t                          nonce_cache_size;
+    ngx_int_t                       request_id;   /* variable index */
+    unsigned                        retry_warned:1;
 } ngx_http_7digital_main_conf_t;
 
 
@@ -136,6 +138,10 @@ typedef struct {
     ngx_uint_t                      oauth_tokens;
     time_t                          oauth_token_ttl;
     ngx_array_t                    *endpoints;   /* override_t */
+    ngx_open_file_t                *audit_file;
+    ngx_flag_t                      audit_personal_data;
+    ngx_str_t                       audit_stream;
+    ngx_uint_t                      audit_stream_maxlen;
     ngx_flag_t                      cache;
     ngx_array_t                    *cache_valid;
     size_t                          cache_max_size;
@@ -159,6 +165,9 @@ typedef struct {
 
 typedef struct ngx_http_7digital_ctx_s {
     ngx_http_7digital_route_t       route;
+    ngx_str_t                       route_path;
+    ngx_str_t                       route_name;
+    ngx_uint_t                      api;
     ngx_uint_t                      sign;       /* effective, 7digital */
     ngx_uint_t                      tokens;     /* effective */
     ngx_http_7digital_partner_t    *partner;
@@ -173,6 +182,9 @@ typedef struct ngx_http_7digital_ctx_s {
     ngx_str_t                       token_secret;
     ngx_str_t                       token_partner;
     ngx_buf_t                      *captured;
+    ngx_buf_t                      *audit_body;
+    ngx_http_7digital_loc_conf_t   *audit_conf;
+    ngx_str_t                       idempotency_key;
     ngx_str_t                       cache_key;
     const char                    **cache_argv;   /* MGET key scopes... */
     size_t                         *cache_argvlen;
@@ -206,6 +218,9 @@ typedef struct ngx_http_7digital_ctx_s {
     unsigned                        has_nonce:1;
     unsigned                        replay:1;
     unsigned                        body_read:1;
+    unsigned                        audited:1;
+    unsigned                        audit_done:1;
+    unsigned                        audit_capture:1;
 } ngx_http_7digital_ctx_t;
 
 
@@ -216,6 +231,7 @@ typedef struct {
     ngx_str_t                       parameter;   /* Choose Digital */
     ngx_str_t                       message;
     unsigned                        oauth:1;     /* 7digital plain text */
+    unsigned                        xml:1;       /* XML whatever Accept */
 } ngx_http_7digital_error_t;
 
 
@@ -317,6 +333,18 @@ void ngx_http_7digital_cache_unlock(ngx_http_7digital_ctx_t *ctx);
 /* ngx_http_7digital_purge.c */
 char *ngx_http_7digital_cache_purge(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+
+/* ngx_http_7digital_audit.c */
+ngx_int_t ngx_http_7digital_audit_init(ngx_conf_t *cf);
+char *ngx_http_7digital_audit_log(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_7digital_audit_merge(ngx_conf_t *cf,
+    ngx_http_7digital_loc_conf_t *prev, ngx_http_7digital_loc_conf_t *conf);
+ngx_int_t ngx_http_7digital_audit_intent(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
+void ngx_http_7digital_audit_refused(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx,
+    ngx_uint_t status, ngx_str_t *reason);
 
 /* ngx_http_7digital_error.c */
 ngx_uint_t ngx_http_7digital_wants_json(ngx_http_request_t *r);

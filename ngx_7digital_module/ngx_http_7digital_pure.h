@@ -125,6 +125,34 @@ typedef struct {
 } ngx_http_7digital_route_t;
 
 
+/* one line of the purchase audit trail; docs/audit-record.schema.json */
+typedef struct {
+    ngx_str_t                       type;      /* intent, outcome, refused */
+    ngx_str_t                       time;
+    ngx_str_t                       id;
+    ngx_str_t                       node;
+    ngx_str_t                       partner;   /* empty: null */
+    ngx_str_t                       api;
+    ngx_str_t                       method;
+    ngx_str_t                       endpoint;
+    ngx_str_t                       path;
+    ngx_str_t                       client;
+    ngx_array_t                    *fields;    /* param_t */
+    ngx_str_t                       amount;
+    ngx_str_t                       currency;
+    ngx_str_t                       idempotency_key;
+    ngx_int_t                       status;    /* -1: none */
+    ngx_int_t                       upstream_status;
+    ngx_int_t                       duration_ms;
+    ngx_str_t                       purchase_id;
+    ngx_str_t                       result;
+    ngx_str_t                       reason;
+    unsigned                        outcome:1;
+    unsigned                        sent:1;
+    unsigned                        replay:1;
+} ngx_http_7digital_record_t;
+
+
 typedef ngx_uint_t (*ngx_http_7digital_skip_pt)(ngx_str_t *name);
 
 
@@ -230,6 +258,19 @@ ngx_uint_t ngx_http_7digital_registry_check(ngx_http_7digital_registry_t *reg,
 /* ngx_http_7digital_cdsign.c */
 u_char *ngx_http_7digital_cd_date(u_char *buf, time_t now);
 ngx_int_t ngx_http_7digital_cd_parse_date(ngx_str_t *value, time_t *t);
+/* ngx_http_7digital_record.c */
+ngx_int_t ngx_http_7digital_record_fields(ngx_pool_t *pool, ngx_uint_t api,
+    ngx_http_7digital_route_t *route, ngx_array_t *query, ngx_array_t *body,
+    ngx_uint_t keep, ngx_array_t *fields);
+void ngx_http_7digital_record_amount(ngx_uint_t api, ngx_array_t *fields,
+    ngx_str_t *amount, ngx_str_t *currency);
+ngx_int_t ngx_http_7digital_deliver_check(ngx_array_t *query,
+    ngx_array_t *body, ngx_str_t *name, ngx_uint_t *missing);
+ngx_int_t ngx_http_7digital_record_encode(ngx_pool_t *pool,
+    ngx_http_7digital_record_t *rec, ngx_str_t *line);
+ngx_int_t ngx_http_7digital_record_find_id(ngx_uint_t api, ngx_str_t *body,
+    ngx_str_t *id);
+
 /* ngx_http_7digital_endpoint.c */
 ngx_uint_t ngx_http_7digital_method_bit(ngx_str_t *name);
 ngx_int_t ngx_http_7digital_endpoint_path(ngx_pool_t *pool, ngx_uint_t api,
@@ -238,6 +279,8 @@ void ngx_http_7digital_endpoint_match(ngx_uint_t api, ngx_str_t *path,
     ngx_uint_t method, ngx_array_t *overrides,
     ngx_http_7digital_route_t *route);
 ngx_int_t ngx_http_7digital_endpoint_pattern(ngx_str_t *pattern);
+ngx_int_t ngx_http_7digital_endpoint_name(ngx_pool_t *pool,
+    ngx_http_7digital_route_t *route, ngx_str_t *path, ngx_str_t *name);
 ngx_http_7digital_endpoint_t *ngx_http_7digital_endpoints(ngx_uint_t api);
 ngx_int_t ngx_http_7digital_cd_auth_data(ngx_pool_t *pool, ngx_str_t *fields,
     ngx_array_t *query, ngx_array_t *body, ngx_str_t *data, ngx_str_t **bad);

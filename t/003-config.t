@@ -209,6 +209,41 @@ like($out, qr/"sevendigital_cache_purge" directive is duplicate/,
                       . in_location('sevendigital_cache_purge choosedigital $uri;'));
 is($rc, 0, 'a purge location with a path passes') or diag($out);
 
+($rc, $out) = nginx_t(in_location('sevendigital_endpoint a/*/b catalogue;'));
+like($out, qr/invalid endpoint "a\/\*\/b" in "sevendigital_endpoint"/,
+     'an endpoint pattern with "*" before its end is refused');
+
+($rc, $out) = nginx_t(in_location('sevendigital_endpoint a/:b cached;'));
+like($out, qr/invalid class "cached" in "sevendigital_endpoint"/,
+     'an endpoint class is catalogue, user or purchase');
+
+($rc, $out) = nginx_t(in_location('sevendigital_endpoint a/:b user 4-legged;'));
+like($out, qr/invalid signing "4-legged" in "sevendigital_endpoint"/,
+     'an endpoint signing is off, 2-legged or 3-legged');
+
+($rc, $out) = nginx_t(in_location('sevendigital_gateway 7digital; '
+                                  . 'sevendigital_upstream_key k; '
+                                  . "sevendigital_audit_log $dir/audit.log; "
+                                  . 'proxy_pass http://127.0.0.1:1;'));
+like($out, qr/\[warn\] "sevendigital_gateway" location uses "proxy_next_upstream" error or timeout/,
+     'nginx -t warns where a sale could be sent to a second upstream server');
+is($rc, 0, '... and the configuration still loads') or diag($out);
+
+($rc, $out) = nginx_t(in_location('sevendigital_gateway 7digital; '
+                                  . 'sevendigital_upstream_key k; '
+                                  . "sevendigital_audit_log $dir/audit.log; "
+                                  . 'proxy_next_upstream off; '
+                                  . 'proxy_pass http://127.0.0.1:1;'));
+unlike($out, qr/proxy_next_upstream/, 'no warning with proxy_next_upstream off');
+
+($rc, $out) = nginx_t(in_location('sevendigital_audit_stream s maxlen=x;'));
+like($out, qr/invalid parameter "maxlen=x" in "sevendigital_audit_stream"/,
+     'the stream length is a number');
+
+($rc, $out) = nginx_t(in_location('sevendigital_audit_stream s;'));
+like($out, qr/"sevendigital_audit_stream" requires "sevendigital_redis"/,
+     'a stream needs Redis');
+
 # the shipped configurations load with the built module
 {
     my $p = "$dir/prefix";

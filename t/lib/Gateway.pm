@@ -46,6 +46,14 @@ $ENV{TEST_NGINX_UPSTREAM_7D_KEY} ||= 'gateway-7d-consumer-key';
 $ENV{TEST_NGINX_UPSTREAM_CD_KEY} ||= 'gateway-cd-access-key';
 $ENV{TEST_NGINX_SERVROOT} ||= "$T/servroot";
 
+# the purchase audit trail the suites' gateways write and the mocks read
+# (a sale reaches a mock only with its intent already in it)
+$ENV{TEST_NGINX_AUDIT_LOG} ||= do {
+    require File::Temp;
+    File::Temp::tempdir('sevendigital-audit-XXXXXX', TMPDIR => 1,
+                        CLEANUP => 1) . '/audit.log';
+};
+
 # How much slower than natively nginx runs here: 1, or 10 under valgrind's
 # memcheck.  Every wait the suites give the module (the Redis timeout)
 # and every bound they assert on a duration is multiplied by it, so that
@@ -449,7 +457,8 @@ sub start_services {
               "$T/mock/mock_upstream.py", '--api', $api, '--port', $port,
               '--consumer-key', $key,
               '--consumer-secret-file', "$ENV{TEST_NGINX_FIXTURES}/$secret",
-              '--partners', "$ENV{TEST_NGINX_FIXTURES}/partners.json");
+              '--partners', "$ENV{TEST_NGINX_FIXTURES}/partners.json",
+              '--audit-file', $ENV{TEST_NGINX_AUDIT_LOG});
         $ENV{"TEST_NGINX_MOCK_${m}_PORT"} = $port;
     }
 }
@@ -562,6 +571,37 @@ sub oauth_request {
     return $Signed{$id};
 }
 
+# Many requests signed by oauthlib in one run of t/mock/oauth_client.py:
+# each spec as for oauth_request (path, key, secret, method, type, body);
+# returns the raw requests ("METHOD target\nbody"), for --- request eval.
+sub oauth_requests {
+    my @specs = @_;
+    require JSON::PP;
+    require IPC::Open2;
+    my $port = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984;
+    my @in = map {
+        my %a = %$_;
+        { url => "http://localhost:$port$a{path}", key => $a{key},
+          secret => $a{secret}, method => $a{method} // 'GET',
+          type => $a{type} // 'query',
+          (defined $a{body} ? (body => $a{body}) : ()) }
+    } @specs;
+    my $pid = IPC::Open2::open2(my $out, my $in, '/usr/bin/python3',
+                                "$T/mock/oauth_client.py", '--batch');
+    print $in JSON::PP::encode_json(\@in);
+    close $in;
+    my $signed = JSON::PP::decode_json(do { local $/; <$out> });
+    waitpid $pid, 0;
+    die "oauth_client.py --batch failed\n" if $?;
+    my @requests;
+    for my $i (0 .. $#specs) {
+        (my $target = $signed->[$i]{uri}) =~ s{^http://[^/]+}{};
+        push @requests, ($specs[$i]{method} // 'GET') . " $target\n"
+                        . ($signed->[$i]{body} // '');
+    }
+    return @requests;
+}
+
 # A block with no http_config gets the gateway's usual one, and every
 # block gets locations that reach the mocks' control endpoints.
 sub defaults {
@@ -576,6 +616,9 @@ sub defaults {
 
     # the mock's own answers for cache tests (t/mock/mock_upstream.py)
     sevendigital_endpoint test/* catalogue;
+
+    sevendigital_audit_log $TEST_NGINX_AUDIT_LOG;
+    proxy_next_upstream off;
 
     upstream sevendigital {
         server 127.0.0.1:$TEST_NGINX_MOCK_7D_PORT;

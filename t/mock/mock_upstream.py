@@ -21,6 +21,16 @@ Control endpoints (never counted):
   GET  /__mock/next_token?token=T&secret=S
                                          the next token oauth/requesttoken
                                          or oauth/accesstoken issues
+  GET  /__mock/log                       every request since the last reset:
+                                         [{"method", "path", "signing"}]
+                                         signing: unsigned, 2-legged,
+                                         3-legged (7digital), header or
+                                         header+hash (Choose Digital)
+
+With --audit-file, a purchase (its own list, below, not the gateway's) is
+refused with 412 unless the gateway's audit trail already holds an intent
+record for it with no outcome yet: the proof that a sale is written down
+before it leaves.
 """
 
 import argparse
@@ -30,6 +40,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import socketserver
 import sys
 import threading
@@ -51,6 +62,22 @@ CD_HASHED = {
 }
 CD_HISTORY = ('customerId', 'customerCountryCode')
 
+# purchases by the mock's own reading of the APIs (upstream-apis.md 1.5,
+# 2.1, 3), independent of the gateway's endpoint table
+PURCHASE_7D = re.compile(
+    r'^(user/deliveritem|user/purchase/(item|rrpitem|basket|priceditem)'
+    r'|user/purchase/[^/]+/(track|release)/[^/]+'
+    r'|basket/(create|additem|removeitem|applyvoucher|addpriceditem'
+    r'|completepaypalpurchase)'
+    r'|user/payment/card/(add|select|delete)|user/payment/cardregistration)$')
+PURCHASE_CD = re.compile(
+    r'^((music|movie|tv|ebook|audiobook)/(purchase|update|cancel)'
+    r'|music/resetdownload)$')
+# answers that name the sale, as 7digital's <purchase id="..."> does
+PURCHASE_ID_7D = re.compile(
+    r'^(user/deliveritem|user/purchase/(item|rrpitem|basket|priceditem)'
+    r'|basket/completepaypalpurchase)$')
+
 OAUTH_PARTNER_PARAMS = ('oauth_signature', 'oauth_nonce', 'oauth_timestamp',
                         'oauth_signature_method', 'oauth_version')
 
@@ -61,6 +88,8 @@ class State:
         self.counts = {}
         self.failures = {}
         self.last = None
+        self.log = []
+        self.sales = 0
 
     def count(self, path):
         with self.lock:
@@ -168,9 +197,57 @@ class Handler(BaseHTTPRequestHandler):
                                       'Injected failure')
 
         problem = self.check_credentials(url, body)
+        with st.lock:
+            st.log.append({'method': self.command, 'path': url.path,
+                           'signing': self.signing_mode(url, body)})
         if problem:
             return self.auth_failure(problem)
+        if self.is_purchase(url) and not self.intent_recorded(url):
+            return self.api_error(412, 7001, 'No audit intent for this sale')
         return self.answer(url, body)
+
+    def norm_path(self, url):
+        path = '/'.join(p for p in url.path.split('/') if p).lower()
+        if self.server.opts.api == '7digital' and path.startswith('1.2/'):
+            path = path[4:]
+        return path
+
+    def is_purchase(self, url):
+        rx = PURCHASE_7D if self.server.opts.api == '7digital' else PURCHASE_CD
+        return bool(rx.match(self.norm_path(url)))
+
+    def intent_recorded(self, url):
+        """An intent for this path, in the gateway's trail, still open."""
+        name = self.server.opts.audit_file
+        if not name or not os.path.exists(name):
+            return True
+        open_intents = {}
+        with open(name, encoding='utf-8', errors='replace') as f:
+            for line in f:
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue
+                if rec.get('type') == 'intent':
+                    open_intents[rec.get('id')] = rec.get('path', '').lower()
+                elif rec.get('type') == 'outcome':
+                    open_intents.pop(rec.get('id'), None)
+        return self.norm_path(url) in open_intents.values()
+
+    def signing_mode(self, url, body):
+        if self.server.opts.api != '7digital':
+            q = urllib.parse.parse_qs(url.query)
+            q.update(urllib.parse.parse_qs(body.decode('latin-1')))
+            return 'header+hash' if 'authentication' in q else 'header'
+        params = dict(urllib.parse.parse_qsl(url.query))
+        params.update(self.form_params(body))
+        auth = self.headers.get('Authorization', '')
+        if auth.startswith('OAuth '):
+            from oauthlib.oauth1.rfc5849 import utils
+            params.update(dict(utils.parse_authorization_header(auth)))
+        if 'oauth_signature' not in params:
+            return 'unsigned'
+        return '3-legged' if params.get('oauth_token') else '2-legged'
 
     def control(self, url):
         st = self.server.state
@@ -189,8 +266,12 @@ class Handler(BaseHTTPRequestHandler):
         if what == 'last':
             with st.lock:
                 return self.send(200, json.dumps(st.last), 'application/json')
+        if what == 'log':
+            with st.lock:
+                return self.send(200, json.dumps(st.log), 'application/json')
         if what == 'reset':
             with st.lock:
+                st.log = []
                 st.counts.clear()
                 st.failures.clear()
                 st.last = None
@@ -469,6 +550,12 @@ class Handler(BaseHTTPRequestHandler):
             if path == 'oauth/accesstoken':
                 return self.issue_token('access')
             payload = self.server.fixtures.get(path)
+            if PURCHASE_ID_7D.match(self.norm_path(url)):
+                with self.server.state.lock:
+                    self.server.state.sales += 1
+                    n = self.server.state.sales
+                payload = {'purchase': {'@id': 'P-%d' % n,
+                                        '@purchaseDate': '2026-11-30'}}
             if payload is None:
                 payload = {'echo': {'@path': '/' + path}}
             name, value = next(iter(payload.items()))
@@ -506,6 +593,8 @@ def main():
     ap.add_argument('--partners', required=True)
     ap.add_argument('--signed-host', default=None,
                     help='host[:port] the gateway signs for')
+    ap.add_argument('--audit-file', default=None,
+                    help="the gateway's audit trail, checked on purchases")
     ap.add_argument('--verbose', action='store_true')
     opts = ap.parse_args()
     with open(opts.consumer_secret_file) as f:

@@ -8,6 +8,7 @@ implementation independent of the module.
 
 import argparse
 import json
+import sys
 import time
 
 from oauthlib.oauth1 import Client
@@ -20,12 +21,31 @@ TYPES = {'header': SIGNATURE_TYPE_AUTH_HEADER, 'query': SIGNATURE_TYPE_QUERY,
          'body': SIGNATURE_TYPE_BODY}
 
 
+def sign(o):
+    client = Client(o['key'], client_secret=o['secret'],
+                    resource_owner_key=o.get('token'),
+                    resource_owner_secret=o.get('token_secret'),
+                    signature_type=TYPES[o.get('type') or 'header'],
+                    signature_method=(SIGNATURE_PLAINTEXT if o.get('plaintext')
+                                      else SIGNATURE_HMAC),
+                    timestamp=str(int(time.time()) - (o.get('age') or 0)))
+    headers = {}
+    if o.get('body') is not None or o.get('type') == 'body':
+        headers['Content-Type'] = 'application/x-www-form-urlencoded'
+    uri, headers, body = client.sign(o['url'], http_method=o.get('method')
+                                     or 'GET', body=o.get('body'),
+                                     headers=headers)
+    return {'uri': uri, 'headers': headers, 'body': body}
+
+
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument('--batch', action='store_true',
+                    help='sign a JSON list of requests read from stdin')
     ap.add_argument('--method', default='GET')
-    ap.add_argument('--url', required=True)
-    ap.add_argument('--key', required=True)
-    ap.add_argument('--secret', required=True)
+    ap.add_argument('--url')
+    ap.add_argument('--key')
+    ap.add_argument('--secret')
     ap.add_argument('--token')
     ap.add_argument('--token-secret')
     ap.add_argument('--type', choices=sorted(TYPES), default='header')
@@ -36,19 +56,11 @@ def main():
     ap.add_argument('--plaintext', action='store_true')
     opts = ap.parse_args()
 
-    client = Client(opts.key, client_secret=opts.secret,
-                    resource_owner_key=opts.token,
-                    resource_owner_secret=opts.token_secret,
-                    signature_type=TYPES[opts.type],
-                    signature_method=(SIGNATURE_PLAINTEXT if opts.plaintext
-                                      else SIGNATURE_HMAC),
-                    timestamp=str(int(time.time()) - opts.age))
-    headers = {}
-    if opts.body is not None or opts.type == 'body':
-        headers['Content-Type'] = 'application/x-www-form-urlencoded'
-    uri, headers, body = client.sign(opts.url, http_method=opts.method,
-                                     body=opts.body, headers=headers)
-    print(json.dumps({'uri': uri, 'headers': headers, 'body': body}))
+    if opts.batch:
+        print(json.dumps([sign(o) for o in json.load(sys.stdin)]))
+        return
+
+    print(json.dumps(sign(vars(opts))))
 
 
 if __name__ == '__main__':

@@ -1,0 +1,640 @@
+
+/*
+ * Copyright (C) ngx_7digital_module authors
+ *
+ * The purchase audit trail: an intent record on disk before a sale goes
+ * upstream (or no sale), an outcome record when the request ends, a
+ * record of each refused attempt.  One write() per record on an O_APPEND
+ * file, so that workers never interleave; optionally a copy in a Redis
+ * stream, which never holds up or fails a sale.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_7digital_module.h"
+
+
+/* enough of an answer to find the sale's id in */
+#define NGX_HTTP_7DIGITAL_AUDIT_BODY_MAX  65536
+
+
+static ngx_int_t ngx_http_7digital_audit_write(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_record_t *rec);
+static ngx_int_t ngx_http_7digital_audit_record(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_loc_conf_t *lcf,
+    char *type, ngx_http_7digital_record_t *rec);
+static void ngx_http_7digital_audit_result(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_record_t *rec);
+static void ngx_http_7digital_audit_streamed(void *data, void *reply);
+static ngx_int_t ngx_http_7digital_audit_log_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_7digital_audit_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_7digital_audit_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+
+static ngx_str_t  ngx_http_7digital_request_id = ngx_string("request_id");
+
+
+ngx_int_t
+ngx_http_7digital_audit_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt            *h;
+    ngx_http_core_main_conf_t      *cmcf;
+    ngx_http_7digital_main_conf_t  *mcf;
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_7digital_module);
+
+    mcf->request_id = ngx_http_get_variable_index(cf,
+                                               &ngx_http_7digital_request_id);
+    if (mcf->request_id == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_7digital_audit_log_handler;
+
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_7digital_audit_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_7digital_audit_body_filter;
+
+    return NGX_OK;
+}
+
+
+/* sevendigital_audit_log file | off */
+
+char *
+ngx_http_7digital_audit_log(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_7digital_loc_conf_t *lcf = conf;
+
+    ngx_str_t  *value;
+
+    if (lcf->audit_file != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        lcf->audit_file = NULL;
+        return NGX_CONF_OK;
+    }
+
+    if (value[1].len == 0) {
+        return "has an empty file name";
+    }
+
+    /* opened by nginx with O_APPEND, and reopened on SIGUSR1 */
+    lcf->audit_file = ngx_conf_open_file(cf->cycle, &value[1]);
+    if (lcf->audit_file == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * By default a gateway writes its trail beside nginx's access log; and
+ * where nginx would send a sale to a second upstream server after the
+ * first failed, nginx -t says so.
+ */
+
+char *
+ngx_http_7digital_audit_merge(ngx_conf_t *cf,
+    ngx_http_7digital_loc_conf_t *prev, ngx_http_7digital_loc_conf_t *conf)
+{
+    u_char                     *p;
+    ngx_str_t                   name;
+    ngx_uint_t                  i;
+    ngx_module_t               *m;
+    ngx_http_conf_ctx_t        *ctx;
+    ngx_http_upstream_conf_t   *ucf;
+    ngx_http_core_loc_conf_t   *clcf;
+    ngx_http_7digital_main_conf_t  *mcf;
+
+    ngx_conf_merge_ptr_value(conf->audit_file, prev->audit_file,
+                             NGX_CONF_UNSET_PTR);
+    ngx_conf_merge_value(conf->audit_personal_data,
+                         prev->audit_personal_data, 0);
+    ngx_conf_merge_str_value(conf->audit_stream, prev->audit_stream, "");
+    ngx_conf_merge_uint_value(conf->audit_stream_maxlen,
+                              prev->audit_stream_maxlen, 1000000);
+
+    /* left unset where the gateway is off: its locations may turn it on */
+    if (conf->api == NGX_HTTP_7DIGITAL_OFF) {
+        return NGX_CONF_OK;
+    }
+
+    if (conf->audit_file == NGX_CONF_UNSET_PTR) {
+        ngx_str_set(&name, NGX_HTTP_LOG_PATH);
+
+        p = name.data + name.len;
+        while (p > name.data && p[-1] != '/') {
+            p--;
+        }
+
+        name.len = p - name.data + sizeof("sevendigital-audit.log") - 1;
+        name.data = ngx_pnalloc(cf->pool, name.len + 1);
+        if (name.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_sprintf(name.data, "%*ssevendigital-audit.log%Z",
+                    (size_t) (p - (u_char *) NGX_HTTP_LOG_PATH),
+                    NGX_HTTP_LOG_PATH);
+
+        conf->audit_file = ngx_conf_open_file(cf->cycle, &name);
+        if (conf->audit_file == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_7digital_module);
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (mcf->retry_warned || clcf->handler == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    /* the proxy module's location conf starts with its upstream conf */
+    for (i = 0; cf->cycle->modules[i]; i++) {
+        m = cf->cycle->modules[i];
+
+        if (ngx_strcmp(m->name, "ngx_http_proxy_module") != 0) {
+            continue;
+        }
+
+        ctx = cf->ctx;
+        ucf = ctx->loc_conf[m->ctx_index];
+
+        if (ucf && (ucf->next_upstream & (NGX_HTTP_UPSTREAM_FT_ERROR
+                                          |NGX_HTTP_UPSTREAM_FT_TIMEOUT)))
+        {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "\"sevendigital_gateway\" location uses "
+                               "\"proxy_next_upstream\" error or timeout "
+                               "(nginx's default): a purchase whose "
+                               "upstream fails after reading it would be "
+                               "sent again to the next server; add "
+                               "\"proxy_next_upstream off;\"");
+            mcf->retry_warned = 1;
+        }
+
+        break;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * The intent: on disk before a byte of the sale goes upstream.  NGX_OK
+ * when written, or when the request is no sale or the trail is off;
+ * NGX_ERROR when it cannot be written, and then the sale must not happen.
+ */
+
+ngx_int_t
+ngx_http_7digital_audit_intent(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx)
+{
+    ngx_http_7digital_record_t  rec;
+
+    if (ctx->route.class != NGX_HTTP_7DIGITAL_CLASS_PURCHASE
+        || lcf->audit_file == NULL || lcf->audit_file == NGX_CONF_UNSET_PTR
+        || ctx->audited)
+    {
+        return NGX_OK;
+    }
+
+    if (ngx_http_7digital_audit_record(r, ctx, lcf, "intent", &rec)
+        != NGX_OK
+        || ngx_http_7digital_audit_write(r, lcf, &rec) != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_CRIT, r->connection->log, 0,
+                      "sevendigital: a sale by partner \"%V\" was refused, "
+                      "its audit record could not be written",
+                      &ctx->partner->id);
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "sevendigital: intent of \"%V\" recorded",
+                   &ctx->route.endpoint->pattern);
+
+    ctx->audited = 1;
+    ctx->audit_conf = lcf;
+
+    return NGX_OK;
+}
+
+
+/* a sale the gateway refused: who tried, and why */
+
+void
+ngx_http_7digital_audit_refused(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx,
+    ngx_uint_t status, ngx_str_t *reason)
+{
+    ngx_http_7digital_record_t  rec;
+
+    if (ctx->route.endpoint == NULL
+        || ctx->route.class != NGX_HTTP_7DIGITAL_CLASS_PURCHASE
+        || lcf->audit_file == NULL || lcf->audit_file == NGX_CONF_UNSET_PTR)
+    {
+        return;
+    }
+
+    if (ngx_http_7digital_audit_record(r, ctx, lcf, "refused", &rec)
+        != NGX_OK)
+    {
+        return;
+    }
+
+    rec.status = status;
+    rec.reason = *reason;
+
+    (void) ngx_http_7digital_audit_write(r, lcf, &rec);
+}
+
+
+/* the outcome, when the request is over: what the upstream said, or why
+ * nothing is known */
+
+static ngx_int_t
+ngx_http_7digital_audit_log_handler(ngx_http_request_t *r)
+{
+    ngx_http_7digital_ctx_t       *ctx;
+    ngx_http_7digital_record_t     rec;
+    ngx_http_7digital_loc_conf_t  *lcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
+
+    if (ctx == NULL || !ctx->audited || ctx->audit_done) {
+        return NGX_OK;
+    }
+
+    ctx->audit_done = 1;
+
+    /* the location whose trail holds the intent */
+    lcf = ctx->audit_conf;
+
+    if (ngx_http_7digital_audit_record(r, ctx, lcf, "outcome", &rec)
+        != NGX_OK)
+    {
+        return NGX_OK;
+    }
+
+    ngx_http_7digital_audit_result(r, ctx, &rec);
+
+    if (ngx_http_7digital_audit_write(r, lcf, &rec) != NGX_OK) {
+        ngx_log_error(NGX_LOG_CRIT, r->connection->log, 0,
+                      "sevendigital: the outcome of a sale by partner "
+                      "\"%V\" could not be written, the sale is in doubt",
+                      &ctx->partner->id);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_7digital_audit_result(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_record_t *rec)
+{
+    u_char                      *p;
+    ngx_str_t                    body;
+    ngx_msec_int_t               ms;
+    ngx_time_t                  *tp;
+    ngx_http_upstream_t         *u;
+    ngx_http_upstream_state_t   *state;
+
+    tp = ngx_timeofday();
+    ms = (ngx_msec_int_t) ((tp->sec - r->start_sec) * 1000
+                           + (tp->msec - r->start_msec));
+
+    rec->outcome = 1;
+    rec->status = r->headers_out.status ? (ngx_int_t) r->headers_out.status
+                                        : (r->connection->error ? 499 : 0);
+    rec->duration_ms = ngx_max(ms, 0);
+    rec->upstream_status = -1;
+
+    u = r->upstream;
+    state = NULL;
+
+    if (r->upstream_states && r->upstream_states->nelts) {
+        state = r->upstream_states->elts;
+        state += r->upstream_states->nelts - 1;
+    }
+
+    rec->sent = (u && u->request_sent);
+
+    if (state && state->header_time != (ngx_msec_t) -1 && state->status) {
+        rec->upstream_status = state->status;
+    }
+
+    if (r->upstream_states && r->upstream_states->nelts > 1) {
+        p = ngx_pnalloc(r->pool, 64);
+        if (p) {
+            rec->reason.data = p;
+            rec->reason.len = ngx_sprintf(p, "sent to %ui upstream servers",
+                                          r->upstream_states->nelts)
+                              - p;
+        }
+
+        ngx_str_set(&rec->result, "in_doubt");
+        return;
+    }
+
+    if (rec->upstream_status >= 200 && rec->upstream_status < 300) {
+
+        if (!ctx->route.endpoint->id) {
+            ngx_str_set(&rec->result, "completed");
+            return;
+        }
+
+        if (ctx->audit_body) {
+            body.data = ctx->audit_body->pos;
+            body.len = ctx->audit_body->last - ctx->audit_body->pos;
+
+            if (ngx_http_7digital_record_find_id(ctx->api, &body,
+                                                 &rec->purchase_id)
+                == NGX_OK)
+            {
+                ngx_str_set(&rec->result, "completed");
+                return;
+            }
+        }
+
+        ngx_str_set(&rec->result, "in_doubt");
+        ngx_str_set(&rec->reason, "no purchase id in the answer");
+        return;
+    }
+
+    /* refused by the upstream: no sale; anything else may have been one */
+    if (rec->upstream_status > 0) {
+        if (rec->upstream_status >= 400 && rec->upstream_status < 500) {
+            ngx_str_set(&rec->result, "failed");
+
+        } else {
+            ngx_str_set(&rec->result, "in_doubt");
+        }
+
+        p = ngx_pnalloc(r->pool, 32);
+        if (p) {
+            rec->reason.data = p;
+            rec->reason.len = ngx_sprintf(p, "upstream answered %i",
+                                          rec->upstream_status) - p;
+        }
+
+        return;
+    }
+
+    if (!rec->sent) {
+        ngx_str_set(&rec->result, "failed");
+        if (u) {
+            ngx_str_set(&rec->reason,
+                        "upstream unreachable, nothing was sent");
+
+        } else {
+            ngx_str_set(&rec->reason, "not sent upstream");
+        }
+        return;
+    }
+
+    ngx_str_set(&rec->result, "in_doubt");
+
+    if (rec->status == NGX_HTTP_GATEWAY_TIME_OUT) {
+        ngx_str_set(&rec->reason,
+                    "upstream timed out after the request was sent");
+
+    } else if (rec->status == NGX_HTTP_CLIENT_CLOSED_REQUEST
+               || r->connection->error)
+    {
+        ngx_str_set(&rec->reason,
+                    "client closed the connection before the upstream "
+                    "answered");
+
+    } else {
+        ngx_str_set(&rec->reason,
+                    "upstream closed the connection after the request was "
+                    "sent");
+    }
+}
+
+
+/* what every record of a request shares */
+
+static ngx_int_t
+ngx_http_7digital_audit_record(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_loc_conf_t *lcf,
+    char *type, ngx_http_7digital_record_t *rec)
+{
+    u_char                     *p;
+    ngx_tm_t                    tm;
+    ngx_time_t                     *tp;
+    ngx_http_variable_value_t      *id;
+    ngx_http_7digital_main_conf_t  *mcf;
+
+    ngx_memzero(rec, sizeof(ngx_http_7digital_record_t));
+
+    rec->status = -1;
+    rec->upstream_status = -1;
+    rec->duration_ms = -1;
+
+    rec->type.data = (u_char *) type;
+    rec->type.len = ngx_strlen(type);
+
+    tp = ngx_timeofday();
+    ngx_gmtime(tp->sec, &tm);
+
+    p = ngx_pnalloc(r->pool, sizeof("2000-01-01T00:00:00.000Z") - 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    rec->time.data = p;
+    rec->time.len = ngx_sprintf(p, "%4d-%02d-%02dT%02d:%02d:%02d.%03MZ",
+                                tm.ngx_tm_year, tm.ngx_tm_mon,
+                                tm.ngx_tm_mday, tm.ngx_tm_hour,
+                                tm.ngx_tm_min, tm.ngx_tm_sec, tp->msec)
+                    - p;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_7digital_module);
+
+    /* indexed, so that every record and the access log share one value */
+    id = ngx_http_get_indexed_variable(r, mcf->request_id);
+
+    if (id && !id->not_found) {
+        rec->id.data = id->data;
+        rec->id.len = id->len;
+    }
+
+    rec->node = ngx_cycle->hostname;
+
+    if (ctx->partner) {
+        rec->partner = ctx->partner->id;
+    }
+
+    rec->api = *ngx_http_7digital_api_name(ctx->api);
+    rec->method = r->method_name;
+    rec->endpoint = ctx->route_name;
+    rec->path = ctx->route_path;
+    rec->client = r->connection->addr_text;
+    rec->idempotency_key = ctx->idempotency_key;
+
+    if (rec->type.data[0] == 'o') {
+        return NGX_OK;
+    }
+
+    rec->fields = ngx_array_create(r->pool, 8,
+                                   sizeof(ngx_http_7digital_param_t));
+    if (rec->fields == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_7digital_record_fields(r->pool, ctx->api, &ctx->route,
+                                        &ctx->in.query, &ctx->in.body,
+                                        lcf->audit_personal_data,
+                                        rec->fields)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_http_7digital_record_amount(ctx->api, rec->fields, &rec->amount,
+                                    &rec->currency);
+
+    return NGX_OK;
+}
+
+
+/* one write() of one whole line; a short write is a failure */
+
+static ngx_int_t
+ngx_http_7digital_audit_write(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_record_t *rec)
+{
+    ssize_t      n;
+    ngx_str_t    line;
+    const char  *argv[8];
+    size_t       argvlen[8];
+    u_char       maxlen[NGX_INT_T_LEN];
+
+    if (ngx_http_7digital_record_encode(r->pool, rec, &line) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (lcf->audit_file->fd == NGX_INVALID_FILE) {
+        return NGX_ERROR;
+    }
+
+    n = ngx_write_fd(lcf->audit_file->fd, line.data, line.len);
+
+    if (n != (ssize_t) line.len) {
+        ngx_log_error(NGX_LOG_CRIT, r->connection->log,
+                      n == -1 ? ngx_errno : 0,
+                      "sevendigital: audit record not written to \"%V\" "
+                      "(%z of %uz bytes)", &lcf->audit_file->name, n,
+                      line.len);
+        return NGX_ERROR;
+    }
+
+    if (lcf->audit_stream.len == 0) {
+        return NGX_OK;
+    }
+
+    /* the fleet's copy: sent, never waited for */
+    argv[0] = "XADD";
+    argvlen[0] = 4;
+    argv[1] = (const char *) lcf->audit_stream.data;
+    argvlen[1] = lcf->audit_stream.len;
+    argv[2] = "MAXLEN";
+    argvlen[2] = 6;
+    argv[3] = "~";
+    argvlen[3] = 1;
+    argv[4] = (const char *) maxlen;
+    argvlen[4] = ngx_sprintf(maxlen, "%ui", lcf->audit_stream_maxlen)
+                 - maxlen;
+    argv[5] = "*";
+    argvlen[5] = 1;
+    argv[6] = "record";
+    argvlen[6] = 6;
+    argv[7] = (const char *) line.data;
+    argvlen[7] = line.len - 1;
+
+    if (ngx_http_7digital_redis_command(NULL,
+                                        ngx_http_7digital_audit_streamed,
+                                        NULL, 8, argv, argvlen)
+        != NGX_OK)
+    {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "sevendigital: audit stream skipped, redis is "
+                       "unavailable");
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_7digital_audit_streamed(void *data, void *reply)
+{
+    /* the file is the record of truth; Redis's failures are logged there */
+}
+
+
+/* a sale's answer is read as it passes, for the id it carries */
+
+static ngx_int_t
+ngx_http_7digital_audit_header_filter(ngx_http_request_t *r)
+{
+    ngx_http_7digital_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
+
+    if (ctx && r == r->main && ctx->audited && ctx->route.endpoint->id
+        && r->upstream && r->headers_out.status >= 200
+        && r->headers_out.status < 300)
+    {
+        ctx->audit_capture = 1;
+        r->filter_need_in_memory = 1;
+    }
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+static ngx_int_t
+ngx_http_7digital_audit_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_http_7digital_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
+
+    if (in && ctx && ctx->audit_capture && r == r->main) {
+        if (ngx_http_7digital_capture(r, &ctx->audit_body,
+                                      NGX_HTTP_7DIGITAL_AUDIT_BODY_MAX, in)
+            != NGX_AGAIN)
+        {
+            ctx->audit_capture = 0;
+        }
+    }
+
+    return ngx_http_next_body_filter(r, in);
+}
