@@ -28,7 +28,6 @@ static ngx_int_t ngx_http_7digital_audit_record(ngx_http_request_t *r,
 static void ngx_http_7digital_audit_result(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_record_t *rec);
 static void ngx_http_7digital_audit_streamed(void *data, void *reply);
-static ngx_int_t ngx_http_7digital_audit_log_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_7digital_audit_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_7digital_audit_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
@@ -44,8 +43,6 @@ static ngx_str_t  ngx_http_7digital_request_id = ngx_string("request_id");
 ngx_int_t
 ngx_http_7digital_audit_init(ngx_conf_t *cf)
 {
-    ngx_http_handler_pt            *h;
-    ngx_http_core_main_conf_t      *cmcf;
     ngx_http_7digital_main_conf_t  *mcf;
 
     mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_7digital_module);
@@ -55,15 +52,6 @@ ngx_http_7digital_audit_init(ngx_conf_t *cf)
     if (mcf->request_id == NGX_ERROR) {
         return NGX_ERROR;
     }
-
-    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
-
-    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    *h = ngx_http_7digital_audit_log_handler;
 
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_7digital_audit_header_filter;
@@ -276,17 +264,15 @@ ngx_http_7digital_audit_refused(ngx_http_request_t *r,
 /* the outcome, when the request is over: what the upstream said, or why
  * nothing is known */
 
-static ngx_int_t
-ngx_http_7digital_audit_log_handler(ngx_http_request_t *r)
+void
+ngx_http_7digital_audit_outcome(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx)
 {
-    ngx_http_7digital_ctx_t       *ctx;
     ngx_http_7digital_record_t     rec;
     ngx_http_7digital_loc_conf_t  *lcf;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
-
-    if (ctx == NULL || !ctx->audited || ctx->audit_done) {
-        return NGX_OK;
+    if (!ctx->audited || ctx->audit_done) {
+        return;
     }
 
     ctx->audit_done = 1;
@@ -297,7 +283,7 @@ ngx_http_7digital_audit_log_handler(ngx_http_request_t *r)
     if (ngx_http_7digital_audit_record(r, ctx, lcf, "outcome", &rec)
         != NGX_OK)
     {
-        return NGX_OK;
+        return;
     }
 
     ngx_http_7digital_audit_result(r, ctx, &rec);
@@ -308,8 +294,6 @@ ngx_http_7digital_audit_log_handler(ngx_http_request_t *r)
                       "\"%V\" could not be written, the sale is in doubt",
                       &ctx->partner->id);
     }
-
-    return NGX_OK;
 }
 
 
@@ -317,12 +301,12 @@ static void
 ngx_http_7digital_audit_result(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_record_t *rec)
 {
-    u_char                      *p;
-    ngx_str_t                    body;
-    ngx_msec_int_t               ms;
-    ngx_time_t                  *tp;
-    ngx_http_upstream_t         *u;
-    ngx_http_upstream_state_t   *state;
+    u_char          *p;
+    ngx_str_t        body;
+    ngx_int_t        status;
+    ngx_uint_t       sent, tries;
+    ngx_msec_int_t   ms;
+    ngx_time_t      *tp;
 
     tp = ngx_timeofday();
     ms = (ngx_msec_int_t) ((tp->sec - r->start_sec) * 1000
@@ -332,28 +316,25 @@ ngx_http_7digital_audit_result(ngx_http_request_t *r,
     rec->status = r->headers_out.status ? (ngx_int_t) r->headers_out.status
                                         : (r->connection->error ? 499 : 0);
     rec->duration_ms = ngx_max(ms, 0);
-    rec->upstream_status = -1;
 
-    u = r->upstream;
-    state = NULL;
-
-    if (r->upstream_states && r->upstream_states->nelts) {
-        state = r->upstream_states->elts;
-        state += r->upstream_states->nelts - 1;
+    if (ctx->idem_replayed) {
+        rec->replay = 1;
+        ngx_str_set(&rec->result, "completed");
+        ngx_str_set(&rec->reason, "answered from the idempotency store");
+        return;
     }
 
-    rec->sent = (u && u->request_sent);
+    ngx_http_7digital_upstream_outcome(r, &sent, &status, &tries);
 
-    if (state && state->header_time != (ngx_msec_t) -1 && state->status) {
-        rec->upstream_status = state->status;
-    }
+    rec->sent = sent;
+    rec->upstream_status = status ? status : -1;
 
-    if (r->upstream_states && r->upstream_states->nelts > 1) {
+    if (tries > 1) {
         p = ngx_pnalloc(r->pool, 64);
         if (p) {
             rec->reason.data = p;
             rec->reason.len = ngx_sprintf(p, "sent to %ui upstream servers",
-                                          r->upstream_states->nelts)
+                                          tries)
                               - p;
         }
 
@@ -407,13 +388,15 @@ ngx_http_7digital_audit_result(ngx_http_request_t *r,
 
     if (!rec->sent) {
         ngx_str_set(&rec->result, "failed");
-        if (u) {
+
+        if (r->upstream) {
             ngx_str_set(&rec->reason,
                         "upstream unreachable, nothing was sent");
 
         } else {
             ngx_str_set(&rec->reason, "not sent upstream");
         }
+
         return;
     }
 
@@ -608,9 +591,12 @@ ngx_http_7digital_audit_header_filter(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
 
-    if (ctx && r == r->main && ctx->audited && ctx->route.endpoint->id
-        && r->upstream && r->headers_out.status >= 200
-        && r->headers_out.status < 300)
+    /* for the sale's id, and for an idempotency key's kept answer */
+    if (ctx && r == r->main && r->upstream
+        && ((ctx->audited && ctx->route.endpoint->id
+             && r->headers_out.status >= 200
+             && r->headers_out.status < 300)
+            || ctx->idem == NGX_HTTP_7DIGITAL_IDEM_FIRST))
     {
         ctx->audit_capture = 1;
         r->filter_need_in_memory = 1;
@@ -623,16 +609,18 @@ ngx_http_7digital_audit_header_filter(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_7digital_audit_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
+    ngx_int_t                 rc;
     ngx_http_7digital_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
 
     if (in && ctx && ctx->audit_capture && r == r->main) {
-        if (ngx_http_7digital_capture(r, &ctx->audit_body,
-                                      NGX_HTTP_7DIGITAL_AUDIT_BODY_MAX, in)
-            != NGX_AGAIN)
-        {
+        rc = ngx_http_7digital_capture(r, &ctx->audit_body,
+                                       NGX_HTTP_7DIGITAL_AUDIT_BODY_MAX, in);
+
+        if (rc != NGX_AGAIN) {
             ctx->audit_capture = 0;
+            ctx->audit_body_complete = (rc == NGX_OK);
         }
     }
 

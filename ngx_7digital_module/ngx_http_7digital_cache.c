@@ -375,44 +375,11 @@ ngx_int_t
 ngx_http_7digital_cache_send(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx)
 {
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
-
     if (ngx_http_7digital_cache_headers(r, ctx->cache_entry) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        ngx_http_finalize_request(r, rc);
-        return NGX_DONE;
-    }
-
-    if (ctx->cache_entry->body.len == 0) {
-        ngx_http_finalize_request(r, ngx_http_send_special(r, NGX_HTTP_LAST));
-        return NGX_DONE;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        ngx_http_finalize_request(r, NGX_ERROR);
-        return NGX_DONE;
-    }
-
-    b->pos = ctx->cache_entry->body.data;
-    b->last = b->pos + ctx->cache_entry->body.len;
-    b->memory = 1;
-    b->last_buf = 1;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    ngx_http_finalize_request(r, ngx_http_output_filter(r, &out));
-
-    return NGX_DONE;
+    return ngx_http_7digital_send_answer(r, &ctx->cache_entry->body);
 }
 
 

@@ -30,6 +30,7 @@ static ngx_int_t ngx_http_7digital_replay(ngx_http_request_t *r,
 static ngx_int_t ngx_http_7digital_decide(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
 static ngx_int_t ngx_http_7digital_answer_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_7digital_log_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_7digital_record_sale(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx);
 static ngx_int_t ngx_http_7digital_refuse(ngx_http_request_t *r,
@@ -213,6 +214,20 @@ static ngx_command_t  ngx_http_7digital_commands[] = {
       ngx_http_7digital_audit_stream,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("sevendigital_idempotency"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_7digital_loc_conf_t, idempotency),
+      NULL },
+
+    { ngx_string("sevendigital_idempotency_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_7digital_loc_conf_t, idempotency_ttl),
       NULL },
 
     { ngx_string("sevendigital_oauth_tokens"),
@@ -508,6 +523,10 @@ ngx_http_7digital_stages(ngx_http_request_t *r,
 
         rc = ngx_http_7digital_deliver_params(r, ctx, &err);
 
+        if (rc == NGX_OK) {
+            rc = ngx_http_7digital_idem_claim(r, lcf, ctx, &err);
+        }
+
         if (rc != NGX_OK) {
             ctx->stage = NGX_HTTP_7DIGITAL_STAGE_DONE;
             return rc == NGX_DECLINED ? ngx_http_7digital_refuse(r, lcf, ctx,
@@ -517,7 +536,7 @@ ngx_http_7digital_stages(ngx_http_request_t *r,
 
         ctx->stage = NGX_HTTP_7DIGITAL_STAGE_LOOKUP;
 
-        /* the nonce and the cache entry: one batch, one round trip */
+        /* the nonce, a sale's key, the cache entry: one round trip */
         if ((ctx->has_nonce
              && ngx_http_7digital_nonce_check(r, ctx) == NGX_ERROR)
             || ngx_http_7digital_cache_lookup(r, lcf, ctx) == NGX_ERROR)
@@ -541,6 +560,11 @@ ngx_http_7digital_stages(ngx_http_request_t *r,
         /* the nonce's verdict first: a refused request is never served */
         if (ctx->replay) {
             return ngx_http_7digital_replay(r, lcf, ctx);
+        }
+
+        if (ngx_http_7digital_idem_decide(r, ctx, &err) != NGX_OK) {
+            ctx->stage = NGX_HTTP_7DIGITAL_STAGE_DONE;
+            return ngx_http_7digital_refuse(r, lcf, ctx, &err);
         }
 
         ctx->stage = NGX_HTTP_7DIGITAL_STAGE_LOCK;
@@ -806,9 +830,26 @@ ngx_http_7digital_record_sale(ngx_http_request_t *r,
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_7digital_module);
 
-    if (lcf->api == NGX_HTTP_7DIGITAL_OFF || ctx->auth != NGX_HTTP_7DIGITAL_AUTH_OK
-        || ngx_http_7digital_audit_intent(r, lcf, ctx) == NGX_OK)
+    if (lcf->api == NGX_HTTP_7DIGITAL_OFF
+        || ctx->auth != NGX_HTTP_7DIGITAL_AUTH_OK)
     {
+        return NGX_DECLINED;
+    }
+
+    /* a retry of a sale whose answer is kept: that answer, no new sale */
+    if (ctx->idem == NGX_HTTP_7DIGITAL_IDEM_REPLAY) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "sevendigital: idempotent replay");
+
+        if (lcf->audit_file && lcf->audit_file != NGX_CONF_UNSET_PTR) {
+            ctx->audited = 1;
+            ctx->audit_conf = lcf;
+        }
+
+        return ngx_http_7digital_idem_send(r, ctx);
+    }
+
+    if (ngx_http_7digital_audit_intent(r, lcf, ctx) == NGX_OK) {
         return NGX_DECLINED;
     }
 
@@ -862,6 +903,29 @@ ngx_http_7digital_answer_handler(ngx_http_request_t *r)
 
 
 /* a refused sale is written down too; deliveritem answers XML only */
+
+/* a sale's outcome is written, and its idempotency key settled */
+
+static ngx_int_t
+ngx_http_7digital_log_handler(ngx_http_request_t *r)
+{
+    ngx_http_7digital_ctx_t       *ctx;
+    ngx_http_7digital_loc_conf_t  *lcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
+
+    if (ctx == NULL || r != r->main) {
+        return NGX_OK;
+    }
+
+    ngx_http_7digital_audit_outcome(r, ctx);
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_7digital_module);
+    ngx_http_7digital_idem_finish(r, ctx, lcf);
+
+    return NGX_OK;
+}
+
 
 static ngx_int_t
 ngx_http_7digital_refuse(ngx_http_request_t *r,
@@ -1117,6 +1181,8 @@ ngx_http_7digital_create_loc_conf(ngx_conf_t *cf)
     conf->audit_file = NGX_CONF_UNSET_PTR;
     conf->audit_personal_data = NGX_CONF_UNSET;
     conf->audit_stream_maxlen = NGX_CONF_UNSET_UINT;
+    conf->idempotency = NGX_CONF_UNSET;
+    conf->idempotency_ttl = NGX_CONF_UNSET;
     conf->cache = NGX_CONF_UNSET;
     conf->cache_valid = NGX_CONF_UNSET_PTR;
     conf->cache_max_size = NGX_CONF_UNSET_SIZE;
@@ -1171,6 +1237,19 @@ ngx_http_7digital_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     if (ngx_http_7digital_audit_merge(cf, prev, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* keys need a store: on wherever there is one, unless turned off */
+    ngx_conf_merge_value(conf->idempotency, prev->idempotency,
+                         mcf->redis.configured);
+    ngx_conf_merge_sec_value(conf->idempotency_ttl, prev->idempotency_ttl,
+                             86400);
+
+    if (conf->idempotency && !mcf->redis.configured) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"sevendigital_idempotency\" requires "
+                           "\"sevendigital_redis\"");
         return NGX_CONF_ERROR;
     }
 
@@ -1302,6 +1381,13 @@ ngx_http_7digital_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_7digital_answer_handler;
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_7digital_log_handler;
 
     if (ngx_http_7digital_token_init_filters(cf) != NGX_OK
         || ngx_http_7digital_audit_init(cf) != NGX_OK)

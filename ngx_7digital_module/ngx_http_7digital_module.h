@@ -66,6 +66,18 @@ typedef struct {
 } ngx_http_7digital_batch_t;
 
 
+/* what Redis said of a sale's idempotency key */
+typedef enum {
+    NGX_HTTP_7DIGITAL_IDEM_NONE = 0,    /* no key */
+    NGX_HTTP_7DIGITAL_IDEM_FIRST,       /* claimed by this request */
+    NGX_HTTP_7DIGITAL_IDEM_TAKEN,       /* claimed before, being read */
+    NGX_HTTP_7DIGITAL_IDEM_INFLIGHT,    /* same request, no answer yet */
+    NGX_HTTP_7DIGITAL_IDEM_MISMATCH,    /* another request's key */
+    NGX_HTTP_7DIGITAL_IDEM_REPLAY,      /* the answer is kept */
+    NGX_HTTP_7DIGITAL_IDEM_DOWN         /* Redis could not say */
+} ngx_http_7digital_idem_e;
+
+
 /* where the access handler is in its sequence for one request */
 typedef enum {
     NGX_HTTP_7DIGITAL_STAGE_BODY = 0,   /* reading a form body */
@@ -142,6 +154,8 @@ typedef struct {
     ngx_flag_t                      audit_personal_data;
     ngx_str_t                       audit_stream;
     ngx_uint_t                      audit_stream_maxlen;
+    ngx_flag_t                      idempotency;
+    time_t                          idempotency_ttl;
     ngx_flag_t                      cache;
     ngx_array_t                    *cache_valid;
     size_t                          cache_max_size;
@@ -185,6 +199,10 @@ typedef struct ngx_http_7digital_ctx_s {
     ngx_buf_t                      *audit_body;
     ngx_http_7digital_loc_conf_t   *audit_conf;
     ngx_str_t                       idempotency_key;
+    ngx_str_t                       idem_redis_key;
+    ngx_str_t                       idem_stored;
+    ngx_http_7digital_idem_e        idem;
+    u_char                          idem_fp[2 * NGX_HTTP_7DIGITAL_DIGEST_LEN];
     ngx_str_t                       cache_key;
     const char                    **cache_argv;   /* MGET key scopes... */
     size_t                         *cache_argvlen;
@@ -221,6 +239,8 @@ typedef struct ngx_http_7digital_ctx_s {
     unsigned                        audited:1;
     unsigned                        audit_done:1;
     unsigned                        audit_capture:1;
+    unsigned                        audit_body_complete:1;
+    unsigned                        idem_replayed:1;
 } ngx_http_7digital_ctx_t;
 
 
@@ -274,6 +294,10 @@ ngx_table_elt_t *ngx_http_7digital_find_header(ngx_http_request_t *r,
     ngx_str_t *name, ngx_uint_t *count);
 ngx_int_t ngx_http_7digital_capture(ngx_http_request_t *r, ngx_buf_t **buf,
     size_t max, ngx_chain_t *in);
+ngx_int_t ngx_http_7digital_send_answer(ngx_http_request_t *r,
+    ngx_str_t *body);
+void ngx_http_7digital_upstream_outcome(ngx_http_request_t *r,
+    ngx_uint_t *sent, ngx_int_t *status, ngx_uint_t *tries);
 
 /* ngx_http_7digital_sevendigital.c / ngx_http_7digital_choose.c */
 ngx_int_t ngx_http_7digital_7d_identify(ngx_http_request_t *r,
@@ -342,6 +366,19 @@ char *ngx_http_7digital_audit_merge(ngx_conf_t *cf,
     ngx_http_7digital_loc_conf_t *prev, ngx_http_7digital_loc_conf_t *conf);
 ngx_int_t ngx_http_7digital_audit_intent(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
+void ngx_http_7digital_audit_outcome(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx);
+
+/* ngx_http_7digital_idempotency.c */
+ngx_int_t ngx_http_7digital_idem_claim(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx,
+    ngx_http_7digital_error_t *err);
+ngx_int_t ngx_http_7digital_idem_decide(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_error_t *err);
+ngx_int_t ngx_http_7digital_idem_send(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx);
+void ngx_http_7digital_idem_finish(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_loc_conf_t *lcf);
 void ngx_http_7digital_audit_refused(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx,
     ngx_uint_t status, ngx_str_t *reason);

@@ -270,6 +270,9 @@ ngx_int_t ngx_http_7digital_record_encode(ngx_pool_t *pool,
     ngx_http_7digital_record_t *rec, ngx_str_t *line);
 ngx_int_t ngx_http_7digital_record_find_id(ngx_uint_t api, ngx_str_t *body,
     ngx_str_t *id);
+ngx_int_t ngx_http_7digital_idem_fingerprint(ngx_pool_t *pool,
+    ngx_str_t *method, ngx_str_t *path, ngx_array_t *query,
+    ngx_array_t *body, u_char *out);
 
 /* ngx_http_7digital_endpoint.c */
 ngx_uint_t ngx_http_7digital_method_bit(ngx_str_t *name);

@@ -716,3 +716,101 @@ ngx_http_7digital_find(u_char *p, u_char *end, char *s, size_t n)
 
     return NULL;
 }
+
+
+/*
+ * What makes two sales the same request, for idempotency keys: the method,
+ * the endpoint's path (case and slashes aside) and every parameter but the
+ * credentials and signatures, which differ from one retry to the next;
+ * order does not matter.  64 hex digits of SHA-256.
+ */
+
+ngx_int_t
+ngx_http_7digital_idem_fingerprint(ngx_pool_t *pool, ngx_str_t *method,
+    ngx_str_t *path, ngx_array_t *query, ngx_array_t *body, u_char *out)
+{
+    u_char                      *p;
+    size_t                       len;
+    ngx_str_t                    text;
+    ngx_uint_t                   i, j, n;
+    ngx_array_t                 *src[2];
+    ngx_http_7digital_param_t  **all, *prm, *t;
+
+    src[0] = query;
+    src[1] = body;
+    n = query->nelts + body->nelts;
+    len = method->len + path->len + 2;
+
+    all = ngx_palloc(pool, (n ? n : 1) * sizeof(ngx_http_7digital_param_t *));
+    if (all == NULL) {
+        return NGX_ERROR;
+    }
+
+    n = 0;
+
+    for (i = 0; i < 2; i++) {
+        prm = src[i]->elts;
+
+        for (j = 0; j < src[i]->nelts; j++) {
+            if ((prm[j].name.len >= 6
+                 && ngx_strncmp(prm[j].name.data, "oauth_", 6) == 0)
+                || (prm[j].name.len == 14
+                    && ngx_strncmp(prm[j].name.data, "authentication", 14)
+                       == 0))
+            {
+                continue;
+            }
+
+            all[n++] = &prm[j];
+            len += prm[j].name.len + prm[j].value.len + 2;
+        }
+    }
+
+    /* insertion sort by name, then value: a few dozen at most */
+    for (i = 1; i < n; i++) {
+        t = all[i];
+
+        for (j = i; j > 0; j--) {
+            int  rc;
+
+            rc = ngx_http_7digital_bytes_cmp(&all[j - 1]->name, &t->name);
+            if (rc == 0) {
+                rc = ngx_http_7digital_bytes_cmp(&all[j - 1]->value,
+                                                 &t->value);
+            }
+
+            if (rc <= 0) {
+                break;
+            }
+
+            all[j] = all[j - 1];
+        }
+
+        all[j] = t;
+    }
+
+    text.data = ngx_pnalloc(pool, len);
+    if (text.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(text.data, method->data, method->len);
+    *p++ = '\n';
+
+    for (i = 0; i < path->len; i++) {
+        *p++ = ngx_tolower(path->data[i]);
+    }
+
+    *p++ = '\n';
+
+    for (i = 0; i < n; i++) {
+        p = ngx_cpymem(p, all[i]->name.data, all[i]->name.len);
+        *p++ = '=';
+        p = ngx_cpymem(p, all[i]->value.data, all[i]->value.len);
+        *p++ = '\n';
+    }
+
+    text.len = p - text.data;
+
+    return ngx_http_7digital_sha256_hex(&text, out);
+}

@@ -486,3 +486,79 @@ ngx_http_7digital_capture(ngx_http_request_t *r, ngx_buf_t **buf, size_t max,
 
     return NGX_AGAIN;
 }
+
+
+/*
+ * What became of a request sent upstream, for the records a sale leaves:
+ * whether it was sent, the last upstream's status (0 when no answer was
+ * read, a timeout or a reset), and how many upstream servers it went to.
+ */
+
+void
+ngx_http_7digital_upstream_outcome(ngx_http_request_t *r, ngx_uint_t *sent,
+    ngx_int_t *status, ngx_uint_t *tries)
+{
+    ngx_http_upstream_state_t  *state;
+
+    *sent = (r->upstream && r->upstream->request_sent);
+    *status = 0;
+    *tries = 0;
+
+    if (r->upstream_states == NULL || r->upstream_states->nelts == 0) {
+        return;
+    }
+
+    *tries = r->upstream_states->nelts;
+
+    state = r->upstream_states->elts;
+    state += r->upstream_states->nelts - 1;
+
+    if (state->header_time != (ngx_msec_t) -1 && state->status) {
+        *status = state->status;
+    }
+}
+
+
+/*
+ * An answer the gateway has in memory (a hit, a kept answer), sent from
+ * the precontent phase: the request is finalized here, NGX_DONE.
+ */
+
+ngx_int_t
+ngx_http_7digital_send_answer(ngx_http_request_t *r, ngx_str_t *body)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
+    }
+
+    if (body->len == 0) {
+        ngx_http_finalize_request(r, ngx_http_send_special(r, NGX_HTTP_LAST));
+        return NGX_DONE;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        ngx_http_finalize_request(r, NGX_ERROR);
+        return NGX_DONE;
+    }
+
+    b->pos = body->data;
+    b->last = body->data + body->len;
+    b->memory = 1;
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    ngx_http_finalize_request(r, ngx_http_output_filter(r, &out));
+
+    return NGX_DONE;
+}

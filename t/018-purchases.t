@@ -382,6 +382,7 @@ Gateway::oauth_requests({ path => main::deliver('t18-13'), key => $main::A,
 --- http_config
     sevendigital_redis 127.0.0.1:$TEST_NGINX_BLACKHOLE_PORT;
     sevendigital_redis_timeout 100ms;
+    sevendigital_idempotency off;
     sevendigital_audit_log $TEST_NGINX_AUDIT_LOG;
     sevendigital_audit_stream sevendigital:audit;
 --- request eval

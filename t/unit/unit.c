@@ -351,6 +351,110 @@ test_endpoints(void)
 
 
 static void
+test_records(void)
+{
+    u_char                      fp1[64], fp2[64];
+    ngx_str_t                   body, id, name, line, method, path;
+    ngx_uint_t                  missing;
+    ngx_array_t                 q, b, fields;
+    ngx_http_7digital_record_t  rec;
+    ngx_http_7digital_route_t  *r;
+
+    body = (ngx_str_t) S("<response status=\"ok\"><purchase id=\"P-42\" "
+                         "purchaseDate=\"x\"></purchase></response>");
+    ok(ngx_http_7digital_record_find_id(NGX_HTTP_7DIGITAL_API_7D, &body, &id)
+       == NGX_OK && eq(&id, "P-42"), "purchase id from XML");
+
+    body = (ngx_str_t) S("{\"status\":\"ok\",\"purchase\": {\"id\": 77}}");
+    ok(ngx_http_7digital_record_find_id(NGX_HTTP_7DIGITAL_API_7D, &body, &id)
+       == NGX_OK && eq(&id, "77"), "purchase id from JSON");
+
+    body = (ngx_str_t) S("{\"orderId\" : \"ORD-9\", \"x\": 1}");
+    ok(ngx_http_7digital_record_find_id(NGX_HTTP_7DIGITAL_API_CD, &body, &id)
+       == NGX_OK && eq(&id, "ORD-9"), "Choose Digital order id");
+
+    body = (ngx_str_t) S("<purchase></purchase>");
+    ok(ngx_http_7digital_record_find_id(NGX_HTTP_7DIGITAL_API_7D, &body, &id)
+       == NGX_DECLINED, "no id, no guess");
+
+    ngx_array_init(&q, NULL, 8, sizeof(ngx_http_7digital_param_t));
+    ngx_array_init(&b, NULL, 8, sizeof(ngx_http_7digital_param_t));
+    body = (ngx_str_t) S("userId=1&releaseId=2&country=GB&transactionId=t"
+                         "&retailPrice=1.99&currency=GBP"
+                         "&emailAddress=jane%40example.com&password=x");
+    ngx_http_7digital_parse_params(NULL, &body, &q);
+
+    ok(ngx_http_7digital_deliver_check(&q, &b, &name, &missing) == NGX_OK,
+       "deliveritem parameters valid");
+
+    ngx_array_init(&fields, NULL, 8, sizeof(ngx_http_7digital_param_t));
+    r = route(NGX_HTTP_7DIGITAL_API_7D, "GET", "/1.2/user/deliveritem", NULL);
+    ok(ngx_http_7digital_record_fields(NULL, NGX_HTTP_7DIGITAL_API_7D, r, &q,
+                                       &b, 0, &fields) == NGX_OK
+       && fields.nelts == 7
+       && eq(&((ngx_http_7digital_param_t *) fields.elts)[1].value,
+             "j***@example.com"),
+       "fields: the sale's, masked, no password");
+
+    ngx_memzero(&rec, sizeof(rec));
+    rec.type = (ngx_str_t) S("intent");
+    rec.id = (ngx_str_t) S("a\"b");
+    rec.partner = (ngx_str_t) S("\xff\xfe");
+    rec.fields = &fields;
+    rec.status = -1;
+    rec.upstream_status = -1;
+    rec.duration_ms = -1;
+    ok(ngx_http_7digital_record_encode(NULL, &rec, &line) == NGX_OK
+       && line.data[line.len - 1] == '\n'
+       && memchr(line.data, '\n', line.len - 1) == NULL
+       && memmem(line.data, line.len, "\"id\":\"a\\\"b\"", 9) != NULL
+       && memmem(line.data, line.len, "\"partner\":\"??\"", 14) != NULL,
+       "a record is one line of valid JSON whatever its bytes");
+
+    static const char *bad[][2] = {
+        { "retailPrice=-1", "retailPrice" }, { "retailPrice=1,99", "retailPrice" },
+        { "retailPrice=1.999", "retailPrice" }, { "retailPrice=.5", "retailPrice" },
+        { "country=GBR", "country" }, { "currency=GB", "currency" },
+    };
+    ngx_uint_t  i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ngx_array_init(&b, NULL, 8, sizeof(ngx_http_7digital_param_t));
+        body.data = (u_char *) bad[i][0];
+        body.len = strlen(bad[i][0]);
+        ngx_http_7digital_parse_params(NULL, &body, &b);
+        ok(ngx_http_7digital_deliver_check(&q, &b, &name, &missing)
+           == NGX_DECLINED && eq(&name, bad[i][1]) && !missing, bad[i][0]);
+    }
+
+    ngx_array_init(&b, NULL, 8, sizeof(ngx_http_7digital_param_t));
+    method = (ngx_str_t) S("GET");
+    path = (ngx_str_t) S("User/DeliverItem");
+    ok(ngx_http_7digital_idem_fingerprint(NULL, &method, &path, &q, &b, fp1)
+       == NGX_OK, "fingerprint");
+
+    /* the same parameters in another order, with other signatures */
+    ngx_array_init(&q, NULL, 8, sizeof(ngx_http_7digital_param_t));
+    body = (ngx_str_t) S("oauth_nonce=n2&password=x&currency=GBP"
+                         "&emailAddress=jane%40example.com&retailPrice=1.99"
+                         "&transactionId=t&country=GB&releaseId=2&userId=1"
+                         "&oauth_signature=zz");
+    ngx_http_7digital_parse_params(NULL, &body, &q);
+    path = (ngx_str_t) S("user/deliveritem");
+    ngx_http_7digital_idem_fingerprint(NULL, &method, &path, &q, &b, fp2);
+    ok(memcmp(fp1, fp2, 64) == 0, "fingerprint ignores order, case, oauth_*");
+
+    ngx_array_init(&q, NULL, 8, sizeof(ngx_http_7digital_param_t));
+    body = (ngx_str_t) S("userId=1&releaseId=2&country=GB&transactionId=t"
+                         "&retailPrice=2.99&currency=GBP"
+                         "&emailAddress=jane%40example.com&password=x");
+    ngx_http_7digital_parse_params(NULL, &body, &q);
+    ngx_http_7digital_idem_fingerprint(NULL, &method, &path, &q, &b, fp2);
+    ok(memcmp(fp1, fp2, 64) != 0, "fingerprint sees another price");
+}
+
+
+static void
 test_cd_families(void)
 {
     u_char       out[NGX_HTTP_7DIGITAL_SHA1_B64_LEN + 1];
@@ -983,6 +1087,7 @@ main(void)
     test_cd_date_format();
     test_cd_families();
     test_endpoints();
+    test_records();
     test_params();
     test_escape();
     test_authorization();

@@ -1,0 +1,511 @@
+
+/*
+ * Copyright (C) ngx_7digital_module authors
+ *
+ * Idempotency keys for sales (the IETF httpapi Idempotency-Key draft): a
+ * partner's key, or deliveritem's transactionId, names one sale.  The
+ * first request claims it in Redis with its fingerprint, in the request's
+ * one batch; when its answer is known the answer is kept, and a retry
+ * gets that answer again instead of a second sale.  A retry while the
+ * first is in flight, or in doubt, gets 409; the same key for another
+ * request 422; and when Redis cannot say, 503: never a double sale.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <hiredis/hiredis.h>
+#include "ngx_http_7digital_module.h"
+
+
+#define NGX_HTTP_7DIGITAL_IDEM_KEY_MAX  255
+
+
+static ngx_int_t ngx_http_7digital_idem_key(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, ngx_str_t *name,
+    ngx_http_7digital_error_t *err);
+static void ngx_http_7digital_idem_claimed(ngx_http_request_t *r,
+    void *data, void *reply);
+static void ngx_http_7digital_idem_read(ngx_http_request_t *r, void *data,
+    void *reply);
+static ngx_int_t ngx_http_7digital_idem_refuse(ngx_http_7digital_ctx_t *ctx,
+    ngx_uint_t status, ngx_uint_t code, char *message,
+    ngx_http_7digital_error_t *err);
+static void ngx_http_7digital_idem_done(void *data, void *reply);
+
+
+static ngx_str_t  ngx_http_7digital_idem_header =
+    ngx_string("Idempotency-Key");
+static ngx_str_t  ngx_http_7digital_transaction_id =
+    ngx_string("transactionId");
+
+
+/*
+ * Adds the claim to the request's batch when the sale has a key.  NGX_OK:
+ * claimed or nothing to claim; NGX_DECLINED: the request is refused (err);
+ * NGX_ERROR.
+ */
+
+ngx_int_t
+ngx_http_7digital_idem_claim(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx,
+    ngx_http_7digital_error_t *err)
+{
+    u_char      *p;
+    ngx_int_t    rc;
+    ngx_str_t    name, value, scoped;
+    const char  *argv[2];
+    size_t       argvlen[2];
+    u_char       digest[NGX_HTTP_7DIGITAL_DIGEST_LEN];
+
+    static ngx_str_t  prefix = ngx_string("sevendigital:idem:");
+
+    if (ctx->route.class != NGX_HTTP_7DIGITAL_CLASS_PURCHASE
+        || !lcf->idempotency)
+    {
+        return NGX_OK;
+    }
+
+    rc = ngx_http_7digital_idem_key(r, ctx, &name, err);
+
+    if (rc != NGX_OK) {
+        return rc == NGX_DONE ? NGX_OK : rc;
+    }
+
+    /* scoped to the partner: another partner's key is another sale */
+    scoped.len = ctx->partner->id.len + 1 + name.len;
+    scoped.data = ngx_pnalloc(r->pool, scoped.len);
+    if (scoped.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(scoped.data, ctx->partner->id.data, ctx->partner->id.len);
+    *p++ = '\n';
+    ngx_memcpy(p, name.data, name.len);
+
+    if (ngx_http_7digital_sha256(&scoped, digest) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ctx->idem_redis_key.len = prefix.len + 2 * NGX_HTTP_7DIGITAL_DIGEST_LEN;
+    ctx->idem_redis_key.data = ngx_pnalloc(r->pool, ctx->idem_redis_key.len);
+    if (ctx->idem_redis_key.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(ctx->idem_redis_key.data, prefix.data, prefix.len);
+    ngx_hex_dump(p, digest, NGX_HTTP_7DIGITAL_DIGEST_LEN);
+
+    if (ngx_http_7digital_idem_fingerprint(r->pool, &r->method_name,
+                                           &ctx->route_path, &ctx->in.query,
+                                           &ctx->in.body, ctx->idem_fp)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* "P": in flight, with the fingerprint of the request that claimed it */
+    value.len = 2 + sizeof(ctx->idem_fp);
+    value.data = ngx_pnalloc(r->pool, value.len);
+    if (value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(value.data, "P\n", 2);
+    ngx_memcpy(p, ctx->idem_fp, sizeof(ctx->idem_fp));
+
+    ctx->idem = NGX_HTTP_7DIGITAL_IDEM_DOWN;
+
+    rc = ngx_http_7digital_batch_set_nx(r, &ctx->batch,
+                                        ngx_http_7digital_idem_claimed, ctx,
+                                        &ctx->idem_redis_key, &value, "EX",
+                                        (ngx_uint_t) lcf->idempotency_ttl);
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "sevendigital: idempotency store unavailable");
+        return NGX_OK;
+    }
+
+    /* what holds the key, read in the same round trip */
+    argv[0] = "GET";
+    argvlen[0] = 3;
+    argv[1] = (const char *) ctx->idem_redis_key.data;
+    argvlen[1] = ctx->idem_redis_key.len;
+
+    rc = ngx_http_7digital_batch_add(r, &ctx->batch,
+                                     ngx_http_7digital_idem_read, ctx, 2,
+                                     argv, argvlen);
+
+    return rc == NGX_ERROR ? NGX_ERROR : NGX_OK;
+}
+
+
+/*
+ * The partner's Idempotency-Key, else deliveritem's transactionId, which
+ * 7digital says names one sale.  NGX_DONE: the sale has no key.
+ */
+
+static ngx_int_t
+ngx_http_7digital_idem_key(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, ngx_str_t *name,
+    ngx_http_7digital_error_t *err)
+{
+    u_char                     *p;
+    ngx_uint_t                  n;
+    ngx_table_elt_t            *h;
+    ngx_http_7digital_param_t  *prm;
+
+    h = ngx_http_7digital_find_header(r, &ngx_http_7digital_idem_header, &n);
+
+    if (h) {
+        if (n > 1 || h->value.len == 0
+            || h->value.len > NGX_HTTP_7DIGITAL_IDEM_KEY_MAX)
+        {
+            return ngx_http_7digital_idem_refuse(ctx, NGX_HTTP_BAD_REQUEST,
+                                                 1002,
+                                                 "Invalid Idempotency-Key",
+                                                 err);
+        }
+
+        for (p = h->value.data; p < h->value.data + h->value.len; p++) {
+            if (*p < 0x21 || *p > 0x7e) {
+                return ngx_http_7digital_idem_refuse(ctx,
+                                                     NGX_HTTP_BAD_REQUEST,
+                                                     1002,
+                                                     "Invalid Idempotency-Key",
+                                                     err);
+            }
+        }
+
+        ctx->idempotency_key = h->value;
+        name->len = 2 + h->value.len;
+        name->data = ngx_pnalloc(r->pool, name->len);
+        if (name->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        p = ngx_cpymem(name->data, "k:", 2);
+        ngx_memcpy(p, h->value.data, h->value.len);
+
+        return NGX_OK;
+    }
+
+    if (ctx->api != NGX_HTTP_7DIGITAL_API_7D
+        || !ctx->route.endpoint->xml_only)
+    {
+        return NGX_DONE;
+    }
+
+    prm = ngx_http_7digital_find_param(&ctx->in.query,
+                                       &ngx_http_7digital_transaction_id, &n);
+    if (prm == NULL && ctx->in.body.nelts) {
+        prm = ngx_http_7digital_find_param(&ctx->in.body,
+                                       &ngx_http_7digital_transaction_id, &n);
+    }
+
+    if (prm == NULL || prm->value.len == 0) {
+        return NGX_DONE;
+    }
+
+    name->len = 3 + prm->value.len;
+    name->data = ngx_pnalloc(r->pool, name->len);
+    if (name->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(name->data, "tx:", 3);
+    ngx_memcpy(p, prm->value.data, prm->value.len);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_7digital_idem_claimed(ngx_http_request_t *r, void *data,
+    void *reply)
+{
+    ngx_http_7digital_ctx_t *ctx = data;
+
+    redisReply  *rep = reply;
+
+    if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
+        ctx->idem = NGX_HTTP_7DIGITAL_IDEM_DOWN;
+        return;
+    }
+
+    ctx->idem = (rep->type == REDIS_REPLY_NIL) ? NGX_HTTP_7DIGITAL_IDEM_TAKEN
+                                               : NGX_HTTP_7DIGITAL_IDEM_FIRST;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "sevendigital: idempotency key %s",
+                   ctx->idem == NGX_HTTP_7DIGITAL_IDEM_FIRST ? "claimed"
+                                                             : "taken");
+}
+
+
+/* "P\n<fp>" in flight or in doubt; "D\n<fp>\n<status>\n<type>\n<body>" */
+
+static void
+ngx_http_7digital_idem_read(ngx_http_request_t *r, void *data, void *reply)
+{
+    ngx_http_7digital_ctx_t *ctx = data;
+
+    redisReply  *rep = reply;
+    size_t       need;
+
+    if (ctx->idem == NGX_HTTP_7DIGITAL_IDEM_FIRST
+        || ctx->idem == NGX_HTTP_7DIGITAL_IDEM_DOWN)
+    {
+        return;
+    }
+
+    need = 2 + sizeof(ctx->idem_fp);
+
+    if (rep == NULL || rep->type != REDIS_REPLY_STRING
+        || rep->len < need)
+    {
+        /* expired between the two commands, or unreadable: not safe */
+        ctx->idem = (rep && rep->type == REDIS_REPLY_NIL)
+                    ? NGX_HTTP_7DIGITAL_IDEM_INFLIGHT
+                    : NGX_HTTP_7DIGITAL_IDEM_DOWN;
+        return;
+    }
+
+    if (ngx_memcmp(rep->str + 2, ctx->idem_fp, sizeof(ctx->idem_fp)) != 0) {
+        ctx->idem = NGX_HTTP_7DIGITAL_IDEM_MISMATCH;
+        return;
+    }
+
+    if (rep->str[0] != 'D' || rep->len == need || rep->str[need] != '\n') {
+        ctx->idem = NGX_HTTP_7DIGITAL_IDEM_INFLIGHT;
+        return;
+    }
+
+    need++;
+
+    ctx->idem_stored.len = rep->len - need;
+    ctx->idem_stored.data = ngx_pnalloc(r->pool, ctx->idem_stored.len + 1);
+    if (ctx->idem_stored.data == NULL) {
+        ctx->idem = NGX_HTTP_7DIGITAL_IDEM_DOWN;
+        return;
+    }
+
+    ngx_memcpy(ctx->idem_stored.data, rep->str + need, ctx->idem_stored.len);
+    ctx->idem = NGX_HTTP_7DIGITAL_IDEM_REPLAY;
+}
+
+
+/*
+ * After the batch: NGX_OK, go on (first, replay or no key); NGX_DECLINED,
+ * refused with err.
+ */
+
+ngx_int_t
+ngx_http_7digital_idem_decide(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_error_t *err)
+{
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "sevendigital: idempotency state %ui", ctx->idem);
+
+    switch (ctx->idem) {
+
+    case NGX_HTTP_7DIGITAL_IDEM_INFLIGHT:
+        return ngx_http_7digital_idem_refuse(ctx, NGX_HTTP_CONFLICT, 7001,
+                   "A request with this key is in progress or its outcome "
+                   "is not known yet", err);
+
+    case NGX_HTTP_7DIGITAL_IDEM_MISMATCH:
+        return ngx_http_7digital_idem_refuse(ctx, 422, 1002,
+                   "This key was used for a different request", err);
+
+    case NGX_HTTP_7DIGITAL_IDEM_DOWN:
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "sevendigital: a keyed sale by partner \"%V\" was "
+                      "refused, the idempotency store is unavailable",
+                      &ctx->partner->id);
+        return ngx_http_7digital_idem_refuse(ctx,
+                   NGX_HTTP_SERVICE_UNAVAILABLE, 9001,
+                   "The sale could not be checked against earlier ones, it "
+                   "was not sent; try again later", err);
+
+    default:
+        return NGX_OK;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_7digital_idem_refuse(ngx_http_7digital_ctx_t *ctx,
+    ngx_uint_t status, ngx_uint_t code, char *message,
+    ngx_http_7digital_error_t *err)
+{
+    err->status = status;
+    err->code = code;
+    err->message.data = (u_char *) message;
+    err->message.len = ngx_strlen(message);
+    ngx_str_set(&err->parameter, "Idempotency-Key");
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * A replay: the first request's answer again, marked as such.  Sent from
+ * the precontent phase, so the request is finalized here (NGX_DONE).
+ */
+
+ngx_int_t
+ngx_http_7digital_idem_send(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx)
+{
+    u_char           *p, *end, *type;
+    ngx_str_t         body;
+    ngx_int_t         status;
+    ngx_table_elt_t  *h;
+
+    p = ctx->idem_stored.data;
+    end = p + ctx->idem_stored.len;
+
+    type = ngx_strlchr(p, end, '\n');
+    if (type == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    status = ngx_atoi(p, type - p);
+    p = ngx_strlchr(++type, end, '\n');
+
+    if (status < 200 || status > 599 || p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.status = status;
+    r->headers_out.content_type.data = type;
+    r->headers_out.content_type.len = p - type;
+    r->headers_out.content_type_len = p - type;
+    r->headers_out.content_length_n = end - (p + 1);
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Idempotent-Replayed");
+    ngx_str_set(&h->value, "true");
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    ctx->idem_replayed = 1;
+
+    body.data = p + 1;
+    body.len = end - body.data;
+
+    return ngx_http_7digital_send_answer(r, &body);
+}
+
+
+/*
+ * The request is over: a known answer is kept for retries, a sale that
+ * never left frees its key, a sale in doubt keeps it claimed until it
+ * expires, so that no retry can make it a second one.
+ */
+
+void
+ngx_http_7digital_idem_finish(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_loc_conf_t *lcf)
+{
+    u_char      *p;
+    ngx_int_t    upstream_status;
+    ngx_uint_t   sent, tries;
+    ngx_str_t    value, *type;
+    const char  *argv[5];
+    size_t       argvlen[5];
+    u_char       ttl[NGX_TIME_T_LEN];
+
+    if (ctx->idem != NGX_HTTP_7DIGITAL_IDEM_FIRST) {
+        return;
+    }
+
+    ngx_http_7digital_upstream_outcome(r, &sent, &upstream_status, &tries);
+
+    if (!sent) {
+        argv[0] = "DEL";
+        argvlen[0] = 3;
+        argv[1] = (const char *) ctx->idem_redis_key.data;
+        argvlen[1] = ctx->idem_redis_key.len;
+
+        (void) ngx_http_7digital_redis_command(NULL,
+                                               ngx_http_7digital_idem_done,
+                                               NULL, 2, argv, argvlen);
+        return;
+    }
+
+    if (upstream_status <= 0 || tries > 1 || !ctx->audit_body_complete) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "sevendigital: idempotency key kept in flight, the "
+                       "outcome is not known");
+        return;
+    }
+
+    type = &r->headers_out.content_type;
+
+    value.len = 2 + sizeof(ctx->idem_fp) + 1 + NGX_INT_T_LEN + 1 + type->len
+                + 1;
+    if (ctx->audit_body) {
+        value.len += ctx->audit_body->last - ctx->audit_body->pos;
+    }
+
+    value.data = ngx_pnalloc(r->pool, value.len);
+    if (value.data == NULL) {
+        return;
+    }
+
+    p = ngx_cpymem(value.data, "D\n", 2);
+    p = ngx_cpymem(p, ctx->idem_fp, sizeof(ctx->idem_fp));
+    p = ngx_sprintf(p, "\n%i\n%V\n", upstream_status, type);
+
+    if (ctx->audit_body) {
+        p = ngx_cpymem(p, ctx->audit_body->pos,
+                       ctx->audit_body->last - ctx->audit_body->pos);
+    }
+
+    value.len = p - value.data;
+
+    argv[0] = "SET";
+    argvlen[0] = 3;
+    argv[1] = (const char *) ctx->idem_redis_key.data;
+    argvlen[1] = ctx->idem_redis_key.len;
+    argv[2] = (const char *) value.data;
+    argvlen[2] = value.len;
+    argv[3] = "EX";
+    argvlen[3] = 2;
+    argv[4] = (const char *) ttl;
+    argvlen[4] = ngx_sprintf(ttl, "%T", lcf->idempotency_ttl) - ttl;
+
+    if (ngx_http_7digital_redis_command(NULL, ngx_http_7digital_idem_done,
+                                        NULL, 5, argv, argvlen)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "sevendigital: the answer to a keyed sale by partner "
+                      "\"%V\" could not be kept, retries get 409 until the "
+                      "key expires", &ctx->partner->id);
+    }
+}
+
+
+static void
+ngx_http_7digital_idem_done(void *data, void *reply)
+{
+    /* sent without anyone waiting; a failure leaves the key in flight */
+}
