@@ -28,6 +28,10 @@ static ngx_int_t ngx_http_7digital_audit_record(ngx_http_request_t *r,
 static void ngx_http_7digital_audit_result(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_record_t *rec);
 static void ngx_http_7digital_audit_streamed(void *data, void *reply);
+#if (NGX_THREADS)
+static void ngx_http_7digital_audit_sync_thread(void *data, ngx_log_t *log);
+static void ngx_http_7digital_audit_synced(ngx_event_t *ev);
+#endif
 static ngx_int_t ngx_http_7digital_audit_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_7digital_audit_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
@@ -38,6 +42,17 @@ static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
 
 static ngx_str_t  ngx_http_7digital_request_id = ngx_string("request_id");
+
+
+#if (NGX_THREADS)
+
+typedef struct {
+    ngx_fd_t                  fd;
+    ngx_err_t                 err;
+    ngx_http_request_t       *request;
+} ngx_http_7digital_audit_sync_t;
+
+#endif
 
 
 ngx_int_t
@@ -123,6 +138,22 @@ ngx_http_7digital_audit_merge(ngx_conf_t *cf,
     ngx_conf_merge_str_value(conf->audit_stream, prev->audit_stream, "");
     ngx_conf_merge_uint_value(conf->audit_stream_maxlen,
                               prev->audit_stream_maxlen, 1000000);
+    ngx_conf_merge_value(conf->audit_sync, prev->audit_sync, 0);
+
+    if (conf->audit_sync) {
+#if (NGX_THREADS)
+        /* the fsync runs in nginx's thread pool, never on the event loop */
+        conf->audit_pool = ngx_thread_pool_add(cf, NULL);
+        if (conf->audit_pool == NULL) {
+            return NGX_CONF_ERROR;
+        }
+#else
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"sevendigital_audit_sync on\" requires nginx "
+                           "built with threads (--with-threads)");
+        return NGX_CONF_ERROR;
+#endif
+    }
 
     /* left unset where the gateway is off: its locations may turn it on */
     if (conf->api == NGX_HTTP_7DIGITAL_OFF) {
@@ -230,6 +261,105 @@ ngx_http_7digital_audit_intent(ngx_http_request_t *r,
 
     return NGX_OK;
 }
+
+
+/*
+ * With sevendigital_audit_sync on, the intent is on disk, not only in the
+ * page cache, before the sale leaves: fdatasync() runs in the thread pool
+ * while the request waits.  NGX_OK: go on (or nothing to wait for);
+ * NGX_AGAIN: waiting, the phases run again when it is done; NGX_ERROR:
+ * the intent is not durable and the sale must not happen.
+ */
+
+ngx_int_t
+ngx_http_7digital_audit_sync(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx)
+{
+#if (NGX_THREADS)
+    ngx_thread_task_t               *task;
+    ngx_http_7digital_audit_sync_t  *sync;
+
+    if (!ctx->audited || !lcf->audit_sync || ctx->audit_syncing) {
+        return ctx->audit_sync_failed ? NGX_ERROR : NGX_OK;
+    }
+
+    task = ngx_thread_task_alloc(r->pool,
+                                 sizeof(ngx_http_7digital_audit_sync_t));
+    if (task == NULL) {
+        return NGX_ERROR;
+    }
+
+    sync = task->ctx;
+    sync->fd = lcf->audit_file->fd;
+    sync->request = r;
+
+    task->handler = ngx_http_7digital_audit_sync_thread;
+    task->event.data = sync;
+    task->event.handler = ngx_http_7digital_audit_synced;
+
+    if (ngx_thread_task_post(lcf->audit_pool, task) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* a blocked request is not freed under the thread, as with aio */
+    r->main->blocked++;
+    r->aio = 1;
+    r->write_event_handler = ngx_http_core_run_phases;
+    ctx->audit_syncing = 1;
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "sevendigital: waiting for the intent to reach the disk");
+
+    return NGX_AGAIN;
+#else
+    return NGX_OK;
+#endif
+}
+
+
+#if (NGX_THREADS)
+
+static void
+ngx_http_7digital_audit_sync_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_7digital_audit_sync_t *sync = data;
+
+    sync->err = (fdatasync(sync->fd) == -1) ? ngx_errno : 0;
+}
+
+
+static void
+ngx_http_7digital_audit_synced(ngx_event_t *ev)
+{
+    ngx_http_7digital_audit_sync_t *sync = ev->data;
+
+    ngx_connection_t         *c;
+    ngx_http_request_t       *r;
+    ngx_http_7digital_ctx_t  *ctx;
+
+    r = sync->request;
+    c = r->connection;
+
+    r->main->blocked--;
+    r->aio = 0;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
+
+    if (sync->err) {
+        ngx_log_error(NGX_LOG_CRIT, c->log, sync->err,
+                      "sevendigital: fdatasync() of the audit trail failed");
+
+        if (ctx) {
+            ctx->audit_sync_failed = 1;
+        }
+    }
+
+    r->write_event_handler(r);
+
+    ngx_http_run_posted_requests(c);
+}
+
+#endif
 
 
 /* a sale the gateway refused: who tried, and why */

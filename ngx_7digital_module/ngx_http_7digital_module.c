@@ -209,6 +209,13 @@ static ngx_command_t  ngx_http_7digital_commands[] = {
       offsetof(ngx_http_7digital_loc_conf_t, audit_personal_data),
       NULL },
 
+    { ngx_string("sevendigital_audit_sync"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_7digital_loc_conf_t, audit_sync),
+      NULL },
+
     { ngx_string("sevendigital_audit_stream"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
       ngx_http_7digital_audit_stream,
@@ -825,6 +832,7 @@ static ngx_int_t
 ngx_http_7digital_record_sale(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx)
 {
+    ngx_int_t                      rc;
     ngx_http_7digital_error_t      err;
     ngx_http_7digital_loc_conf_t  *lcf;
 
@@ -850,7 +858,15 @@ ngx_http_7digital_record_sale(ngx_http_request_t *r,
     }
 
     if (ngx_http_7digital_audit_intent(r, lcf, ctx) == NGX_OK) {
-        return NGX_DECLINED;
+        rc = ngx_http_7digital_audit_sync(r, lcf, ctx);
+
+        if (rc == NGX_OK) {
+            return NGX_DECLINED;
+        }
+
+        if (rc == NGX_AGAIN) {
+            return NGX_AGAIN;
+        }
     }
 
     ngx_memzero(&err, sizeof(ngx_http_7digital_error_t));
@@ -1180,6 +1196,7 @@ ngx_http_7digital_create_loc_conf(ngx_conf_t *cf)
     conf->endpoints = NGX_CONF_UNSET_PTR;
     conf->audit_file = NGX_CONF_UNSET_PTR;
     conf->audit_personal_data = NGX_CONF_UNSET;
+    conf->audit_sync = NGX_CONF_UNSET;
     conf->audit_stream_maxlen = NGX_CONF_UNSET_UINT;
     conf->idempotency = NGX_CONF_UNSET;
     conf->idempotency_ttl = NGX_CONF_UNSET;

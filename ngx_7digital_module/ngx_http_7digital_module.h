@@ -152,6 +152,8 @@ typedef struct {
     ngx_array_t                    *endpoints;   /* override_t */
     ngx_open_file_t                *audit_file;
     ngx_flag_t                      audit_personal_data;
+    ngx_flag_t                      audit_sync;
+    void                           *audit_pool;   /* ngx_thread_pool_t */
     ngx_str_t                       audit_stream;
     ngx_uint_t                      audit_stream_maxlen;
     ngx_flag_t                      idempotency;
@@ -240,6 +242,8 @@ typedef struct ngx_http_7digital_ctx_s {
     unsigned                        audit_done:1;
     unsigned                        audit_capture:1;
     unsigned                        audit_body_complete:1;
+    unsigned                        audit_syncing:1;
+    unsigned                        audit_sync_failed:1;
     unsigned                        idem_replayed:1;
 } ngx_http_7digital_ctx_t;
 
@@ -368,6 +372,8 @@ ngx_int_t ngx_http_7digital_audit_intent(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
 void ngx_http_7digital_audit_outcome(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx);
+ngx_int_t ngx_http_7digital_audit_sync(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
 
 /* ngx_http_7digital_idempotency.c */
 ngx_int_t ngx_http_7digital_idem_claim(ngx_http_request_t *r,

@@ -600,6 +600,8 @@ def main():
     with open(opts.consumer_secret_file) as f:
         opts.consumer_secret = f.read().strip()
 
+    # bursts of a few hundred connections (t/021) are queued, not dropped
+    ThreadingHTTPServer.request_queue_size = 1024
     server = ThreadingHTTPServer(('127.0.0.1', opts.port), Handler)
     server.daemon_threads = True
     server.opts = opts
