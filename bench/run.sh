@@ -39,6 +39,7 @@ ROOT=/tmp/7digital-bench; OUTDIR=${OUTDIR:-$ROOT/results}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 MODULE=${MODULE:-$HERE/build/ngx_http_7digital_module.so}
 MODULE_BASE=${MODULE_BASE:-}
+. "$HERE/bench/lib.sh"
 NGINX=/usr/sbin/nginx
 REDIS_PORT=$((BASE + 79))
 declare -A PORT=([O]=$BASE [A]=$((BASE + 1)) [B]=$((BASE + 2))
@@ -51,21 +52,6 @@ declare -A DESC=([A]="return 200 (ceiling)" [B]="proxy_pass, no cache"
 SERVERS="A B C H P"
 [ -n "$MODULE_BASE" ] && SERVERS="A B C G H P"
 KEY=oauth_consumer_key=bench-partner-key
-PIDS=()
-
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    for p in "${PIDS[@]}"; do
-        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-die() { echo "bench: $*" >&2; exit 1; }
 
 command -v wrk >/dev/null || die "wrk is missing (apt-get install wrk)"
 [ -f "$MODULE" ] || die "no module at $MODULE (run make)"
@@ -179,33 +165,12 @@ EOF
     } > "$d/nginx.conf"
 }
 
-wait_port() {
-    for _ in $(seq 100); do
-        (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0
-        sleep 0.05
-    done
-    return 1
-}
-
 start_nginx() { # $1 peer
     local d=$ROOT/$1
     $NGINX -p "$d" -c "$d/nginx.conf" -t -q 2>"$d/t.err" \
         || { cat "$d/t.err"; die "nginx -t failed for $1"; }
     $NGINX -p "$d" -c "$d/nginx.conf" 2>>"$d/stderr.log" & PIDS+=($!)
     wait_port "${PORT[$1]}" || die "$1 did not listen"
-}
-
-workers_rss() { # $1 peer: the sum of its workers' RSS, in KB
-    local master
-    master=$(cat "$ROOT/$1/nginx.pid" 2>/dev/null) || { echo 0; return; }
-    ps -o rss= --ppid "$master" | awk '{s += $1} END {print s + 0}'
-}
-
-wrk_run() { # $1 url $2 outfile -> "rps p99"
-    wrk -t"$THREADS" -c"$CONNS" -d"$DUR"s --latency "$1" > "$2" 2>&1
-    awk '/Requests\/sec/{r=$2} /^ +99%/{p99=$2}
-         /Non-2xx|Socket errors/{e=e" "$0}
-         END{printf "%s %s%s\n", r, p99, (e ? " ERR:" e : "")}' "$2"
 }
 
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' \
@@ -241,9 +206,6 @@ for run in $(seq "$RUNS"); do
     done
 done
 
-median() { # numbers, or durations with a unit (all in one unit per call)
-    printf '%s\n' $* | sort -g | awk '{v[NR] = $0} END {print v[int((NR + 1) / 2)]}'
-}
 for k in "${!RPS[@]}"; do
     RPS[$k]=$(median ${RPS[$k]})
     P99[$k]=$(printf '%s\n' ${P99[$k]} \

@@ -279,7 +279,16 @@ ngx_http_7digital_audit_sync(ngx_http_request_t *r,
     ngx_thread_task_t               *task;
     ngx_http_7digital_audit_sync_t  *sync;
 
-    if (!ctx->audited || !lcf->audit_sync || ctx->audit_syncing) {
+    if (!ctx->audited || !lcf->audit_sync) {
+        return NGX_OK;
+    }
+
+    if (ctx->audit_syncing) {
+        /* a write event before the thread is done is not the end of it */
+        if (!ctx->audit_synced) {
+            return NGX_AGAIN;
+        }
+
         return ctx->audit_sync_failed ? NGX_ERROR : NGX_OK;
     }
 
@@ -304,7 +313,7 @@ ngx_http_7digital_audit_sync(ngx_http_request_t *r,
     /* a blocked request is not freed under the thread, as with aio */
     r->main->blocked++;
     r->aio = 1;
-    r->write_event_handler = ngx_http_core_run_phases;
+    r->write_event_handler = ngx_http_request_empty_handler;
     ctx->audit_syncing = 1;
 
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -345,13 +354,19 @@ ngx_http_7digital_audit_synced(ngx_event_t *ev)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
 
+    if (ctx) {
+        ctx->audit_synced = 1;
+        ctx->audit_sync_failed = (sync->err != 0);
+    }
+
     if (sync->err) {
         ngx_log_error(NGX_LOG_CRIT, c->log, sync->err,
                       "sevendigital: fdatasync() of the audit trail failed");
+    }
 
-        if (ctx) {
-            ctx->audit_sync_failed = 1;
-        }
+    /* unless the request was terminated meanwhile, its phases go on */
+    if (r->write_event_handler == ngx_http_request_empty_handler) {
+        r->write_event_handler = ngx_http_core_run_phases;
     }
 
     r->write_event_handler(r);

@@ -243,6 +243,7 @@ typedef struct ngx_http_7digital_ctx_s {
     unsigned                        audit_capture:1;
     unsigned                        audit_body_complete:1;
     unsigned                        audit_syncing:1;
+    unsigned                        audit_synced:1;
     unsigned                        audit_sync_failed:1;
     unsigned                        idem_replayed:1;
 } ngx_http_7digital_ctx_t;

@@ -84,6 +84,33 @@ is($ok, $n, "all $n sales answered 200");
 is(get('/__mock/count?path=/music/purchase'), "$n\n",
    'the upstream saw each sale once');
 
+# two sales on one kept-alive connection: the second is not held up by
+# the first one's wait for the disk
+{
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port)
+        or die "connect: $!";
+    my $got = '';
+    for my $i (1, 2) {
+        my $form = "cdin=K$i&customerId=ka&customerCountryCode=us"
+                   . "&priceSold=1&transactionId=ka-$i";
+        print $s "POST /music/purchase HTTP/1.1\r\nHost: x\r\n"
+                 . "cdaccesskeyid: umbrella-key-0004\r\n"
+                 . "Content-Type: application/x-www-form-urlencoded\r\n"
+                 . "Content-Length: " . length($form) . "\r\n\r\n$form";
+        my $sel = IO::Select->new($s);
+        my $until = time + Gateway::scaled(10);
+        my $answers = () = $got =~ m{HTTP/1\.1 200 }g;
+        while ($answers < $i && time < $until && $sel->can_read(0.5)) {
+            sysread($s, my $buf, 65536) or last;
+            $got .= $buf;
+            $answers = () = $got =~ m{HTTP/1\.1 200 }g;
+        }
+    }
+    my $answers = () = $got =~ m{HTTP/1\.1 200 }g;
+    is($answers, 2, 'two sales on one kept-alive connection, both answered');
+}
+$n += 2;
+
 Gateway::stop_nginx($dir);
 
 open my $fh, '<', $trail or die "$trail: $!";
