@@ -129,7 +129,6 @@ ngx_http_7digital_audit_merge(ngx_conf_t *cf,
     ngx_http_conf_ctx_t        *ctx;
     ngx_http_upstream_conf_t   *ucf;
     ngx_http_core_loc_conf_t   *clcf;
-    ngx_http_7digital_main_conf_t  *mcf;
 
     ngx_conf_merge_ptr_value(conf->audit_file, prev->audit_file,
                              NGX_CONF_UNSET_PTR);
@@ -184,10 +183,9 @@ ngx_http_7digital_audit_merge(ngx_conf_t *cf,
         }
     }
 
-    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_7digital_module);
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
-    if (mcf->retry_warned || clcf->handler == NULL) {
+    if (clcf->handler == NULL) {
         return NGX_CONF_OK;
     }
 
@@ -206,13 +204,13 @@ ngx_http_7digital_audit_merge(ngx_conf_t *cf,
                                           |NGX_HTTP_UPSTREAM_FT_TIMEOUT)))
         {
             ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                               "\"sevendigital_gateway\" location uses "
-                               "\"proxy_next_upstream\" error or timeout "
-                               "(nginx's default): a purchase whose "
+                               "\"sevendigital_gateway\" location \"%V\" "
+                               "uses \"proxy_next_upstream\" error or "
+                               "timeout (nginx's default): a purchase whose "
                                "upstream fails after reading it would be "
                                "sent again to the next server; add "
-                               "\"proxy_next_upstream off;\"");
-            mcf->retry_warned = 1;
+                               "\"proxy_next_upstream off;\"",
+                               &clcf->name);
         }
 
         break;
@@ -289,7 +287,9 @@ ngx_http_7digital_audit_sync(ngx_http_request_t *r,
             return NGX_AGAIN;
         }
 
-        return ctx->audit_sync_failed ? NGX_ERROR : NGX_OK;
+        /* a client gone while the disk was busy: the sale is not sent */
+        return (ctx->audit_sync_failed || r->connection->error) ? NGX_ERROR
+                                                                 : NGX_OK;
     }
 
     task = ngx_thread_task_alloc(r->pool,
@@ -464,8 +464,15 @@ ngx_http_7digital_audit_result(ngx_http_request_t *r,
 
     if (ctx->idem_replayed) {
         rec->replay = 1;
-        ngx_str_set(&rec->result, "completed");
         ngx_str_set(&rec->reason, "answered from the idempotency store");
+
+        if (ctx->idem_status >= 200 && ctx->idem_status < 300) {
+            ngx_str_set(&rec->result, "completed");
+
+        } else {
+            ngx_str_set(&rec->result, "failed");
+        }
+
         return;
     }
 
@@ -615,8 +622,12 @@ ngx_http_7digital_audit_record(ngx_http_request_t *r,
 
     rec->node = ngx_cycle->hostname;
 
-    if (ctx->partner) {
+    /* a key is a claim; only a partner that passed its checks is named */
+    if (ctx->partner && ctx->auth == NGX_HTTP_7DIGITAL_AUTH_OK) {
         rec->partner = ctx->partner->id;
+
+    } else if (ctx->partner) {
+        rec->claimed_partner = ctx->partner->id;
     }
 
     rec->api = *ngx_http_7digital_api_name(ctx->api);
@@ -723,7 +734,7 @@ ngx_http_7digital_audit_write(ngx_http_request_t *r,
 static void
 ngx_http_7digital_audit_streamed(void *data, void *reply)
 {
-    /* the file is the record of truth; Redis's failures are logged there */
+    /* the file is the record of truth: a stream's failure changes nothing */
 }
 
 
@@ -734,7 +745,7 @@ ngx_http_7digital_audit_header_filter(ngx_http_request_t *r)
 {
     ngx_http_7digital_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
+    ctx = ngx_http_7digital_find_ctx(r);
 
     /* for the sale's id, and for an idempotency key's kept answer */
     if (ctx && r == r->main && r->upstream
@@ -757,7 +768,7 @@ ngx_http_7digital_audit_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     ngx_int_t                 rc;
     ngx_http_7digital_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
+    ctx = ngx_http_7digital_find_ctx(r);
 
     if (in && ctx && ctx->audit_capture && r == r->main) {
         rc = ngx_http_7digital_capture(r, &ctx->audit_body,

@@ -165,6 +165,11 @@ static ngx_http_7digital_endpoint_t  ngx_http_7digital_7d_endpoints[] = {
     E("playlists", ANY, THREE, USER, 0, NULL),
     E("playlists/*", ANY, THREE, USER, 0, NULL),
 
+    /* what the official clients do not list under the same roots: sales */
+    E("user/purchase/*", ANY, THREE, PURCHASE, 0, NULL),
+    E("user/payment/*", ANY, THREE, PURCHASE, 0, NULL),
+    E("basket/*", ANY, TWO, PURCHASE, SIGNED, NULL),
+
     E("oauth/requesttoken", ANY, TWO, USER, REQTOKEN, NULL),
     E("oauth/accesstoken", ANY, THREE, USER, ACCTOKEN, NULL),
     E("oauth/requestToken/authorise", READ, TWO, USER, SIGNED, NULL),
@@ -245,14 +250,20 @@ static ngx_http_7digital_endpoint_t  ngx_http_7digital_cd_endpoints[] = {
 /*
  * What a path of neither table gets: passed on, never cached, never
  * taken for a sale; on 7digital signed 2-legged, which every endpoint
- * accepts, so that a call the table does not know still authenticates.
+ * accepts, so that a call the table does not know still authenticates,
+ * but only for a partner that signed it: the gateway's secret is not lent
+ * to any path on a key's word.  A path the operator declared with
+ * sevendigital_endpoint is the operator's to vouch for.
  */
 
 static ngx_http_7digital_endpoint_t  ngx_http_7digital_7d_unknown =
-    { ngx_string("(unknown)"), ANY, TWO, USER, NULL, 0, 0, 0, 0, 1 };
+    { ngx_string("(unknown)"), ANY, TWO, USER, NULL, 1, 0, 0, 0, 1 };
 
 static ngx_http_7digital_endpoint_t  ngx_http_7digital_cd_unknown =
     { ngx_string("(unknown)"), ANY, 0, USER, NULL, 0, 0, 0, 0, 1 };
+
+static ngx_http_7digital_endpoint_t  ngx_http_7digital_declared =
+    { ngx_string("(declared)"), ANY, TWO, USER, NULL, 0, 0, 0, 0, 1 };
 
 
 static ngx_uint_t ngx_http_7digital_endpoint_fits(ngx_str_t *pattern,
@@ -296,7 +307,8 @@ ngx_http_7digital_method_bit(ngx_str_t *name)
 
 /*
  * The path as the API routes it: empty segments ("//") and a trailing
- * slash dropped, and on 7digital the "1.2" version segment too.  Case is
+ * slash dropped, and on 7digital the "1.2" version segment too, with
+ * whatever came before it.  Case is
  * kept; matching ignores it, as 7digital's routing does.
  */
 
@@ -304,7 +316,10 @@ ngx_int_t
 ngx_http_7digital_endpoint_path(ngx_pool_t *pool, ngx_uint_t api,
     ngx_str_t *uri, ngx_str_t *path)
 {
-    u_char  *p, *end, *start, *dst;
+    u_char      *p, *end, *start, *dst;
+    ngx_uint_t   versioned;
+
+    versioned = 0;
 
     dst = ngx_pnalloc(pool, uri->len + 1);
     if (dst == NULL) {
@@ -330,9 +345,12 @@ ngx_http_7digital_endpoint_path(ngx_pool_t *pool, ngx_uint_t api,
             break;
         }
 
-        if (api == NGX_HTTP_7DIGITAL_API_7D && dst == path->data
+        /* a location's own prefix ("/gw/1.2/...") goes with the version */
+        if (api == NGX_HTTP_7DIGITAL_API_7D && !versioned
             && p - start == 3 && ngx_strncmp(start, "1.2", 3) == 0)
         {
+            versioned = 1;
+            dst = path->data;
             continue;
         }
 
@@ -413,6 +431,10 @@ ngx_http_7digital_endpoint_match(ngx_uint_t api, ngx_str_t *path,
         scratch.nparams = 0;
 
         if (ngx_http_7digital_endpoint_fits(&o[i].pattern, path, &scratch)) {
+            if (route->endpoint->unknown) {
+                route->endpoint = &ngx_http_7digital_declared;
+            }
+
             route->class = o[i].class;
             route->sign = o[i].sign;
             return;

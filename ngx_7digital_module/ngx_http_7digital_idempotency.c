@@ -97,8 +97,9 @@ ngx_http_7digital_idem_claim(ngx_http_request_t *r,
     p = ngx_cpymem(ctx->idem_redis_key.data, prefix.data, prefix.len);
     ngx_hex_dump(p, digest, NGX_HTTP_7DIGITAL_DIGEST_LEN);
 
-    if (ngx_http_7digital_idem_fingerprint(r->pool, &r->method_name,
-                                           &ctx->route_path, &ctx->in.query,
+    if (ngx_http_7digital_idem_fingerprint(r->pool, &lcf->upstream_secret,
+                                           &r->method_name, &ctx->route_path,
+                                           &ctx->token, &ctx->in.query,
                                            &ctx->in.body, ctx->idem_fp)
         != NGX_OK)
     {
@@ -140,6 +141,11 @@ ngx_http_7digital_idem_claim(ngx_http_request_t *r,
     rc = ngx_http_7digital_batch_add(r, &ctx->batch,
                                      ngx_http_7digital_idem_read, ctx, 2,
                                      argv, argvlen);
+
+    /* a claim whose holder cannot be read is no claim: fail closed */
+    if (rc == NGX_DECLINED) {
+        ctx->idem_unread = 1;
+    }
 
     return rc == NGX_ERROR ? NGX_ERROR : NGX_OK;
 }
@@ -233,13 +239,18 @@ ngx_http_7digital_idem_claimed(ngx_http_request_t *r, void *data,
 
     redisReply  *rep = reply;
 
-    if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
+    if (rep && rep->type == REDIS_REPLY_STATUS && rep->len == 2
+        && ngx_strncmp(rep->str, "OK", 2) == 0)
+    {
+        ctx->idem = NGX_HTTP_7DIGITAL_IDEM_FIRST;
+
+    } else if (rep && rep->type == REDIS_REPLY_NIL && !ctx->idem_unread) {
+        ctx->idem = NGX_HTTP_7DIGITAL_IDEM_TAKEN;
+
+    } else {
         ctx->idem = NGX_HTTP_7DIGITAL_IDEM_DOWN;
         return;
     }
-
-    ctx->idem = (rep->type == REDIS_REPLY_NIL) ? NGX_HTTP_7DIGITAL_IDEM_TAKEN
-                                               : NGX_HTTP_7DIGITAL_IDEM_FIRST;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "sevendigital: idempotency key %s",
@@ -323,6 +334,7 @@ ngx_http_7digital_idem_decide(ngx_http_request_t *r,
         return ngx_http_7digital_idem_refuse(ctx, 422, 1002,
                    "This key was used for a different request", err);
 
+    case NGX_HTTP_7DIGITAL_IDEM_TAKEN:
     case NGX_HTTP_7DIGITAL_IDEM_DOWN:
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "sevendigital: a keyed sale by partner \"%V\" was "
@@ -383,6 +395,8 @@ ngx_http_7digital_idem_send(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    ctx->idem_status = status;
+
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -438,7 +452,14 @@ ngx_http_7digital_idem_finish(ngx_http_request_t *r,
 
     ngx_http_7digital_upstream_outcome(r, &sent, &upstream_status, &tries);
 
-    if (!sent) {
+    /*
+     * Never sent, or refused by the upstream (4xx: no sale, and a retry
+     * with fresh credentials must be able to try again): the key is free.
+     */
+    if (!sent
+        || (tries == 1 && upstream_status >= 400 && upstream_status < 500
+            && upstream_status != NGX_HTTP_CONFLICT && upstream_status != 422))
+    {
         argv[0] = "DEL";
         argvlen[0] = 3;
         argv[1] = (const char *) ctx->idem_redis_key.data;

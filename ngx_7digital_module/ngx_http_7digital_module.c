@@ -33,6 +33,8 @@ static ngx_int_t ngx_http_7digital_answer_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_7digital_log_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_7digital_record_sale(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx);
+static ngx_int_t ngx_http_7digital_dispatch(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx);
 static ngx_int_t ngx_http_7digital_refuse(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx,
     ngx_http_7digital_error_t *err);
@@ -857,11 +859,23 @@ ngx_http_7digital_record_sale(ngx_http_request_t *r,
         return ngx_http_7digital_idem_send(r, ctx);
     }
 
+    /*
+     * A sale handed upstream once and back here (error_page to a location
+     * that proxies it again, a named location) is never sent a second time.
+     */
+    if (ctx->dispatched && ctx->route.class == NGX_HTTP_7DIGITAL_CLASS_PURCHASE)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "sevendigital: a sale by partner \"%V\" was not sent "
+                      "again after an internal redirect", &ctx->partner->id);
+        return NGX_HTTP_BAD_GATEWAY;
+    }
+
     if (ngx_http_7digital_audit_intent(r, lcf, ctx) == NGX_OK) {
         rc = ngx_http_7digital_audit_sync(r, lcf, ctx);
 
         if (rc == NGX_OK) {
-            return NGX_DECLINED;
+            return ngx_http_7digital_dispatch(r, ctx);
         }
 
         if (rc == NGX_AGAIN) {
@@ -882,16 +896,84 @@ ngx_http_7digital_record_sale(ngx_http_request_t *r,
 }
 
 
+/*
+ * A sale goes upstream: its answer is read for the sale's id and may be
+ * kept for retries, so it must come uncompressed; the idempotency key is
+ * the gateway's business, not the upstream's.
+ */
+
+static ngx_int_t
+ngx_http_7digital_dispatch(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx)
+{
+    static ngx_str_t  headers[] = {
+        ngx_string("Accept-Encoding"),
+        ngx_string("Idempotency-Key"),
+        ngx_null_string
+    };
+
+    ctx->dispatched = 1;
+
+    if (ctx->route.class == NGX_HTTP_7DIGITAL_CLASS_PURCHASE
+        && ngx_http_7digital_remove_headers(r, headers) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DECLINED;
+}
+
+
 static ngx_int_t
 ngx_http_7digital_answer_handler(ngx_http_request_t *r)
 {
-    ngx_http_7digital_ctx_t  *ctx;
+    ngx_int_t                      rc;
+    ngx_http_7digital_ctx_t       *ctx;
+    ngx_http_7digital_loc_conf_t  *lcf;
 
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_7digital_module);
     ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
 
-    if (ctx == NULL || r != r->main
-        || ctx->stage != NGX_HTTP_7DIGITAL_STAGE_DONE)
+    if (r != r->main) {
+        /*
+         * Subrequests skip the access phase: only the cache's own
+         * background refresh, of a request already checked, may pass
+         * through a gateway location (a mirror of a sale may not).
+         */
+        if (lcf->api == NGX_HTTP_7DIGITAL_OFF
+            || (ctx && ctx->cache_background))
+        {
+            return NGX_DECLINED;
+        }
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "sevendigital: a subrequest to a gateway location "
+                      "was refused");
+        return NGX_HTTP_FORBIDDEN;
+    }
+
+    /*
+     * The checks did not run in the access phase ("satisfy any" with an
+     * earlier module granting access): they run here, and nothing goes
+     * upstream unchecked or signed with the partner's credentials.
+     */
+    if (lcf->api != NGX_HTTP_7DIGITAL_OFF
+        && (ctx == NULL || ctx->stage != NGX_HTTP_7DIGITAL_STAGE_DONE))
     {
+        rc = ngx_http_7digital_access_handler(r);
+
+        if (rc != NGX_DECLINED) {
+            return rc == NGX_OK ? NGX_DECLINED : rc;
+        }
+
+        ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
+
+        if (ctx == NULL || ctx->auth != NGX_HTTP_7DIGITAL_AUTH_OK) {
+            return NGX_HTTP_FORBIDDEN;
+        }
+    }
+
+    if (ctx == NULL || ctx->stage != NGX_HTTP_7DIGITAL_STAGE_DONE) {
         return NGX_DECLINED;
     }
 
@@ -928,9 +1010,14 @@ ngx_http_7digital_log_handler(ngx_http_request_t *r)
     ngx_http_7digital_ctx_t       *ctx;
     ngx_http_7digital_loc_conf_t  *lcf;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
+    if (r != r->main) {
+        return NGX_OK;
+    }
 
-    if (ctx == NULL || r != r->main) {
+    /* after an internal redirect too: a sale's outcome is never lost */
+    ctx = ngx_http_7digital_find_ctx(r);
+
+    if (ctx == NULL) {
         return NGX_OK;
     }
 
@@ -1009,6 +1096,33 @@ ngx_http_7digital_deliver_params(ngx_http_request_t *r,
  * checks must survive: the context is also reachable through a pool
  * cleanup, as the realip module does.
  */
+
+/*
+ * The context, also after an internal redirect to a location where the
+ * gateway is off, for the sale's records; it is not taken over.
+ */
+
+ngx_http_7digital_ctx_t *
+ngx_http_7digital_find_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t       *cln;
+    ngx_http_7digital_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
+
+    if (ctx || r != r->main) {
+        return ctx;
+    }
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_7digital_ctx_cleanup) {
+            return cln->data;
+        }
+    }
+
+    return NULL;
+}
+
 
 ngx_http_7digital_ctx_t *
 ngx_http_7digital_get_ctx(ngx_http_request_t *r)
@@ -1262,6 +1376,13 @@ ngx_http_7digital_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                          mcf->redis.configured);
     ngx_conf_merge_sec_value(conf->idempotency_ttl, prev->idempotency_ttl,
                              86400);
+
+    if (conf->idempotency_ttl < 1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"sevendigital_idempotency_ttl\" must be at "
+                           "least 1s");
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->idempotency && !mcf->redis.configured) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

@@ -124,7 +124,6 @@ typedef struct {
     ngx_shm_zone_t                 *nonce_zone;
     size_t                          nonce_cache_size;
     ngx_int_t                       request_id;   /* variable index */
-    unsigned                        retry_warned:1;
 } ngx_http_7digital_main_conf_t;
 
 
@@ -204,6 +203,7 @@ typedef struct ngx_http_7digital_ctx_s {
     ngx_str_t                       idem_redis_key;
     ngx_str_t                       idem_stored;
     ngx_http_7digital_idem_e        idem;
+    ngx_int_t                       idem_status;   /* of a kept answer */
     u_char                          idem_fp[2 * NGX_HTTP_7DIGITAL_DIGEST_LEN];
     ngx_str_t                       cache_key;
     const char                    **cache_argv;   /* MGET key scopes... */
@@ -246,6 +246,8 @@ typedef struct ngx_http_7digital_ctx_s {
     unsigned                        audit_synced:1;
     unsigned                        audit_sync_failed:1;
     unsigned                        idem_replayed:1;
+    unsigned                        dispatched:1;
+    unsigned                        idem_unread:1;
 } ngx_http_7digital_ctx_t;
 
 
@@ -267,6 +269,7 @@ extern ngx_module_t  ngx_http_7digital_module;
 ngx_uint_t ngx_http_7digital_api(ngx_str_t *name);
 ngx_str_t *ngx_http_7digital_api_name(ngx_uint_t api);
 ngx_http_7digital_ctx_t *ngx_http_7digital_get_ctx(ngx_http_request_t *r);
+ngx_http_7digital_ctx_t *ngx_http_7digital_find_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_http_7digital_route(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
 

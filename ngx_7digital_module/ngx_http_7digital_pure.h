@@ -132,6 +132,7 @@ typedef struct {
     ngx_str_t                       id;
     ngx_str_t                       node;
     ngx_str_t                       partner;   /* empty: null */
+    ngx_str_t                       claimed_partner;  /* not authenticated */
     ngx_str_t                       api;
     ngx_str_t                       method;
     ngx_str_t                       endpoint;
@@ -271,8 +272,8 @@ ngx_int_t ngx_http_7digital_record_encode(ngx_pool_t *pool,
 ngx_int_t ngx_http_7digital_record_find_id(ngx_uint_t api, ngx_str_t *body,
     ngx_str_t *id);
 ngx_int_t ngx_http_7digital_idem_fingerprint(ngx_pool_t *pool,
-    ngx_str_t *method, ngx_str_t *path, ngx_array_t *query,
-    ngx_array_t *body, u_char *out);
+    ngx_str_t *key, ngx_str_t *method, ngx_str_t *path, ngx_str_t *token,
+    ngx_array_t *query, ngx_array_t *body, u_char *out);
 
 /* ngx_http_7digital_endpoint.c */
 ngx_uint_t ngx_http_7digital_method_bit(ngx_str_t *name);

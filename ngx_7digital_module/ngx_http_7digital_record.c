@@ -18,6 +18,7 @@
 #define NGX_HTTP_7DIGITAL_FIELD_PLAIN     0
 #define NGX_HTTP_7DIGITAL_FIELD_EMAIL     1   /* masked unless kept */
 #define NGX_HTTP_7DIGITAL_FIELD_POSTCODE  2   /* masked unless kept */
+#define NGX_HTTP_7DIGITAL_FIELD_CODE      3   /* a bearer code: its end */
 
 
 /*
@@ -46,7 +47,7 @@ static ngx_http_7digital_field_t  ngx_http_7digital_7d_fields[] = {
     { ngx_string("price"), NGX_HTTP_7DIGITAL_FIELD_PLAIN },
     { ngx_string("currency"), NGX_HTTP_7DIGITAL_FIELD_PLAIN },
     { ngx_string("currencyCode"), NGX_HTTP_7DIGITAL_FIELD_PLAIN },
-    { ngx_string("voucherCode"), NGX_HTTP_7DIGITAL_FIELD_PLAIN },
+    { ngx_string("voucherCode"), NGX_HTTP_7DIGITAL_FIELD_CODE },
     { ngx_string("basketId"), NGX_HTTP_7DIGITAL_FIELD_PLAIN },
     { ngx_string("itemId"), NGX_HTTP_7DIGITAL_FIELD_PLAIN },
     { ngx_string("cardId"), NGX_HTTP_7DIGITAL_FIELD_PLAIN },
@@ -66,7 +67,7 @@ static ngx_http_7digital_field_t  ngx_http_7digital_cd_fields[] = {
     { ngx_string("orderId"), NGX_HTTP_7DIGITAL_FIELD_PLAIN },
     { ngx_string("transactionId"), NGX_HTTP_7DIGITAL_FIELD_PLAIN },
     { ngx_string("cancelTransactionId"), NGX_HTTP_7DIGITAL_FIELD_PLAIN },
-    { ngx_string("promoCode"), NGX_HTTP_7DIGITAL_FIELD_PLAIN },
+    { ngx_string("promoCode"), NGX_HTTP_7DIGITAL_FIELD_CODE },
     { ngx_string("externalMemberId"), NGX_HTTP_7DIGITAL_FIELD_PLAIN },
     { ngx_string("tenantId"), NGX_HTTP_7DIGITAL_FIELD_PLAIN },
     { ngx_string("segment"), NGX_HTTP_7DIGITAL_FIELD_PLAIN },
@@ -86,11 +87,15 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_7digital_any(ngx_str_t *value);
+static ngx_uint_t ngx_http_7digital_route_has(ngx_http_7digital_route_t *route,
+    ngx_str_t *name);
 static ngx_int_t ngx_http_7digital_price(ngx_str_t *value);
 static ngx_int_t ngx_http_7digital_letters2(ngx_str_t *value);
 static ngx_int_t ngx_http_7digital_letters3(ngx_str_t *value);
 static ngx_http_7digital_param_t *ngx_http_7digital_record_param(
     ngx_array_t *query, ngx_array_t *body, ngx_str_t *name);
+static ngx_uint_t ngx_http_7digital_param_count(ngx_array_t *query,
+    ngx_array_t *body, ngx_str_t *name);
 static ngx_int_t ngx_http_7digital_mask(ngx_pool_t *pool, ngx_uint_t kind,
     ngx_str_t *value, ngx_str_t *out);
 static json_t *ngx_http_7digital_json_str(ngx_str_t *s);
@@ -100,6 +105,9 @@ static ngx_int_t ngx_http_7digital_id_after(u_char *p, u_char *end,
     ngx_str_t *id);
 static u_char *ngx_http_7digital_find(u_char *p, u_char *end, char *s,
     size_t n);
+static int ngx_http_7digital_param_cmp(ngx_http_7digital_param_t *a,
+    ngx_http_7digital_param_t *b);
+static u_char *ngx_http_7digital_put_field(u_char *p, ngx_str_t *s);
 
 
 static ngx_http_7digital_required_t  ngx_http_7digital_deliver_required[] = {
@@ -150,7 +158,10 @@ ngx_http_7digital_record_fields(ngx_pool_t *pool, ngx_uint_t api,
     for ( /* void */ ; spec->name.len; spec++) {
         p = ngx_http_7digital_record_param(query, body, &spec->name);
 
-        if (p == NULL) {
+        if (p == NULL
+            || ngx_http_7digital_route_has(route, &spec->name))
+        {
+            /* the path names the sale's ids; a parameter cannot restate them */
             continue;
         }
 
@@ -175,6 +186,24 @@ ngx_http_7digital_record_fields(ngx_pool_t *pool, ngx_uint_t api,
     }
 
     return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_7digital_route_has(ngx_http_7digital_route_t *route, ngx_str_t *name)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < route->nparams; i++) {
+        if (route->params[i].name.len == name->len
+            && ngx_strncmp(route->params[i].name.data, name->data, name->len)
+               == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -240,7 +269,9 @@ ngx_http_7digital_deliver_check(ngx_array_t *query, ngx_array_t *body,
     for (req = ngx_http_7digital_deliver_required; req->name.len; req++) {
         p = ngx_http_7digital_record_param(query, body, &req->name);
 
-        if (p == NULL || p->value.len == 0 || req->valid(&p->value) != NGX_OK)
+        /* sent twice, a value is not one value: refused, never guessed */
+        if (p == NULL || p->value.len == 0 || req->valid(&p->value) != NGX_OK
+            || ngx_http_7digital_param_count(query, body, &req->name) > 1)
         {
             *name = req->name;
             *missing = (p == NULL || p->value.len == 0);
@@ -254,7 +285,8 @@ ngx_http_7digital_deliver_check(ngx_array_t *query, ngx_array_t *body,
         if (p && p->value.len) {
             *name = *c;
             *missing = 0;
-            return ngx_http_7digital_letters3(&p->value) == NGX_OK
+            return (ngx_http_7digital_letters3(&p->value) == NGX_OK
+                    && ngx_http_7digital_param_count(query, body, c) == 1)
                    ? NGX_OK : NGX_DECLINED;
         }
     }
@@ -353,6 +385,30 @@ ngx_http_7digital_letters3(ngx_str_t *value)
 }
 
 
+static ngx_uint_t
+ngx_http_7digital_param_count(ngx_array_t *query, ngx_array_t *body,
+    ngx_str_t *name)
+{
+    ngx_uint_t  n, total;
+
+    total = 0;
+
+    if (body && body->nelts
+        && ngx_http_7digital_find_param(body, name, &n) != NULL)
+    {
+        total += n;
+    }
+
+    if (query && query->nelts
+        && ngx_http_7digital_find_param(query, name, &n) != NULL)
+    {
+        total += n;
+    }
+
+    return total;
+}
+
+
 static ngx_http_7digital_param_t *
 ngx_http_7digital_record_param(ngx_array_t *query, ngx_array_t *body,
     ngx_str_t *name)
@@ -381,6 +437,20 @@ ngx_http_7digital_mask(ngx_pool_t *pool, ngx_uint_t kind, ngx_str_t *value,
     ngx_str_t *out)
 {
     u_char  *at, *p;
+
+    /* a voucher or promotion code is spendable: only its last 3 show */
+    if (kind == NGX_HTTP_7DIGITAL_FIELD_CODE) {
+        out->len = 3 + ngx_min(value->len / 2, 3);
+        out->data = ngx_pnalloc(pool, out->len);
+        if (out->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        p = ngx_cpymem(out->data, "***", 3);
+        ngx_memcpy(p, value->data + value->len - (out->len - 3),
+                   out->len - 3);
+        return NGX_OK;
+    }
 
     at = (kind == NGX_HTTP_7DIGITAL_FIELD_EMAIL)
          ? ngx_strlchr(value->data, value->data + value->len, '@') : NULL;
@@ -446,6 +516,10 @@ ngx_http_7digital_record_encode(ngx_pool_t *pool,
                                 ? ngx_http_7digital_json_str(&rec->partner)
                                 : json_null())
            != NGX_OK
+        || (rec->claimed_partner.len
+            && ngx_http_7digital_json_set(obj, "claimed_partner",
+                             ngx_http_7digital_json_str(&rec->claimed_partner))
+               != NGX_OK)
         || ngx_http_7digital_json_set(obj, "api",
                                       ngx_http_7digital_json_str(&rec->api))
            != NGX_OK
@@ -720,14 +794,18 @@ ngx_http_7digital_find(u_char *p, u_char *end, char *s, size_t n)
 
 /*
  * What makes two sales the same request, for idempotency keys: the method,
- * the endpoint's path (case and slashes aside) and every parameter but the
- * credentials and signatures, which differ from one retry to the next;
- * order does not matter.  64 hex digits of SHA-256.
+ * the endpoint's path (case and slashes aside), the user's token, and
+ * every parameter but the credentials and signatures, which differ from
+ * one retry to the next; order does not matter.  Each field is length-
+ * prefixed, so that no value can pose as two.  Keyed with a secret of the
+ * gateway's (HMAC-SHA256), so that what Redis keeps of card parameters
+ * cannot be guessed back.  64 hex digits.
  */
 
 ngx_int_t
-ngx_http_7digital_idem_fingerprint(ngx_pool_t *pool, ngx_str_t *method,
-    ngx_str_t *path, ngx_array_t *query, ngx_array_t *body, u_char *out)
+ngx_http_7digital_idem_fingerprint(ngx_pool_t *pool, ngx_str_t *key,
+    ngx_str_t *method, ngx_str_t *path, ngx_str_t *token, ngx_array_t *query,
+    ngx_array_t *body, u_char *out)
 {
     u_char                      *p;
     size_t                       len;
@@ -735,11 +813,14 @@ ngx_http_7digital_idem_fingerprint(ngx_pool_t *pool, ngx_str_t *method,
     ngx_uint_t                   i, j, n;
     ngx_array_t                 *src[2];
     ngx_http_7digital_param_t  **all, *prm, *t;
+    u_char                       md[32];
+
+    static u_char  hex[] = "0123456789abcdef";
 
     src[0] = query;
     src[1] = body;
     n = query->nelts + body->nelts;
-    len = method->len + path->len + 2;
+    len = 4 * (NGX_SIZE_T_LEN + 1) + method->len + path->len + token->len;
 
     all = ngx_palloc(pool, (n ? n : 1) * sizeof(ngx_http_7digital_param_t *));
     if (all == NULL) {
@@ -762,7 +843,8 @@ ngx_http_7digital_idem_fingerprint(ngx_pool_t *pool, ngx_str_t *method,
             }
 
             all[n++] = &prm[j];
-            len += prm[j].name.len + prm[j].value.len + 2;
+            len += 2 * (NGX_SIZE_T_LEN + 1) + prm[j].name.len
+                   + prm[j].value.len;
         }
     }
 
@@ -771,15 +853,7 @@ ngx_http_7digital_idem_fingerprint(ngx_pool_t *pool, ngx_str_t *method,
         t = all[i];
 
         for (j = i; j > 0; j--) {
-            int  rc;
-
-            rc = ngx_http_7digital_bytes_cmp(&all[j - 1]->name, &t->name);
-            if (rc == 0) {
-                rc = ngx_http_7digital_bytes_cmp(&all[j - 1]->value,
-                                                 &t->value);
-            }
-
-            if (rc <= 0) {
+            if (ngx_http_7digital_param_cmp(all[j - 1], t) <= 0) {
                 break;
             }
 
@@ -794,23 +868,72 @@ ngx_http_7digital_idem_fingerprint(ngx_pool_t *pool, ngx_str_t *method,
         return NGX_ERROR;
     }
 
-    p = ngx_cpymem(text.data, method->data, method->len);
-    *p++ = '\n';
+    p = ngx_http_7digital_put_field(text.data, method);
+    p = ngx_http_7digital_put_field(p, path);
 
-    for (i = 0; i < path->len; i++) {
-        *p++ = ngx_tolower(path->data[i]);
+    /* the path as the API routes it: without regard to case */
+    for (j = path->len; j; j--) {
+        p[-(ssize_t) j] = ngx_tolower(p[-(ssize_t) j]);
     }
 
-    *p++ = '\n';
+    p = ngx_http_7digital_put_field(p, token);
 
     for (i = 0; i < n; i++) {
-        p = ngx_cpymem(p, all[i]->name.data, all[i]->name.len);
-        *p++ = '=';
-        p = ngx_cpymem(p, all[i]->value.data, all[i]->value.len);
-        *p++ = '\n';
+        p = ngx_http_7digital_put_field(p, &all[i]->name);
+        p = ngx_http_7digital_put_field(p, &all[i]->value);
     }
 
     text.len = p - text.data;
 
-    return ngx_http_7digital_sha256_hex(&text, out);
+    if (ngx_http_7digital_hmac_sha256(key->len ? key->data : (u_char *) "",
+                                      key->len, &text, md)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < 32; i++) {
+        *out++ = hex[md[i] >> 4];
+        *out++ = hex[md[i] & 0x0f];
+    }
+
+    return NGX_OK;
+}
+
+
+/* "<length>:<bytes>" */
+
+static u_char *
+ngx_http_7digital_put_field(u_char *p, ngx_str_t *s)
+{
+    u_char  digits[NGX_SIZE_T_LEN];
+    size_t  n, i;
+
+    n = s->len;
+    i = 0;
+
+    do {
+        digits[i++] = (u_char) ('0' + n % 10);
+        n /= 10;
+    } while (n);
+
+    while (i) {
+        *p++ = digits[--i];
+    }
+
+    *p++ = ':';
+
+    return ngx_cpymem(p, s->data, s->len);
+}
+
+
+static int
+ngx_http_7digital_param_cmp(ngx_http_7digital_param_t *a,
+    ngx_http_7digital_param_t *b)
+{
+    int  rc;
+
+    rc = ngx_http_7digital_bytes_cmp(&a->name, &b->name);
+
+    return rc ? rc : ngx_http_7digital_bytes_cmp(&a->value, &b->value);
 }

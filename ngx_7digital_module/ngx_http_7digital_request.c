@@ -490,16 +490,18 @@ ngx_http_7digital_capture(ngx_http_request_t *r, ngx_buf_t **buf, size_t max,
 
 /*
  * What became of a request sent upstream, for the records a sale leaves:
- * whether it was sent, the last upstream's status (0 when no answer was
- * read, a timeout or a reset), and how many upstream servers it went to.
+ * whether any of it was sent, the last upstream's status (0 when no answer
+ * was read: a timeout, a reset), and how many servers were sent bytes.
  */
 
 void
 ngx_http_7digital_upstream_outcome(ngx_http_request_t *r, ngx_uint_t *sent,
     ngx_int_t *status, ngx_uint_t *tries)
 {
+    ngx_uint_t                  i;
     ngx_http_upstream_state_t  *state;
 
+    /* request_sent is reset at each connect: the states say it all */
     *sent = (r->upstream && r->upstream->request_sent);
     *status = 0;
     *tries = 0;
@@ -508,9 +510,18 @@ ngx_http_7digital_upstream_outcome(ngx_http_request_t *r, ngx_uint_t *sent,
         return;
     }
 
-    *tries = r->upstream_states->nelts;
-
     state = r->upstream_states->elts;
+
+    for (i = 0; i < r->upstream_states->nelts; i++) {
+        if (state[i].bytes_sent > 0) {
+            (*tries)++;
+        }
+    }
+
+    if (*tries) {
+        *sent = 1;
+    }
+
     state += r->upstream_states->nelts - 1;
 
     if (state->header_time != (ngx_msec_t) -1 && state->status) {

@@ -225,7 +225,7 @@ like($out, qr/invalid signing "4-legged" in "sevendigital_endpoint"/,
                                   . 'sevendigital_upstream_key k; '
                                   . "sevendigital_audit_log $dir/audit.log; "
                                   . 'proxy_pass http://127.0.0.1:1;'));
-like($out, qr/\[warn\] "sevendigital_gateway" location uses "proxy_next_upstream" error or timeout/,
+like($out, qr/\[warn\] "sevendigital_gateway" location "\/" uses "proxy_next_upstream" error or timeout/,
      'nginx -t warns where a sale could be sent to a second upstream server');
 is($rc, 0, '... and the configuration still loads') or diag($out);
 

@@ -26,6 +26,8 @@ add_block_preprocessor(sub {
         sevendigital_upstream_secret_file $TEST_NGINX_FIXTURES/upstream-7d.secret;
         sevendigital_oauth_sign 2-legged;
         sevendigital_upstream_origin http://127.0.0.1:$TEST_NGINX_MOCK_7D_PORT;
+        # a path the table does not know, vouched for: a key alone is enough
+        sevendigital_endpoint misc/* user;
         proxy_pass http://127.0.0.1:$TEST_NGINX_MOCK_7D_PORT;
     }
 CONF
@@ -60,6 +62,7 @@ qr{"query": "releaseId=12345", "headers": \[.*\["Authorization", "OAuth oauth_co
         sevendigital_upstream_secret_file $TEST_NGINX_FIXTURES/upstream-7d.secret;
         sevendigital_oauth_sign 2-legged;
         sevendigital_oauth_placement query;
+        sevendigital_endpoint track/stream user;
         sevendigital_upstream_origin http://127.0.0.1:$TEST_NGINX_MOCK_7D_PORT;
         proxy_pass http://127.0.0.1:$TEST_NGINX_MOCK_7D_PORT;
     }
@@ -79,7 +82,7 @@ qr{"query": "trackId=555&country=GB&oauth_consumer_key=gateway-7d-consumer-key&o
 
 
 === TEST 3: a POST form body is signed and forwarded without the partner's key
-(an endpoint the table does not know: signed 2-legged, a key alone is enough)
+(a path declared with sevendigital_endpoint: signed 2-legged, a key alone is enough)
 --- request eval
 [
 "POST /1.2/misc/form?country=GB

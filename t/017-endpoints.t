@@ -307,19 +307,24 @@ qr/<echo path="\/release\/details\/"|<release/,
 
 
 
-=== TEST 7: an endpoint neither table knows is signed 2-legged and never cached
+=== TEST 7: an endpoint neither table knows is never cached, and a key alone does not get it signed with the gateway's secret
 --- request eval
 [
 "GET /__mock/7d/reset",
 "GET /1.2/label/details?labelId=1&oauth_consumer_key=acme-key-0001",
-"GET /1.2/label/details?labelId=1&oauth_consumer_key=acme-key-0001",
+Gateway::oauth_requests(
+    map { { path => '/1.2/label/details?labelId=1', key => 'acme-key-0001',
+            secret => 'acme-secret-0001' } } 1 .. 2),
 "GET /__mock/7d/log",
 ]
+--- error_code eval
+[200, 401, 200, 200, 200]
 --- response_headers eval
-["", "X-Cache-Status: BYPASS", "X-Cache-Status: BYPASS", ""]
+["", "", "X-Cache-Status: BYPASS", "X-Cache-Status: BYPASS", ""]
 --- response_body_like eval
 [
 "ok",
+qr/^OAuth authentication error: This resource requires a signature$/,
 qr/<echo path="\/label\/details"/,
 qr/<echo path="\/label\/details"/,
 qr/^\[\{"method": "GET", "path": "\/1.2\/label\/details", "signing": "2-legged"\}, \{"method": "GET", "path": "\/1.2\/label\/details", "signing": "2-legged"\}\]$/,

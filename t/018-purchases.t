@@ -228,7 +228,7 @@ Content-Type: application/x-www-form-urlencoded
 
 
 
-=== TEST 9: ... and with the partner when it was
+=== TEST 9: ... and a key that failed its checks is only a claim
 --- request eval
 ["POST /music/purchase
 cdin=CD0001&customerId=cust-9&customerCountryCode=us&priceSold=100&transactionId=t18-8b&authentication=forged",
@@ -240,7 +240,7 @@ Content-Type: application/x-www-form-urlencoded
 [401, 200]
 --- response_body_like eval
 [qr/"errors"/,
- qr/"type":"refused"[^\n]*"partner":"acme"[^\n]*"transactionId":"t18-8b"[^\n]*"status":401/]
+ qr/"type":"refused"[^\n]*"partner":null,"claimed_partner":"acme"[^\n]*"transactionId":"t18-8b"[^\n]*"status":401/]
 
 
 
@@ -391,3 +391,133 @@ Gateway::oauth_requests({ path => main::deliver('t18-13'), key => $main::A,
  "GET /audit"]
 --- response_body_like eval
 [qr/<purchase id=/, main::sale_re('"transactionId":"t18-14"', '"result":"completed"')]
+
+
+
+=== TEST 19: a sale answered with an error that error_page sends to another gateway location is not sent again
+--- config
+    location /1.2/ {
+        proxy_intercept_errors on;
+        error_page 502 = @again;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_MOCK_7D_PORT;
+    }
+
+    location @again {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_MOCK_7D_PORT;
+    }
+--- request eval
+[
+"GET /__mock/7d/reset",
+"GET /__mock/7d/fail?path=/1.2/user/deliveritem&status=502",
+Gateway::oauth_requests({ path => main::deliver('t18-again'),
+                          key => $main::A, secret => $main::S }),
+"GET /__mock/7d/count?path=/1.2/user/deliveritem",
+"GET /audit",
+]
+--- error_code eval
+[200, 200, 502, 200, 200]
+--- response_body_like eval
+["ok", "ok", qr/./, "^1\n\$",
+ main::sale_re('"transactionId":"t18-again"', '"status":502,"upstream_status":502,"sent":true,"duration_ms":\d+,"result":"in_doubt","reason":"upstream answered 502"')]
+
+
+
+=== TEST 20: ... and one redirected to a location without the gateway still gets its outcome
+--- config
+    location /1.2/ {
+        proxy_intercept_errors on;
+        error_page 502 /oops;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_MOCK_7D_PORT;
+    }
+
+    location = /oops {
+        sevendigital_gateway off;
+        return 502 "sorry\n";
+    }
+--- request eval
+[
+"GET /__mock/7d/fail?path=/1.2/user/deliveritem&status=502",
+Gateway::oauth_requests({ path => main::deliver('t18-oops'),
+                          key => $main::A, secret => $main::S }),
+"GET /audit",
+]
+--- error_code eval
+[200, 502, 200]
+--- response_body_like eval
+["ok", "sorry",
+ main::sale_re('"transactionId":"t18-oops"', '"result":"in_doubt","reason":"upstream answered 502"')]
+
+
+
+=== TEST 21: "satisfy any" with an address allowed first: the partner is still checked, and a sale still recorded
+--- config
+    location /1.2/ {
+        satisfy any;
+        allow 127.0.0.1;
+        deny all;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_MOCK_7D_PORT;
+    }
+--- request eval
+[
+"GET /1.2/release/details?releaseId=1&oauth_consumer_key=nobody",
+Gateway::oauth_requests({ path => main::deliver('t18-any'),
+                          key => $main::A, secret => $main::S }),
+"GET /audit",
+]
+--- error_code eval
+[401, 200, 200]
+--- response_body_like eval
+[qr/Invalid consumer key/, qr/<purchase id=/,
+ main::sale_re('"transactionId":"t18-any"', '"result":"completed"')]
+
+
+
+=== TEST 22: a mirror of a sale ...
+--- config
+    location /1.2/ {
+        mirror /copy;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_MOCK_7D_PORT;
+    }
+
+    location = /copy {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_MOCK_7D_PORT$request_uri;
+    }
+--- request
+GET /__mock/7d/reset
+
+
+
+=== TEST 23: ... is refused
+--- same_nginx
+--- request eval
+Gateway::oauth_requests({ path => main::deliver('t18-mirror'),
+                          key => $main::A, secret => $main::S })
+--- response_body_like chomp
+<purchase id=
+--- error_log
+a subrequest to a gateway location was refused
+
+
+
+=== TEST 24: ... and the upstream saw the sale once
+--- same_nginx
+--- request
+GET /__mock/7d/count?path=/1.2/user/deliveritem
+--- response_body
+1
+
+
+
+=== TEST 25: a sale goes upstream uncompressed and without its Idempotency-Key
+--- request eval
+[
+Gateway::oauth_requests({ path => main::deliver('t18-gzip'),
+                          key => $main::A, secret => $main::S }),
+"GET /__mock/7d/last",
+]
+--- more_headers
+Accept-Encoding: gzip
+Idempotency-Key: t18-gzip-key
+--- response_body_like eval
+[qr/<purchase id=/, qr/^(?!.*(?:Accept-Encoding|Idempotency-Key)).*"path": "\/1.2\/user\/deliveritem"/s]

@@ -238,3 +238,20 @@ $main::Purchase
 --- error_code: 400
 --- response_body chomp
 {"errors":[{"parameter":"Idempotency-Key","message":"Invalid Idempotency-Key"}]}
+
+
+
+=== TEST 12: a sale the upstream refused (4xx) frees its key: the retry is tried, not answered with the refusal
+--- request eval
+["GET /__mock/7d/reset",
+ "GET /__mock/7d/fail?path=/1.2/user/deliveritem&status=402",
+ Gateway::oauth_requests(
+    map { { path => main::deliver('t20-402'), key => 'acme-key-0001',
+            secret => 'acme-secret-0001' } } 1 .. 2),
+ "GET /__mock/7d/count?path=/1.2/user/deliveritem"]
+--- error_code eval
+[200, 200, 402, 200, 200]
+--- response_headers eval
+["", "", "", "!Idempotent-Replayed", ""]
+--- response_body_like eval
+["ok", "ok", qr/Injected failure/, qr/<purchase id=/, "^2\n\$"]

@@ -20,7 +20,8 @@ my $port = Gateway::free_port();
 my $trail = "$FindBin::Bin/servroot-load-audit.log";
 unlink $trail;
 
-my $dir = Gateway::start_nginx('load', <<"CONF", port => $port, workers => 4);
+my %opt = (port => $port, workers => 4, connections => 2048);
+my $dir = Gateway::start_nginx('load', <<"CONF", %opt);
     sevendigital_partners $ENV{TEST_NGINX_FIXTURES}/partners.json;
     sevendigital_audit_log $trail;
     sevendigital_audit_sync on;

@@ -247,6 +247,7 @@ sub start_nginx {
     my $module = (split ' ', $ENV{TEST_NGINX_LOAD_MODULES})[0];
     my $workers = $opt{workers} // 1;
     my $level = $opt{log_level} // 'info';
+    my $connections = $opt{connections} // 256;
     open my $fh, '>', "$dir/conf/nginx.conf" or die $!;
     print $fh <<"CONF";
 load_module $module;
@@ -255,7 +256,7 @@ master_process on;
 worker_processes $workers;
 error_log $dir/logs/error.log $level;
 pid $dir/logs/nginx.pid;
-events { worker_connections 256; }
+events { worker_connections $connections; }
 http {
     access_log off;
     client_body_temp_path $dir;

@@ -189,6 +189,11 @@ test_endpoints(void)
                                        &path) == NGX_OK
        && eq(&path, "User/deliveritem"), "path: slashes and version gone");
 
+    u = (ngx_str_t) S("/gw/1.2/user/deliveritem");
+    ok(ngx_http_7digital_endpoint_path(NULL, NGX_HTTP_7DIGITAL_API_7D, &u,
+                                       &path) == NGX_OK
+       && eq(&path, "user/deliveritem"), "path: a location prefix goes");
+
     u = (ngx_str_t) S("/music//purchase/");
     ok(ngx_http_7digital_endpoint_path(NULL, NGX_HTTP_7DIGITAL_API_CD, &u,
                                        &path) == NGX_OK
@@ -355,6 +360,7 @@ test_records(void)
 {
     u_char                      fp1[64], fp2[64];
     ngx_str_t                   body, id, name, line, method, path;
+    ngx_str_t                   key = S("gateway-secret"), tok = S("");
     ngx_uint_t                  missing;
     ngx_array_t                 q, b, fields;
     ngx_http_7digital_record_t  rec;
@@ -430,7 +436,7 @@ test_records(void)
     ngx_array_init(&b, NULL, 8, sizeof(ngx_http_7digital_param_t));
     method = (ngx_str_t) S("GET");
     path = (ngx_str_t) S("User/DeliverItem");
-    ok(ngx_http_7digital_idem_fingerprint(NULL, &method, &path, &q, &b, fp1)
+    ok(ngx_http_7digital_idem_fingerprint(NULL, &key, &method, &path, &tok, &q, &b, fp1)
        == NGX_OK, "fingerprint");
 
     /* the same parameters in another order, with other signatures */
@@ -441,7 +447,7 @@ test_records(void)
                          "&oauth_signature=zz");
     ngx_http_7digital_parse_params(NULL, &body, &q);
     path = (ngx_str_t) S("user/deliveritem");
-    ngx_http_7digital_idem_fingerprint(NULL, &method, &path, &q, &b, fp2);
+    ngx_http_7digital_idem_fingerprint(NULL, &key, &method, &path, &tok, &q, &b, fp2);
     ok(memcmp(fp1, fp2, 64) == 0, "fingerprint ignores order, case, oauth_*");
 
     ngx_array_init(&q, NULL, 8, sizeof(ngx_http_7digital_param_t));
@@ -449,8 +455,13 @@ test_records(void)
                          "&retailPrice=2.99&currency=GBP"
                          "&emailAddress=jane%40example.com&password=x");
     ngx_http_7digital_parse_params(NULL, &body, &q);
-    ngx_http_7digital_idem_fingerprint(NULL, &method, &path, &q, &b, fp2);
+    ngx_http_7digital_idem_fingerprint(NULL, &key, &method, &path, &tok, &q, &b, fp2);
     ok(memcmp(fp1, fp2, 64) != 0, "fingerprint sees another price");
+
+    tok = (ngx_str_t) S("user-token");
+    ngx_http_7digital_idem_fingerprint(NULL, &key, &method, &path, &tok, &q,
+                                       &b, fp1);
+    ok(memcmp(fp1, fp2, 64) != 0, "fingerprint sees the user's token");
 }
 
 
