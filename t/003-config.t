@@ -244,6 +244,12 @@ like($out, qr/invalid parameter "maxlen=x" in "sevendigital_audit_stream"/,
 like($out, qr/"sevendigital_audit_stream" requires "sevendigital_redis"/,
      'a stream needs Redis');
 
+# docs/endpoints.md says what the module's table says
+{
+    my $o = `$Gateway::Root/tools/endpoints-doc --check 2>&1`;
+    is($? >> 8, 0, 'docs/endpoints.md matches the endpoint table') or diag($o);
+}
+
 # the shipped configurations load with the built module
 {
     my $p = "$dir/prefix";
