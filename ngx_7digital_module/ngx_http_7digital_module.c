@@ -818,13 +818,6 @@ ngx_http_7digital_decide(ngx_http_request_t *r,
 
 
 /*
- * The precontent phase: every access rule of the location has let the
- * request through.  A hit is sent now; an expired entry is sent once its
- * background refresh has started, and if it cannot start, the request
- * goes upstream itself.
- */
-
-/*
  * A sale goes upstream only once its intent is on disk: when it cannot be
  * written, the partner gets 503 in the API's own format and nothing is
  * sent.
@@ -923,6 +916,13 @@ ngx_http_7digital_dispatch(ngx_http_request_t *r,
     return NGX_DECLINED;
 }
 
+
+/*
+ * The precontent phase: every access rule of the location has let the
+ * request through.  A hit is sent now; an expired entry is sent once its
+ * background refresh has started, and if it cannot start, the request
+ * goes upstream itself; a sale goes once it is written down.
+ */
 
 static ngx_int_t
 ngx_http_7digital_answer_handler(ngx_http_request_t *r)
@@ -1764,8 +1764,6 @@ ngx_http_7digital_redis_password(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
-/* 200 answers for five minutes, unless configured otherwise */
-
 /* sevendigital_audit_stream key [maxlen=number] */
 
 static char *
@@ -1896,6 +1894,8 @@ ngx_http_7digital_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     return NGX_CONF_ERROR;
 }
 
+
+/* 200 answers for five minutes, unless configured otherwise */
 
 static ngx_array_t *
 ngx_http_7digital_default_valid(ngx_conf_t *cf)
