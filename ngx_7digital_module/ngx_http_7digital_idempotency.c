@@ -33,6 +33,13 @@ static ngx_int_t ngx_http_7digital_idem_refuse(ngx_http_7digital_ctx_t *ctx,
     ngx_uint_t status, ngx_uint_t code, char *message,
     ngx_http_7digital_error_t *err);
 static void ngx_http_7digital_idem_done(void *data, void *reply);
+static ngx_int_t ngx_http_7digital_idem_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+static void ngx_http_7digital_idem_keep(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_loc_conf_t *lcf);
+
+
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
 
 static ngx_str_t  ngx_http_7digital_idem_header =
@@ -429,13 +436,33 @@ ngx_http_7digital_idem_send(ngx_http_request_t *r,
 
 
 /*
- * The request is over: a known answer is kept for retries, a sale that
- * never left frees its key, a sale in doubt keeps it claimed until it
- * expires, so that no retry can make it a second one.
+ * The answer is kept as soon as its last byte has gone by (the audit
+ * filter above this one captured it), not when the request is logged,
+ * which may be seconds later on a lingering or kept-alive connection: a
+ * retry right after the answer finds it.
  */
 
-void
-ngx_http_7digital_idem_finish(ngx_http_request_t *r,
+static ngx_int_t
+ngx_http_7digital_idem_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_http_7digital_ctx_t       *ctx;
+    ngx_http_7digital_loc_conf_t  *lcf;
+
+    ctx = ngx_http_7digital_find_ctx(r);
+
+    if (ctx && r == r->main && ctx->idem == NGX_HTTP_7DIGITAL_IDEM_FIRST
+        && ctx->audit_body_complete && !ctx->idem_kept)
+    {
+        lcf = ngx_http_get_module_loc_conf(r, ngx_http_7digital_module);
+        ngx_http_7digital_idem_keep(r, ctx, lcf);
+    }
+
+    return ngx_http_next_body_filter(r, in);
+}
+
+
+static void
+ngx_http_7digital_idem_keep(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_loc_conf_t *lcf)
 {
     u_char      *p;
@@ -446,45 +473,24 @@ ngx_http_7digital_idem_finish(ngx_http_request_t *r,
     size_t       argvlen[5];
     u_char       ttl[NGX_TIME_T_LEN];
 
-    if (ctx->idem != NGX_HTTP_7DIGITAL_IDEM_FIRST) {
-        return;
-    }
+    ctx->idem_kept = 1;
 
     ngx_http_7digital_upstream_outcome(r, &sent, &upstream_status, &tries);
 
-    /*
-     * Never sent, or refused by the upstream (4xx: no sale, and a retry
-     * with fresh credentials must be able to try again): the key is free.
-     */
-    if (!sent
-        || (tries == 1 && upstream_status >= 400 && upstream_status < 500
-            && upstream_status != NGX_HTTP_CONFLICT && upstream_status != 422))
+    /* a refusal (4xx) is not kept: the key is freed when the request ends */
+    if (upstream_status < 200 || tries > 1
+        || (upstream_status >= 400 && upstream_status < 500
+            && upstream_status != NGX_HTTP_CONFLICT
+            && upstream_status != 422))
     {
-        argv[0] = "DEL";
-        argvlen[0] = 3;
-        argv[1] = (const char *) ctx->idem_redis_key.data;
-        argvlen[1] = ctx->idem_redis_key.len;
-
-        (void) ngx_http_7digital_redis_command(NULL,
-                                               ngx_http_7digital_idem_done,
-                                               NULL, 2, argv, argvlen);
-        return;
-    }
-
-    if (upstream_status <= 0 || tries > 1 || !ctx->audit_body_complete) {
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "sevendigital: idempotency key kept in flight, the "
-                       "outcome is not known");
+        ctx->idem_kept = 0;
         return;
     }
 
     type = &r->headers_out.content_type;
 
     value.len = 2 + sizeof(ctx->idem_fp) + 1 + NGX_INT_T_LEN + 1 + type->len
-                + 1;
-    if (ctx->audit_body) {
-        value.len += ctx->audit_body->last - ctx->audit_body->pos;
-    }
+                + 1 + (ctx->audit_body->last - ctx->audit_body->pos);
 
     value.data = ngx_pnalloc(r->pool, value.len);
     if (value.data == NULL) {
@@ -494,11 +500,8 @@ ngx_http_7digital_idem_finish(ngx_http_request_t *r,
     p = ngx_cpymem(value.data, "D\n", 2);
     p = ngx_cpymem(p, ctx->idem_fp, sizeof(ctx->idem_fp));
     p = ngx_sprintf(p, "\n%i\n%V\n", upstream_status, type);
-
-    if (ctx->audit_body) {
-        p = ngx_cpymem(p, ctx->audit_body->pos,
-                       ctx->audit_body->last - ctx->audit_body->pos);
-    }
+    p = ngx_cpymem(p, ctx->audit_body->pos,
+                   ctx->audit_body->last - ctx->audit_body->pos);
 
     value.len = p - value.data;
 
@@ -522,6 +525,58 @@ ngx_http_7digital_idem_finish(ngx_http_request_t *r,
                       "\"%V\" could not be kept, retries get 409 until the "
                       "key expires", &ctx->partner->id);
     }
+}
+
+
+/*
+ * The request is over: a sale that never left, or that the upstream
+ * refused, frees its key; a kept answer stays; a sale in doubt keeps the
+ * key claimed until it expires, so that no retry can make it a second one.
+ */
+
+void
+ngx_http_7digital_idem_finish(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_loc_conf_t *lcf)
+{
+    ngx_int_t    upstream_status;
+    ngx_uint_t   sent, tries;
+    const char  *argv[2];
+    size_t       argvlen[2];
+
+    if (ctx->idem != NGX_HTTP_7DIGITAL_IDEM_FIRST || ctx->idem_kept) {
+        return;
+    }
+
+    ngx_http_7digital_upstream_outcome(r, &sent, &upstream_status, &tries);
+
+    if (sent
+        && !(tries == 1 && upstream_status >= 400 && upstream_status < 500
+             && upstream_status != NGX_HTTP_CONFLICT
+             && upstream_status != 422))
+    {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "sevendigital: idempotency key kept in flight, the "
+                       "outcome is not known");
+        return;
+    }
+
+    argv[0] = "DEL";
+    argvlen[0] = 3;
+    argv[1] = (const char *) ctx->idem_redis_key.data;
+    argvlen[1] = ctx->idem_redis_key.len;
+
+    (void) ngx_http_7digital_redis_command(NULL, ngx_http_7digital_idem_done,
+                                           NULL, 2, argv, argvlen);
+}
+
+
+ngx_int_t
+ngx_http_7digital_idem_init_filters(ngx_conf_t *cf)
+{
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_7digital_idem_body_filter;
+
+    return NGX_OK;
 }
 
 

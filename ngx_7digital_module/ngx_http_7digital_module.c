@@ -1527,7 +1527,9 @@ ngx_http_7digital_init(ngx_conf_t *cf)
 
     *h = ngx_http_7digital_log_handler;
 
+    /* the audit filter captures a sale's answer before the key keeps it */
     if (ngx_http_7digital_token_init_filters(cf) != NGX_OK
+        || ngx_http_7digital_idem_init_filters(cf) != NGX_OK
         || ngx_http_7digital_audit_init(cf) != NGX_OK)
     {
         return NGX_ERROR;

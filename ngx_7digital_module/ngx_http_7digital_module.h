@@ -248,6 +248,7 @@ typedef struct ngx_http_7digital_ctx_s {
     unsigned                        idem_replayed:1;
     unsigned                        dispatched:1;
     unsigned                        idem_unread:1;
+    unsigned                        idem_kept:1;
 } ngx_http_7digital_ctx_t;
 
 
@@ -389,6 +390,7 @@ ngx_int_t ngx_http_7digital_idem_send(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx);
 void ngx_http_7digital_idem_finish(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_loc_conf_t *lcf);
+ngx_int_t ngx_http_7digital_idem_init_filters(ngx_conf_t *cf);
 void ngx_http_7digital_audit_refused(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx,
     ngx_uint_t status, ngx_str_t *reason);

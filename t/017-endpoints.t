@@ -228,6 +228,38 @@ Gateway::redis('FLUSHDB');
 
 run_tests();
 
+# every sale of both tables left an intent and exactly one outcome with
+# the same request id, and nothing else did
+{
+    require JSON::PP;
+    open my $fh, '<', $ENV{TEST_NGINX_AUDIT_LOG} or die $!;
+    my (%intent, %outcome);
+    while (my $line = <$fh>) {
+        my $rec = JSON::PP::decode_json($line);
+        next unless $rec->{api};
+        push @{$intent{$rec->{api}}{lc $rec->{path}}}, $rec->{id}
+            if $rec->{type} eq 'intent';
+        $outcome{$rec->{id}}++ if $rec->{type} eq 'outcome';
+    }
+    close $fh;
+    for my $e ([ '7digital', \@SevenDigital ], [ 'choosedigital', \@Choose ]) {
+        my ($api, $list) = @$e;
+        my %sales;
+        for my $row (@$list) {
+            next unless $row->[3] eq 'sale';
+            (my $path = lc $row->[1]) =~ s/=//g;
+            $sales{$path}++;
+        }
+        for my $path (sort keys %sales) {
+            my @ids = @{$intent{$api}{$path} // []};
+            ok(@ids == 2 && !grep({ ($outcome{$_} // 0) != 1 } @ids),
+               "$api $path: two sales, each an intent and one outcome");
+        }
+        my @others = grep { !$sales{$_} } keys %{$intent{$api} // {}};
+        is("@others", '', "$api: no intent for anything but a sale");
+    }
+}
+
 __DATA__
 
 === TEST 1: the mocks start from nothing
