@@ -131,6 +131,9 @@ write_conf() { # $1 peer
             echo "        location / { proxy_cache bench; proxy_cache_key \$uri;"
             echo "            proxy_cache_valid 200 1h; $PROXY } }";;
         H|G)
+            # the bench's own path: a catalogue read (a build before the
+            # endpoint table, G, cached every path of a cached location)
+            [ "$p" = H ] && echo "    sevendigital_endpoint bench/* catalogue;"
             cat <<EOF
     sevendigital_partners $ROOT/partners.json;
     sevendigital_redis 127.0.0.1:$REDIS_PORT;
@@ -147,6 +150,7 @@ EOF
             ;;
         P)
             cat <<EOF
+    sevendigital_endpoint bench/* catalogue 2-legged;
     sevendigital_partners $ROOT/partners.json;
     server { listen 127.0.0.1:${PORT[$p]} backlog=4096;
         location /1.2/ {
