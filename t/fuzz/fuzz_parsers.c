@@ -2,8 +2,8 @@
 /*
  * libFuzzer target for every parser of client input: query strings and
  * urlencoded bodies, OAuth Authorization headers, x-cd-date values, the
- * Choose Digital hash data built from them, the endpoint matcher; and
- * the cache entry decoder,
+ * Choose Digital hash data built from them, the endpoint matcher, a sale's
+ * records and fingerprint; and the cache entry decoder,
  * since Redis contents are input too.  The first byte picks the
  * parser, so one corpus covers all of them.
  *
@@ -43,7 +43,66 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_array_init(&a, NULL, 4, sizeof(ngx_http_7digital_param_t));
     ngx_array_init(&b, NULL, 4, sizeof(ngx_http_7digital_param_t));
 
-    switch (data[0] % 5) {
+    switch (data[0] % 6) {
+
+    case 5:
+        {
+        u_char                      fp[64];
+        ngx_str_t                   path, line, name, id, method, key, tok;
+        ngx_uint_t                  missing;
+        ngx_array_t                 fields;
+        ngx_http_7digital_record_t  rec;
+        ngx_http_7digital_route_t   route;
+
+        /* a sale's parameters: checked, recorded, fingerprinted; the same
+         * bytes as an upstream answer to find a sale's id in */
+        (void) ngx_http_7digital_record_find_id(NGX_HTTP_7DIGITAL_API_7D,
+                                                &in, &id);
+        (void) ngx_http_7digital_record_find_id(NGX_HTTP_7DIGITAL_API_CD,
+                                                &in, &id);
+
+        if (ngx_http_7digital_parse_params(NULL, &in, &a) != NGX_OK) {
+            break;
+        }
+
+        (void) ngx_http_7digital_deliver_check(&a, &b, &name, &missing);
+
+        uri = (ngx_str_t) ngx_string("/1.2/user/purchase/1/track/2");
+        (void) ngx_http_7digital_endpoint_path(NULL,
+                                               NGX_HTTP_7DIGITAL_API_7D,
+                                               &uri, &path);
+        ngx_http_7digital_endpoint_match(NGX_HTTP_7DIGITAL_API_7D, &path,
+                                         NGX_HTTP_7DIGITAL_M_DELETE, NULL,
+                                         &route);
+
+        ngx_array_init(&fields, NULL, 4, sizeof(ngx_http_7digital_param_t));
+
+        if (ngx_http_7digital_record_fields(NULL, NGX_HTTP_7DIGITAL_API_7D,
+                                            &route, &a, &b, data[0] & 1,
+                                            &fields)
+            == NGX_OK)
+        {
+            ngx_memzero(&rec, sizeof(rec));
+            rec.type = (ngx_str_t) ngx_string("intent");
+            rec.id = in;
+            rec.partner = in;
+            rec.fields = &fields;
+            rec.status = -1;
+            rec.upstream_status = -1;
+            rec.duration_ms = -1;
+            ngx_http_7digital_record_amount(NGX_HTTP_7DIGITAL_API_7D,
+                                            &fields, &rec.amount,
+                                            &rec.currency);
+            (void) ngx_http_7digital_record_encode(NULL, &rec, &line);
+        }
+
+        method = (ngx_str_t) ngx_string("GET");
+        key = (ngx_str_t) ngx_string("k");
+        tok = in;
+        (void) ngx_http_7digital_idem_fingerprint(NULL, &key, &method, &path,
+                                                  &tok, &a, &b, fp);
+        }
+        break;
 
     case 4:
         {
