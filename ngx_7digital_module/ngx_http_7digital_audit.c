@@ -31,6 +31,7 @@ static void ngx_http_7digital_audit_streamed(void *data, void *reply);
 #if (NGX_THREADS)
 static void ngx_http_7digital_audit_sync_thread(void *data, ngx_log_t *log);
 static void ngx_http_7digital_audit_synced(ngx_event_t *ev);
+static void ngx_http_7digital_audit_hold(ngx_event_t *ev);
 #endif
 static ngx_int_t ngx_http_7digital_audit_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_7digital_audit_body_filter(ngx_http_request_t *r,
@@ -47,9 +48,10 @@ static ngx_str_t  ngx_http_7digital_request_id = ngx_string("request_id");
 #if (NGX_THREADS)
 
 typedef struct {
-    ngx_fd_t                  fd;
+    ngx_fd_t                  fd;          /* a dup(): safe from a reopen */
     ngx_err_t                 err;
     ngx_http_request_t       *request;
+    ngx_event_t               hold;        /* keeps an exiting worker */
 } ngx_http_7digital_audit_sync_t;
 
 #endif
@@ -201,12 +203,14 @@ ngx_http_7digital_audit_merge(ngx_conf_t *cf,
         ucf = ctx->loc_conf[m->ctx_index];
 
         if (ucf && (ucf->next_upstream & (NGX_HTTP_UPSTREAM_FT_ERROR
-                                          |NGX_HTTP_UPSTREAM_FT_TIMEOUT)))
+                                          |NGX_HTTP_UPSTREAM_FT_TIMEOUT
+                                          |NGX_HTTP_UPSTREAM_FT_INVALID_HEADER
+                                          |NGX_HTTP_UPSTREAM_FT_STATUS)))
         {
             ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
                                "\"sevendigital_gateway\" location \"%V\" "
-                               "uses \"proxy_next_upstream\" error or "
-                               "timeout (nginx's default): a purchase whose "
+                               "uses \"proxy_next_upstream\" (by default "
+                               "error and timeout): a purchase whose "
                                "upstream fails after reading it would be "
                                "sent again to the next server; add "
                                "\"proxy_next_upstream off;\"",
@@ -299,16 +303,34 @@ ngx_http_7digital_audit_sync(ngx_http_request_t *r,
     }
 
     sync = task->ctx;
-    sync->fd = lcf->audit_file->fd;
     sync->request = r;
+
+    /* the thread syncs the file the intent went to, whatever a reopen does */
+    sync->fd = dup(lcf->audit_file->fd);
+    if (sync->fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_CRIT, r->connection->log, ngx_errno,
+                      "sevendigital: dup() of the audit trail failed");
+        return NGX_ERROR;
+    }
 
     task->handler = ngx_http_7digital_audit_sync_thread;
     task->event.data = sync;
     task->event.handler = ngx_http_7digital_audit_synced;
 
     if (ngx_thread_task_post(lcf->audit_pool, task) != NGX_OK) {
+        (void) close(sync->fd);
         return NGX_ERROR;
     }
+
+    /*
+     * A worker that is exiting waits for its timers only: this one holds
+     * it until the sale is synced and answered.
+     */
+    sync->hold.handler = ngx_http_7digital_audit_hold;
+    sync->hold.data = sync;
+    sync->hold.log = r->connection->log;
+    sync->hold.cancelable = 0;
+    ngx_add_timer(&sync->hold, 1000);
 
     /* a blocked request is not freed under the thread, as with aio */
     r->main->blocked++;
@@ -334,6 +356,15 @@ ngx_http_7digital_audit_sync_thread(void *data, ngx_log_t *log)
     ngx_http_7digital_audit_sync_t *sync = data;
 
     sync->err = (fdatasync(sync->fd) == -1) ? ngx_errno : 0;
+
+    (void) close(sync->fd);
+}
+
+
+static void
+ngx_http_7digital_audit_hold(ngx_event_t *ev)
+{
+    ngx_add_timer(ev, 1000);
 }
 
 
@@ -348,6 +379,10 @@ ngx_http_7digital_audit_synced(ngx_event_t *ev)
 
     r = sync->request;
     c = r->connection;
+
+    if (sync->hold.timer_set) {
+        ngx_del_timer(&sync->hold);
+    }
 
     r->main->blocked--;
     r->aio = 0;

@@ -59,12 +59,14 @@ ngx_http_7digital_idem_claim(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx,
     ngx_http_7digital_error_t *err)
 {
-    u_char      *p;
-    ngx_int_t    rc;
-    ngx_str_t    name, value, scoped;
-    const char  *argv[2];
-    size_t       argvlen[2];
-    u_char       digest[NGX_HTTP_7DIGITAL_DIGEST_LEN];
+    u_char                         *p;
+    ngx_int_t                       rc;
+    ngx_str_t                       name, value, scoped;
+    const char                     *argv[2];
+    size_t                          argvlen[2];
+    ngx_http_variable_value_t      *id;
+    ngx_http_7digital_main_conf_t  *mcf;
+    u_char                          digest[NGX_HTTP_7DIGITAL_DIGEST_LEN];
 
     static ngx_str_t  prefix = ngx_string("sevendigital:idem:");
 
@@ -73,6 +75,8 @@ ngx_http_7digital_idem_claim(ngx_http_request_t *r,
     {
         return NGX_OK;
     }
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_7digital_module);
 
     rc = ngx_http_7digital_idem_key(r, ctx, &name, err);
 
@@ -113,16 +117,28 @@ ngx_http_7digital_idem_claim(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    /* "P": in flight, with the fingerprint of the request that claimed it */
-    value.len = 2 + sizeof(ctx->idem_fp);
+    /*
+     * "P": in flight, with the fingerprint of the request that claimed it
+     * and that request's id, so that only it can release or settle it
+     */
+    id = ngx_http_get_indexed_variable(r, mcf->request_id);
+
+    value.len = 2 + sizeof(ctx->idem_fp) + 1
+                + ((id && !id->not_found) ? id->len : 0);
     value.data = ngx_pnalloc(r->pool, value.len);
     if (value.data == NULL) {
         return NGX_ERROR;
     }
 
     p = ngx_cpymem(value.data, "P\n", 2);
-    ngx_memcpy(p, ctx->idem_fp, sizeof(ctx->idem_fp));
+    p = ngx_cpymem(p, ctx->idem_fp, sizeof(ctx->idem_fp));
+    *p++ = '\n';
 
+    if (id && !id->not_found) {
+        ngx_memcpy(p, id->data, id->len);
+    }
+
+    ctx->idem_claim = value;
     ctx->idem = NGX_HTTP_7DIGITAL_IDEM_DOWN;
 
     rc = ngx_http_7digital_batch_set_nx(r, &ctx->batch,
@@ -132,6 +148,8 @@ ngx_http_7digital_idem_claim(ngx_http_request_t *r,
     if (rc == NGX_ERROR) {
         return NGX_ERROR;
     }
+
+    ctx->idem_claim_sent = (rc == NGX_OK);
 
     if (rc == NGX_DECLINED) {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -451,7 +469,8 @@ ngx_http_7digital_idem_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     ctx = ngx_http_7digital_find_ctx(r);
 
     if (ctx && r == r->main && ctx->idem == NGX_HTTP_7DIGITAL_IDEM_FIRST
-        && ctx->audit_body_complete && !ctx->idem_kept)
+        && ctx->audit_body_complete && !ctx->idem_kept
+        && !ctx->idem_settled)
     {
         lcf = ngx_http_get_module_loc_conf(r, ngx_http_7digital_module);
         ngx_http_7digital_idem_keep(r, ctx, lcf);
@@ -466,31 +485,43 @@ ngx_http_7digital_idem_keep(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_loc_conf_t *lcf)
 {
     u_char      *p;
+    ngx_str_t    value, *type, body, id;
     ngx_int_t    upstream_status;
     ngx_uint_t   sent, tries;
-    ngx_str_t    value, *type;
-    const char  *argv[5];
-    size_t       argvlen[5];
+    const char  *argv[7];
+    size_t       argvlen[7];
     u_char       ttl[NGX_TIME_T_LEN];
 
-    ctx->idem_kept = 1;
+    ctx->idem_settled = 1;
 
     ngx_http_7digital_upstream_outcome(r, &sent, &upstream_status, &tries);
 
-    /* a refusal (4xx) is not kept: the key is freed when the request ends */
-    if (upstream_status < 200 || tries > 1
-        || (upstream_status >= 400 && upstream_status < 500
-            && upstream_status != NGX_HTTP_CONFLICT
-            && upstream_status != 422))
+    body.data = ctx->audit_body->pos;
+    body.len = ctx->audit_body->last - ctx->audit_body->pos;
+
+    /*
+     * Only a final answer is kept: a completed sale (2xx, with its id
+     * where the endpoint gives one), or the upstream's 409 and 422.  An
+     * answer the trail calls in doubt keeps the key in flight (409); a
+     * refusal frees it when the request ends.
+     */
+    if (tries != 1
+        || !((upstream_status >= 200 && upstream_status < 300
+              && (!ctx->route.endpoint->id
+                  || ngx_http_7digital_record_find_id(ctx->api, &body, &id)
+                     == NGX_OK))
+             || upstream_status == NGX_HTTP_CONFLICT
+             || upstream_status == 422))
     {
-        ctx->idem_kept = 0;
         return;
     }
+
+    ctx->idem_kept = 1;
 
     type = &r->headers_out.content_type;
 
     value.len = 2 + sizeof(ctx->idem_fp) + 1 + NGX_INT_T_LEN + 1 + type->len
-                + 1 + (ctx->audit_body->last - ctx->audit_body->pos);
+                + 1 + body.len;
 
     value.data = ngx_pnalloc(r->pool, value.len);
     if (value.data == NULL) {
@@ -500,24 +531,30 @@ ngx_http_7digital_idem_keep(ngx_http_request_t *r,
     p = ngx_cpymem(value.data, "D\n", 2);
     p = ngx_cpymem(p, ctx->idem_fp, sizeof(ctx->idem_fp));
     p = ngx_sprintf(p, "\n%i\n%V\n", upstream_status, type);
-    p = ngx_cpymem(p, ctx->audit_body->pos,
-                   ctx->audit_body->last - ctx->audit_body->pos);
+    p = ngx_cpymem(p, body.data, body.len);
 
     value.len = p - value.data;
 
-    argv[0] = "SET";
-    argvlen[0] = 3;
-    argv[1] = (const char *) ctx->idem_redis_key.data;
-    argvlen[1] = ctx->idem_redis_key.len;
-    argv[2] = (const char *) value.data;
-    argvlen[2] = value.len;
-    argv[3] = "EX";
-    argvlen[3] = 2;
-    argv[4] = (const char *) ttl;
-    argvlen[4] = ngx_sprintf(ttl, "%T", lcf->idempotency_ttl) - ttl;
+    /* settled only if the claim is still this request's */
+    argv[0] = "EVAL";
+    argvlen[0] = 4;
+    argv[1] = "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+              "return redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) "
+              "end return 0";
+    argvlen[1] = ngx_strlen(argv[1]);
+    argv[2] = "1";
+    argvlen[2] = 1;
+    argv[3] = (const char *) ctx->idem_redis_key.data;
+    argvlen[3] = ctx->idem_redis_key.len;
+    argv[4] = (const char *) ctx->idem_claim.data;
+    argvlen[4] = ctx->idem_claim.len;
+    argv[5] = (const char *) value.data;
+    argvlen[5] = value.len;
+    argv[6] = (const char *) ttl;
+    argvlen[6] = ngx_sprintf(ttl, "%T", lcf->idempotency_ttl) - ttl;
 
     if (ngx_http_7digital_redis_command(NULL, ngx_http_7digital_idem_done,
-                                        NULL, 5, argv, argvlen)
+                                        NULL, 7, argv, argvlen)
         != NGX_OK)
     {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
@@ -540,10 +577,17 @@ ngx_http_7digital_idem_finish(ngx_http_request_t *r,
 {
     ngx_int_t    upstream_status;
     ngx_uint_t   sent, tries;
-    const char  *argv[2];
-    size_t       argvlen[2];
+    const char  *argv[5];
+    size_t       argvlen[5];
 
-    if (ctx->idem != NGX_HTTP_7DIGITAL_IDEM_FIRST || ctx->idem_kept) {
+    /*
+     * Ours to settle: claimed by this request, or possibly claimed (the
+     * reply never came: a timeout, a client gone while it waited).
+     */
+    if (!ctx->idem_claim_sent || ctx->idem_kept
+        || (ctx->idem != NGX_HTTP_7DIGITAL_IDEM_FIRST
+            && ctx->idem != NGX_HTTP_7DIGITAL_IDEM_DOWN))
+    {
         return;
     }
 
@@ -560,13 +604,21 @@ ngx_http_7digital_idem_finish(ngx_http_request_t *r,
         return;
     }
 
-    argv[0] = "DEL";
-    argvlen[0] = 3;
-    argv[1] = (const char *) ctx->idem_redis_key.data;
-    argvlen[1] = ctx->idem_redis_key.len;
+    /* released only if the claim is still this request's */
+    argv[0] = "EVAL";
+    argvlen[0] = 4;
+    argv[1] = "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+              "return redis.call('DEL', KEYS[1]) end return 0";
+    argvlen[1] = ngx_strlen(argv[1]);
+    argv[2] = "1";
+    argvlen[2] = 1;
+    argv[3] = (const char *) ctx->idem_redis_key.data;
+    argvlen[3] = ctx->idem_redis_key.len;
+    argv[4] = (const char *) ctx->idem_claim.data;
+    argvlen[4] = ctx->idem_claim.len;
 
     (void) ngx_http_7digital_redis_command(NULL, ngx_http_7digital_idem_done,
-                                           NULL, 2, argv, argvlen);
+                                           NULL, 5, argv, argvlen);
 }
 
 

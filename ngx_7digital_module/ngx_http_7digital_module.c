@@ -35,6 +35,8 @@ static ngx_int_t ngx_http_7digital_record_sale(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx);
 static ngx_int_t ngx_http_7digital_dispatch(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx);
+static ngx_uint_t ngx_http_7digital_resent(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx);
 static ngx_int_t ngx_http_7digital_refuse(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx,
     ngx_http_7digital_error_t *err);
@@ -75,6 +77,7 @@ static ngx_int_t ngx_http_7digital_read_secret(ngx_conf_t *cf,
 
 
 static ngx_str_t  ngx_http_7digital_nonce_param = ngx_string("oauth_nonce");
+static ngx_str_t  ngx_http_7digital_none = ngx_string("-");
 
 
 static ngx_conf_enum_t  ngx_http_7digital_signs[] = {
@@ -856,11 +859,7 @@ ngx_http_7digital_record_sale(ngx_http_request_t *r,
      * A sale handed upstream once and back here (error_page to a location
      * that proxies it again, a named location) is never sent a second time.
      */
-    if (ctx->dispatched && ctx->route.class == NGX_HTTP_7DIGITAL_CLASS_PURCHASE)
-    {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "sevendigital: a sale by partner \"%V\" was not sent "
-                      "again after an internal redirect", &ctx->partner->id);
+    if (ngx_http_7digital_resent(r, ctx)) {
         return NGX_HTTP_BAD_GATEWAY;
     }
 
@@ -886,6 +885,40 @@ ngx_http_7digital_record_sale(ngx_http_request_t *r,
                 "not sent; try again later");
 
     return ngx_http_7digital_send_error(r, lcf->api, &err);
+}
+
+
+/*
+ * A sale that has been to an upstream once (error_page, try_files or a
+ * named location bringing it back to a location that proxies) is never
+ * sent again; a sale that has not (try_files before it) goes on.
+ */
+
+static ngx_uint_t
+ngx_http_7digital_resent(ngx_http_request_t *r, ngx_http_7digital_ctx_t *ctx)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (ctx->route.endpoint == NULL
+        || ctx->route.class != NGX_HTTP_7DIGITAL_CLASS_PURCHASE
+        || r->upstream == NULL)
+    {
+        return 0;
+    }
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (clcf->handler == NULL) {
+        /* a static error page: nothing goes upstream */
+        return 0;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "sevendigital: a sale by partner \"%V\" was not sent "
+                  "again after an internal redirect",
+                  ctx->partner ? &ctx->partner->id : &ngx_http_7digital_none);
+
+    return 1;
 }
 
 
@@ -928,7 +961,7 @@ static ngx_int_t
 ngx_http_7digital_answer_handler(ngx_http_request_t *r)
 {
     ngx_int_t                      rc;
-    ngx_http_7digital_ctx_t       *ctx;
+    ngx_http_7digital_ctx_t       *ctx, *mctx;
     ngx_http_7digital_loc_conf_t  *lcf;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_7digital_module);
@@ -938,18 +971,31 @@ ngx_http_7digital_answer_handler(ngx_http_request_t *r)
         /*
          * Subrequests skip the access phase: only the cache's own
          * background refresh, of a request already checked, may pass
-         * through a gateway location (a mirror of a sale may not).
+         * through a gateway location, and no subrequest of a sale may
+         * reach any upstream (a mirror would send it twice).
          */
-        if (lcf->api == NGX_HTTP_7DIGITAL_OFF
-            || (ctx && ctx->cache_background))
+        mctx = ngx_http_7digital_find_ctx(r->main);
+
+        if ((ctx && ctx->cache_background)
+            || (lcf->api == NGX_HTTP_7DIGITAL_OFF
+                && (mctx == NULL
+                    || mctx->route.class != NGX_HTTP_7DIGITAL_CLASS_PURCHASE)))
         {
             return NGX_DECLINED;
         }
 
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "sevendigital: a subrequest to a gateway location "
-                      "was refused");
+                      "sevendigital: a subrequest to a gateway location, or "
+                      "of a sale, was refused");
         return NGX_HTTP_FORBIDDEN;
+    }
+
+    /* a sale redirected to a location without the gateway that proxies */
+    if (lcf->api == NGX_HTTP_7DIGITAL_OFF) {
+        ctx = ngx_http_7digital_find_ctx(r);
+
+        return (ctx && ngx_http_7digital_resent(r, ctx))
+               ? NGX_HTTP_BAD_GATEWAY : NGX_DECLINED;
     }
 
     /*

@@ -202,6 +202,7 @@ typedef struct ngx_http_7digital_ctx_s {
     ngx_str_t                       idempotency_key;
     ngx_str_t                       idem_redis_key;
     ngx_str_t                       idem_stored;
+    ngx_str_t                       idem_claim;   /* "P\n<fp>\n<id>" */
     ngx_http_7digital_idem_e        idem;
     ngx_int_t                       idem_status;   /* of a kept answer */
     u_char                          idem_fp[2 * NGX_HTTP_7DIGITAL_DIGEST_LEN];
@@ -249,6 +250,8 @@ typedef struct ngx_http_7digital_ctx_s {
     unsigned                        dispatched:1;
     unsigned                        idem_unread:1;
     unsigned                        idem_kept:1;
+    unsigned                        idem_settled:1;
+    unsigned                        idem_claim_sent:1;
 } ngx_http_7digital_ctx_t;
 
 

@@ -225,7 +225,7 @@ like($out, qr/invalid signing "4-legged" in "sevendigital_endpoint"/,
                                   . 'sevendigital_upstream_key k; '
                                   . "sevendigital_audit_log $dir/audit.log; "
                                   . 'proxy_pass http://127.0.0.1:1;'));
-like($out, qr/\[warn\] "sevendigital_gateway" location "\/" uses "proxy_next_upstream" error or timeout/,
+like($out, qr/\[warn\] "sevendigital_gateway" location "\/" uses "proxy_next_upstream" \(by default error and timeout\)/,
      'nginx -t warns where a sale could be sent to a second upstream server');
 is($rc, 0, '... and the configuration still loads') or diag($out);
 
@@ -235,6 +235,14 @@ is($rc, 0, '... and the configuration still loads') or diag($out);
                                   . 'proxy_next_upstream off; '
                                   . 'proxy_pass http://127.0.0.1:1;'));
 unlike($out, qr/proxy_next_upstream/, 'no warning with proxy_next_upstream off');
+
+($rc, $out) = nginx_t(in_location('sevendigital_gateway 7digital; '
+                                  . 'sevendigital_upstream_key k; '
+                                  . "sevendigital_audit_log $dir/audit.log; "
+                                  . 'proxy_next_upstream http_502; '
+                                  . 'proxy_pass http://127.0.0.1:1;'));
+like($out, qr/\[warn\] "sevendigital_gateway" location "\/" uses "proxy_next_upstream"/,
+     '... also where it retries after an answer (http_502)');
 
 ($rc, $out) = nginx_t(in_location('sevendigital_audit_stream s maxlen=x;'));
 like($out, qr/invalid parameter "maxlen=x" in "sevendigital_audit_stream"/,

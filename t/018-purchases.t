@@ -479,8 +479,10 @@ Gateway::oauth_requests({ path => main::deliver('t18-any'),
         proxy_pass http://127.0.0.1:$TEST_NGINX_MOCK_7D_PORT;
     }
 
+    # even where the gateway is off
     location = /copy {
         internal;
+        sevendigital_gateway off;
         proxy_pass http://127.0.0.1:$TEST_NGINX_MOCK_7D_PORT$request_uri;
     }
 --- request
@@ -496,7 +498,7 @@ Gateway::oauth_requests({ path => main::deliver('t18-mirror'),
 --- response_body_like chomp
 <purchase id=
 --- error_log
-a subrequest to a gateway location was refused
+a subrequest to a gateway location, or of a sale, was refused
 
 
 
@@ -521,3 +523,51 @@ Accept-Encoding: gzip
 Idempotency-Key: t18-gzip-key
 --- response_body_like eval
 [qr/<purchase id=/, qr/^(?!.*(?:Accept-Encoding|Idempotency-Key)).*"path": "\/1.2\/user\/deliveritem"/s]
+
+
+
+=== TEST 26: a sale redirected by error_page to a location without the gateway that proxies is not sent again
+--- config
+    location /1.2/ {
+        proxy_intercept_errors on;
+        error_page 502 = @plain;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_MOCK_7D_PORT;
+    }
+
+    location @plain {
+        sevendigital_gateway off;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_MOCK_7D_PORT;
+    }
+--- request eval
+[
+"GET /__mock/7d/reset",
+"GET /__mock/7d/fail?path=/1.2/user/deliveritem&status=502",
+Gateway::oauth_requests({ path => main::deliver('t18-plain'),
+                          key => $main::A, secret => $main::S }),
+"GET /__mock/7d/count?path=/1.2/user/deliveritem",
+]
+--- error_code eval
+[200, 200, 502, 200]
+--- response_body_like eval
+["ok", "ok", qr/./, "^1\n\$"]
+
+
+
+=== TEST 27: try_files before a gateway location: the sale has not been anywhere, it goes
+--- config
+    location /1.2/ {
+        try_files /maintenance.html @api;
+    }
+
+    location @api {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_MOCK_7D_PORT;
+    }
+--- request eval
+[
+"GET /__mock/7d/reset",
+Gateway::oauth_requests({ path => main::deliver('t18-try'),
+                          key => $main::A, secret => $main::S }),
+"GET /__mock/7d/count?path=/1.2/user/deliveritem",
+]
+--- response_body_like eval
+["ok", qr/<purchase id=/, "^1\n\$"]
