@@ -37,6 +37,8 @@ static ngx_int_t ngx_http_7digital_idem_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static void ngx_http_7digital_idem_keep(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_loc_conf_t *lcf);
+static ngx_int_t ngx_http_7digital_idem_if_ours(ngx_http_7digital_ctx_t *ctx,
+    char *script, ngx_str_t *value, ngx_str_t *ttl);
 
 
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
@@ -485,11 +487,9 @@ ngx_http_7digital_idem_keep(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_loc_conf_t *lcf)
 {
     u_char      *p;
-    ngx_str_t    value, *type, body, id;
+    ngx_str_t    value, *type, body, id, ttlv;
     ngx_int_t    upstream_status;
     ngx_uint_t   sent, tries;
-    const char  *argv[7];
-    size_t       argvlen[7];
     u_char       ttl[NGX_TIME_T_LEN];
 
     ctx->idem_settled = 1;
@@ -535,26 +535,14 @@ ngx_http_7digital_idem_keep(ngx_http_request_t *r,
 
     value.len = p - value.data;
 
-    /* settled only if the claim is still this request's */
-    argv[0] = "EVAL";
-    argvlen[0] = 4;
-    argv[1] = "if redis.call('GET', KEYS[1]) == ARGV[1] then "
-              "return redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) "
-              "end return 0";
-    argvlen[1] = ngx_strlen(argv[1]);
-    argv[2] = "1";
-    argvlen[2] = 1;
-    argv[3] = (const char *) ctx->idem_redis_key.data;
-    argvlen[3] = ctx->idem_redis_key.len;
-    argv[4] = (const char *) ctx->idem_claim.data;
-    argvlen[4] = ctx->idem_claim.len;
-    argv[5] = (const char *) value.data;
-    argvlen[5] = value.len;
-    argv[6] = (const char *) ttl;
-    argvlen[6] = ngx_sprintf(ttl, "%T", lcf->idempotency_ttl) - ttl;
+    ttlv.data = ttl;
+    ttlv.len = ngx_sprintf(ttl, "%T", lcf->idempotency_ttl) - ttl;
 
-    if (ngx_http_7digital_redis_command(NULL, ngx_http_7digital_idem_done,
-                                        NULL, 7, argv, argvlen)
+    /* settled only if the claim is still this request's */
+    if (ngx_http_7digital_idem_if_ours(ctx,
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+            "return redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) "
+            "end return 0", &value, &ttlv)
         != NGX_OK)
     {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
@@ -577,8 +565,6 @@ ngx_http_7digital_idem_finish(ngx_http_request_t *r,
 {
     ngx_int_t    upstream_status;
     ngx_uint_t   sent, tries;
-    const char  *argv[5];
-    size_t       argvlen[5];
 
     /*
      * Ours to settle: claimed by this request, or possibly claimed (the
@@ -605,11 +591,25 @@ ngx_http_7digital_idem_finish(ngx_http_request_t *r,
     }
 
     /* released only if the claim is still this request's */
+    (void) ngx_http_7digital_idem_if_ours(ctx,
+               "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+               "return redis.call('DEL', KEYS[1]) end return 0", NULL, NULL);
+}
+
+
+/* a script run on the key if it still holds this request's claim */
+
+static ngx_int_t
+ngx_http_7digital_idem_if_ours(ngx_http_7digital_ctx_t *ctx, char *script,
+    ngx_str_t *value, ngx_str_t *ttl)
+{
+    const char  *argv[7];
+    size_t       argvlen[7];
+
     argv[0] = "EVAL";
     argvlen[0] = 4;
-    argv[1] = "if redis.call('GET', KEYS[1]) == ARGV[1] then "
-              "return redis.call('DEL', KEYS[1]) end return 0";
-    argvlen[1] = ngx_strlen(argv[1]);
+    argv[1] = script;
+    argvlen[1] = ngx_strlen(script);
     argv[2] = "1";
     argvlen[2] = 1;
     argv[3] = (const char *) ctx->idem_redis_key.data;
@@ -617,8 +617,16 @@ ngx_http_7digital_idem_finish(ngx_http_request_t *r,
     argv[4] = (const char *) ctx->idem_claim.data;
     argvlen[4] = ctx->idem_claim.len;
 
-    (void) ngx_http_7digital_redis_command(NULL, ngx_http_7digital_idem_done,
-                                           NULL, 5, argv, argvlen);
+    if (value) {
+        argv[5] = (const char *) value->data;
+        argvlen[5] = value->len;
+        argv[6] = (const char *) ttl->data;
+        argvlen[6] = ttl->len;
+    }
+
+    return ngx_http_7digital_redis_command(NULL, ngx_http_7digital_idem_done,
+                                           NULL, value ? 7 : 5, argv,
+                                           argvlen);
 }
 
 
