@@ -471,8 +471,7 @@ ngx_http_7digital_idem_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     ctx = ngx_http_7digital_find_ctx(r);
 
     if (ctx && r == r->main && ctx->idem == NGX_HTTP_7DIGITAL_IDEM_FIRST
-        && ctx->audit_body_complete && !ctx->idem_kept
-        && !ctx->idem_settled)
+        && ctx->audit_body_complete && !ctx->idem_settled)
     {
         lcf = ngx_http_get_module_loc_conf(r, ngx_http_7digital_module);
         ngx_http_7digital_idem_keep(r, ctx, lcf);

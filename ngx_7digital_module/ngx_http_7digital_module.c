@@ -67,6 +67,8 @@ static char *ngx_http_7digital_origin_slot(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_7digital_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_http_7digital_enum_value(ngx_conf_enum_t *e,
+    ngx_str_t *word, ngx_uint_t *value);
 static char *ngx_http_7digital_audit_stream(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_7digital_cache_valid(ngx_conf_t *cf,
@@ -635,6 +637,17 @@ ngx_http_7digital_route(ngx_http_request_t *r,
         return NGX_OK;
     }
 
+    /* $sevendigital_partner, read before the access phase, found it once */
+    if (ctx->early && ctx->early->route.endpoint) {
+        ctx->route = ctx->early->route;
+        ctx->route_path = ctx->early->route_path;
+        ctx->route_name = ctx->early->route_name;
+        ctx->api = ctx->early->api;
+        ctx->sign = ctx->early->sign;
+        ctx->tokens = ctx->early->tokens;
+        return NGX_OK;
+    }
+
     if (ngx_http_7digital_endpoint_path(r->pool, lcf->api, &r->uri, &path)
         != NGX_OK)
     {
@@ -836,9 +849,7 @@ ngx_http_7digital_record_sale(ngx_http_request_t *r,
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_7digital_module);
 
-    if (lcf->api == NGX_HTTP_7DIGITAL_OFF
-        || ctx->auth != NGX_HTTP_7DIGITAL_AUTH_OK)
-    {
+    if (ctx->auth != NGX_HTTP_7DIGITAL_AUTH_OK) {
         return NGX_DECLINED;
     }
 
@@ -938,8 +949,6 @@ ngx_http_7digital_dispatch(ngx_http_request_t *r,
         ngx_null_string
     };
 
-    ctx->dispatched = 1;
-
     if (ctx->route.class == NGX_HTTP_7DIGITAL_CLASS_PURCHASE
         && ngx_http_7digital_remove_headers(r, headers) != NGX_OK)
     {
@@ -1003,9 +1012,7 @@ ngx_http_7digital_answer_handler(ngx_http_request_t *r)
      * earlier module granting access): they run here, and nothing goes
      * upstream unchecked or signed with the partner's credentials.
      */
-    if (lcf->api != NGX_HTTP_7DIGITAL_OFF
-        && (ctx == NULL || ctx->stage != NGX_HTTP_7DIGITAL_STAGE_DONE))
-    {
+    if (ctx == NULL || ctx->stage != NGX_HTTP_7DIGITAL_STAGE_DONE) {
         rc = ngx_http_7digital_access_handler(r);
 
         if (rc != NGX_DECLINED) {
@@ -1017,10 +1024,6 @@ ngx_http_7digital_answer_handler(ngx_http_request_t *r)
         if (ctx == NULL || ctx->auth != NGX_HTTP_7DIGITAL_AUTH_OK) {
             return NGX_HTTP_FORBIDDEN;
         }
-    }
-
-    if (ctx == NULL || ctx->stage != NGX_HTTP_7DIGITAL_STAGE_DONE) {
-        return NGX_DECLINED;
     }
 
     if (ctx->cache_refresh) {
@@ -1045,8 +1048,6 @@ ngx_http_7digital_answer_handler(ngx_http_request_t *r)
     return ngx_http_7digital_record_sale(r, ctx);
 }
 
-
-/* a refused sale is written down too; deliveritem answers XML only */
 
 /* a sale's outcome is written, and its idempotency key settled */
 
@@ -1075,6 +1076,8 @@ ngx_http_7digital_log_handler(ngx_http_request_t *r)
     return NGX_OK;
 }
 
+
+/* a refused sale is written down too; deliveritem answers XML only */
 
 static ngx_int_t
 ngx_http_7digital_refuse(ngx_http_request_t *r,
@@ -1143,22 +1146,10 @@ ngx_http_7digital_deliver_params(ngx_http_request_t *r,
  * cleanup, as the realip module does.
  */
 
-/*
- * The context, also after an internal redirect to a location where the
- * gateway is off, for the sale's records; it is not taken over.
- */
-
-ngx_http_7digital_ctx_t *
-ngx_http_7digital_find_ctx(ngx_http_request_t *r)
+static ngx_http_7digital_ctx_t *
+ngx_http_7digital_saved_ctx(ngx_http_request_t *r)
 {
-    ngx_pool_cleanup_t       *cln;
-    ngx_http_7digital_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
-
-    if (ctx || r != r->main) {
-        return ctx;
-    }
+    ngx_pool_cleanup_t  *cln;
 
     for (cln = r->pool->cleanup; cln; cln = cln->next) {
         if (cln->handler == ngx_http_7digital_ctx_cleanup) {
@@ -1167,6 +1158,26 @@ ngx_http_7digital_find_ctx(ngx_http_request_t *r)
     }
 
     return NULL;
+}
+
+
+/*
+ * The context, also after an internal redirect to a location where the
+ * gateway is off, for the sale's records; it is not taken over.
+ */
+
+ngx_http_7digital_ctx_t *
+ngx_http_7digital_find_ctx(ngx_http_request_t *r)
+{
+    ngx_http_7digital_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
+
+    if (ctx || r != r->main) {
+        return ctx;
+    }
+
+    return ngx_http_7digital_saved_ctx(r);
 }
 
 
@@ -1190,13 +1201,12 @@ ngx_http_7digital_get_ctx(ngx_http_request_t *r)
         return ngx_http_get_module_ctx(r->main, ngx_http_7digital_module);
     }
 
-    for (cln = r->pool->cleanup; cln; cln = cln->next) {
-        if (cln->handler == ngx_http_7digital_ctx_cleanup) {
-            ctx = cln->data;
-            ngx_http_7digital_redirected(r, ctx);
-            ngx_http_set_ctx(r, ctx, ngx_http_7digital_module);
-            return ctx;
-        }
+    ctx = ngx_http_7digital_saved_ctx(r);
+
+    if (ctx) {
+        ngx_http_7digital_redirected(r, ctx);
+        ngx_http_set_ctx(r, ctx, ngx_http_7digital_module);
+        return ctx;
     }
 
     cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_7digital_ctx_t));
@@ -1855,6 +1865,25 @@ ngx_http_7digital_audit_stream(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+/* the value of one of a directive's words, as ngx_conf_set_enum_slot has */
+
+static ngx_int_t
+ngx_http_7digital_enum_value(ngx_conf_enum_t *e, ngx_str_t *word,
+    ngx_uint_t *value)
+{
+    for ( /* void */ ; e->name.len; e++) {
+        if (e->name.len == word->len
+            && ngx_strcmp(e->name.data, word->data) == 0)
+        {
+            *value = e->value;
+            return NGX_OK;
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
 /* sevendigital_endpoint pattern catalogue|user|purchase [sign] */
 
 static char *
@@ -1863,8 +1892,6 @@ ngx_http_7digital_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_7digital_loc_conf_t *lcf = conf;
 
     ngx_str_t                     *value;
-    ngx_uint_t                     i;
-    ngx_conf_enum_t               *e;
     ngx_http_7digital_override_t  *o;
 
     value = cf->args->elts;
@@ -1899,17 +1926,10 @@ ngx_http_7digital_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    o->class = NGX_HTTP_7DIGITAL_CLASS_AUTO;
-
-    for (e = ngx_http_7digital_classes; e->name.len; e++) {
-        if (e->name.len == value[2].len
-            && ngx_strcmp(e->name.data, value[2].data) == 0)
-        {
-            o->class = e->value;
-        }
-    }
-
-    if (o->class == NGX_HTTP_7DIGITAL_CLASS_AUTO) {
+    if (ngx_http_7digital_enum_value(ngx_http_7digital_classes, &value[2],
+                                     &o->class)
+        != NGX_OK)
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid class \"%V\" in \"%V\", it must be "
                            "\"catalogue\", \"user\" or \"purchase\"",
@@ -1925,14 +1945,12 @@ ngx_http_7digital_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_OK;
     }
 
-    for (i = 1; ngx_http_7digital_signs[i].name.len; i++) {
-        if (ngx_http_7digital_signs[i].name.len == value[3].len
-            && ngx_strcmp(ngx_http_7digital_signs[i].name.data,
-                          value[3].data) == 0)
-        {
-            o->sign = ngx_http_7digital_signs[i].value;
-            return NGX_CONF_OK;
-        }
+    /* "auto" is the table's word, not an override's */
+    if (ngx_http_7digital_enum_value(ngx_http_7digital_signs + 1, &value[3],
+                                     &o->sign)
+        == NGX_OK)
+    {
+        return NGX_CONF_OK;
     }
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

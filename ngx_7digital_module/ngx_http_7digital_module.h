@@ -247,7 +247,6 @@ typedef struct ngx_http_7digital_ctx_s {
     unsigned                        audit_synced:1;
     unsigned                        audit_sync_failed:1;
     unsigned                        idem_replayed:1;
-    unsigned                        dispatched:1;
     unsigned                        idem_unread:1;
     unsigned                        idem_kept:1;
     unsigned                        idem_settled:1;
