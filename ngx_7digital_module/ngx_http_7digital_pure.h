@@ -275,6 +275,13 @@ ngx_int_t ngx_http_7digital_idem_fingerprint(ngx_pool_t *pool,
     ngx_str_t *key, ngx_str_t *method, ngx_str_t *path, ngx_str_t *token,
     ngx_array_t *query, ngx_array_t *body, u_char *out);
 
+/* ngx_http_7digital_gcra.c */
+extern ngx_str_t  ngx_http_7digital_gcra_script;
+ngx_int_t ngx_http_7digital_gcra_rate(ngx_str_t *value, uint64_t *interval);
+ngx_int_t ngx_http_7digital_gcra_step(uint64_t *tat, uint64_t now,
+    uint64_t interval, uint64_t burst, uint64_t *remaining, uint64_t *wait,
+    uint64_t *reset);
+
 /* ngx_http_7digital_endpoint.c */
 ngx_uint_t ngx_http_7digital_method_bit(ngx_str_t *name);
 ngx_int_t ngx_http_7digital_endpoint_path(ngx_pool_t *pool, ngx_uint_t api,

@@ -466,6 +466,64 @@ test_records(void)
 
 
 static void
+test_gcra(void)
+{
+    uint64_t    T, tat, now, rem, wait, reset;
+    ngx_str_t   v;
+    ngx_uint_t  i, allowed;
+
+    v = (ngx_str_t) S("50r/s");
+    ok(ngx_http_7digital_gcra_rate(&v, &T) == NGX_OK && T == 20000,
+       "50r/s: one every 20 ms");
+    v = (ngx_str_t) S("600r/m");
+    ok(ngx_http_7digital_gcra_rate(&v, &T) == NGX_OK && T == 100000,
+       "600r/m: one every 100 ms");
+    v = (ngx_str_t) S("0r/s");
+    ok(ngx_http_7digital_gcra_rate(&v, &T) == NGX_ERROR, "0r/s refused");
+    v = (ngx_str_t) S("5r/d");
+    ok(ngx_http_7digital_gcra_rate(&v, &T) == NGX_ERROR, "5r/d refused");
+    v = (ngx_str_t) S("r/s");
+    ok(ngx_http_7digital_gcra_rate(&v, &T) == NGX_ERROR, "r/s refused");
+
+    /* 10r/s burst 5, all at once: the first and five more */
+    T = 100000;
+    tat = 0;
+    now = 1000000000;
+    allowed = 0;
+
+    for (i = 0; i < 20; i++) {
+        if (ngx_http_7digital_gcra_step(&tat, now, T, 5, &rem, &wait, &reset)
+            == NGX_OK)
+        {
+            allowed++;
+        }
+    }
+
+    ok(allowed == 6, "a burst of 5: six at once, no more");
+    ok(wait == T, "the next one in one interval");
+
+    /* steady state over 10 s at twice the rate: the rate, not twice it */
+    allowed = 0;
+
+    for (i = 0; i < 200; i++) {
+        now += T / 2;
+        if (ngx_http_7digital_gcra_step(&tat, now, T, 5, &rem, &wait, &reset)
+            == NGX_OK)
+        {
+            allowed++;
+        }
+    }
+
+    ok(allowed == 100, "10 s at 20r/s against 10r/s: 100 pass");
+
+    /* idle for long: the burst is whole again */
+    now += 60 * 1000000;
+    ok(ngx_http_7digital_gcra_step(&tat, now, T, 5, &rem, &wait, &reset)
+       == NGX_OK && rem == 5, "after a pause the whole burst is back");
+}
+
+
+static void
 test_cd_families(void)
 {
     u_char       out[NGX_HTTP_7DIGITAL_SHA1_B64_LEN + 1];
@@ -1099,6 +1157,7 @@ main(void)
     test_cd_families();
     test_endpoints();
     test_records();
+    test_gcra();
     test_params();
     test_escape();
     test_authorization();
