@@ -25,6 +25,8 @@ static ngx_int_t ngx_http_7digital_partner_parse(ngx_pool_t *pool,
 static ngx_int_t ngx_http_7digital_partner_string(ngx_pool_t *pool,
     json_t *obj, const char *name, ngx_uint_t required, size_t max,
     ngx_str_t *dst, ngx_uint_t n, char *err, size_t errlen);
+static ngx_int_t ngx_http_7digital_partner_limits(json_t *obj,
+    ngx_http_7digital_partner_t *p, char *err, size_t errlen);
 static ngx_int_t ngx_http_7digital_partner_apis(json_t *obj, ngx_uint_t n,
     ngx_uint_t *apis, char *err, size_t errlen);
 static ngx_int_t ngx_http_7digital_registry_index(
@@ -34,7 +36,7 @@ static int ngx_libc_cdecl ngx_http_7digital_slot_cmp(const void *a,
 
 
 static const char  *ngx_http_7digital_partner_members[] = {
-    "id", "key", "secret", "enabled", "apis", NULL
+    "id", "key", "secret", "enabled", "apis", "limits", NULL
 };
 
 
@@ -129,6 +131,8 @@ ngx_http_7digital_registry_load(ngx_pool_t *pool, ngx_log_t *log,
             goto failed;
         }
 
+        ngx_memzero(p, sizeof(ngx_http_7digital_partner_t));
+
         if (ngx_http_7digital_partner_parse(pool, json_array_get(list, i),
                                             i + 1, p, err, errlen)
             != NGX_OK)
@@ -194,7 +198,8 @@ ngx_http_7digital_partner_parse(ngx_pool_t *pool, json_t *obj, ngx_uint_t n,
                                             &p->secret, n, err, errlen)
            != NGX_OK
         || ngx_http_7digital_partner_apis(obj, n, &p->apis, err, errlen)
-           != NGX_OK)
+           != NGX_OK
+        || ngx_http_7digital_partner_limits(obj, p, err, errlen) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -280,6 +285,80 @@ ngx_http_7digital_partner_string(ngx_pool_t *pool, json_t *obj,
     dst->len = len;
 
     return NGX_OK;
+}
+
+
+/*
+ * "limits": {"catalogue": {"rate": "50r/s", "burst": 100}, "purchase": ...}
+ * by endpoint class; a class left out takes sevendigital_rate_limit's.
+ */
+
+static ngx_int_t
+ngx_http_7digital_partner_limits(json_t *obj, ngx_http_7digital_partner_t *p,
+    char *err, size_t errlen)
+{
+    json_t       *v, *limit, *rate, *burst;
+    ngx_str_t     value;
+    ngx_uint_t    c;
+    const char   *name;
+
+    static const char  *classes[] = { NULL, "catalogue", "user", "purchase" };
+
+    v = json_object_get(obj, "limits");
+
+    if (v == NULL) {
+        return NGX_OK;
+    }
+
+    if (!json_is_object(v)) {
+        goto invalid;
+    }
+
+    json_object_foreach(v, name, limit) {
+        for (c = 1; c < 4; c++) {
+            if (ngx_strcmp(name, classes[c]) == 0) {
+                break;
+            }
+        }
+
+        if (c == 4 || !json_is_object(limit)) {
+            goto invalid;
+        }
+
+        rate = json_object_get(limit, "rate");
+        burst = json_object_get(limit, "burst");
+
+        if (!json_is_string(rate)
+            || (burst && (!json_is_integer(burst)
+                          || json_integer_value(burst) < 0
+                          || json_integer_value(burst) > 1000000))
+            || json_object_size(limit) != (size_t) (burst ? 2 : 1))
+        {
+            goto invalid;
+        }
+
+        value.data = (u_char *) json_string_value(rate);
+        value.len = json_string_length(rate);
+
+        if (ngx_http_7digital_gcra_rate(&value, &p->limits[c].interval)
+            != NGX_OK)
+        {
+            goto invalid;
+        }
+
+        p->limits[c].burst = burst ? (uint64_t) json_integer_value(burst) : 0;
+    }
+
+    return NGX_OK;
+
+invalid:
+
+    ngx_snprintf((u_char *) err, errlen,
+                 "partner \"%V\": \"limits\" must map \"catalogue\", "
+                 "\"user\" or \"purchase\" to {\"rate\": \"50r/s\", "
+                 "\"burst\": 100} (a rate per s, m or h)%Z", &p->id);
+
+    return NGX_ERROR;
 }
 
 

@@ -67,11 +67,19 @@ typedef struct {
 } ngx_http_7digital_param_t;
 
 
+/* a GCRA limit: one request per interval (microseconds), and a burst */
+typedef struct {
+    uint64_t                        interval;    /* 0: not set */
+    uint64_t                        burst;
+} ngx_http_7digital_limit_t;
+
+
 typedef struct {
     ngx_str_t                       id;
     ngx_str_t                       key;
     ngx_str_t                       secret;
     ngx_uint_t                      apis;
+    ngx_http_7digital_limit_t       limits[4];   /* by endpoint class */
     unsigned                        enabled:1;
 } ngx_http_7digital_partner_t;
 

@@ -141,6 +141,21 @@ like($out, qr{invalid partners file "\Q$dir\E/missing\.json": .*cannot be opened
 like($out, qr/"sevendigital_partners" directive is duplicate/,
      'a second partners file is refused');
 
+($rc, $out) = partners_t(<<'JSON');
+{"partners": [{"id": "a", "key": "k1",
+               "limits": {"catalogue": {"rate": "50r/s", "burst": 100},
+                          "purchase": {"rate": "10r/m"}}}]}
+JSON
+is($rc, 0, 'limits per endpoint class load') or diag($out);
+
+for my $bad ('{"catalogue": {"rate": "50r/d"}}', '{"sales": {"rate": "1r/s"}}',
+             '{"user": {"rate": "1r/s", "burst": -1}}',
+             '{"user": {"rate": "1r/s", "brust": 2}}', '[]') {
+    ($rc, $out) = partners_t(qq({"partners": [{"id": "a", "key": "k1", "limits": $bad}]}));
+    like($out, qr/partner "a": "limits" must map "catalogue", "user" or "purchase"/,
+         "limits $bad refused");
+}
+
 sub in_location {
     my $loc = shift;
     return "sevendigital_partners $fx/partners.json;\n"
