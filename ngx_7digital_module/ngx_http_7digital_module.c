@@ -69,6 +69,8 @@ static char *ngx_http_7digital_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_7digital_enum_value(ngx_conf_enum_t *e,
     ngx_str_t *word, ngx_uint_t *value);
+static char *ngx_http_7digital_rate_limit(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_7digital_audit_stream(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_7digital_cache_valid(ngx_conf_t *cf,
@@ -226,6 +228,13 @@ static ngx_command_t  ngx_http_7digital_commands[] = {
     { ngx_string("sevendigital_audit_stream"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
       ngx_http_7digital_audit_stream,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("sevendigital_rate_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE23,
+      ngx_http_7digital_rate_limit,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -553,6 +562,7 @@ ngx_http_7digital_stages(ngx_http_request_t *r,
         /* the nonce, a sale's key, the cache entry: one round trip */
         if ((ctx->has_nonce
              && ngx_http_7digital_nonce_check(r, ctx) == NGX_ERROR)
+            || ngx_http_7digital_limit_check(r, lcf, ctx) == NGX_ERROR
             || ngx_http_7digital_cache_lookup(r, lcf, ctx) == NGX_ERROR)
         {
             ctx->stage = NGX_HTTP_7DIGITAL_STAGE_DONE;
@@ -574,6 +584,19 @@ ngx_http_7digital_stages(ngx_http_request_t *r,
         /* the nonce's verdict first: a refused request is never served */
         if (ctx->replay) {
             return ngx_http_7digital_replay(r, lcf, ctx);
+        }
+
+        /* over the partner's limit: refused, a hit included */
+        if (ctx->limit_denied) {
+            ctx->stage = NGX_HTTP_7DIGITAL_STAGE_DONE;
+            ctx->cache_entry = NULL;
+            ctx->cache_store = 0;
+
+            if (ngx_http_7digital_limit_refuse(r, ctx, &err) == NGX_ERROR) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            return ngx_http_7digital_refuse(r, lcf, ctx, &err);
         }
 
         if (ngx_http_7digital_idem_decide(r, ctx, &err) != NGX_OK) {
@@ -1304,6 +1327,10 @@ ngx_http_7digital_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_7digital_limit_init() != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     if (mcf->registry == NULL) {
         return NGX_CONF_OK;
     }
@@ -1387,6 +1414,7 @@ ngx_http_7digital_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_7digital_loc_conf_t *prev = parent;
     ngx_http_7digital_loc_conf_t *conf = child;
 
+    ngx_uint_t                      i;
     ngx_http_7digital_main_conf_t  *mcf;
 
     mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_7digital_module);
@@ -1425,6 +1453,12 @@ ngx_http_7digital_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (ngx_http_7digital_audit_merge(cf, prev, conf) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
+    }
+
+    for (i = 1; i < 4; i++) {
+        if (conf->limits[i].interval == 0) {
+            conf->limits[i] = prev->limits[i];
+        }
     }
 
     /* keys need a store: on wherever there is one, unless turned off */
@@ -1815,6 +1849,72 @@ ngx_http_7digital_redis_password(ngx_conf_t *cf, ngx_command_t *cmd,
         || ngx_http_7digital_read_secret(cf, &file, &mcf->redis.password)
            != NGX_OK)
     {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* sevendigital_rate_limit catalogue|user|purchase rate=50r/s [burst=n] */
+
+static char *
+ngx_http_7digital_rate_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_7digital_loc_conf_t *lcf = conf;
+
+    ngx_int_t    n;
+    ngx_str_t   *value, rate;
+    ngx_uint_t   i, class;
+
+    value = cf->args->elts;
+
+    if (ngx_http_7digital_enum_value(ngx_http_7digital_classes, &value[1],
+                                     &class)
+        != NGX_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid class \"%V\" in \"%V\", it must be "
+                           "\"catalogue\", \"user\" or \"purchase\"",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (lcf->limits[class].interval) {
+        return "is duplicate";
+    }
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "rate=", 5) == 0) {
+            rate.data = value[i].data + 5;
+            rate.len = value[i].len - 5;
+
+            if (ngx_http_7digital_gcra_rate(&rate,
+                                            &lcf->limits[class].interval)
+                == NGX_OK)
+            {
+                continue;
+            }
+
+        } else if (ngx_strncmp(value[i].data, "burst=", 6) == 0) {
+            n = ngx_atoi(value[i].data + 6, value[i].len - 6);
+
+            if (n != NGX_ERROR && n <= 1000000) {
+                lcf->limits[class].burst = n;
+                continue;
+            }
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\" in \"%V\"",
+                           &value[i], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (lcf->limits[class].interval == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" needs \"rate=\"", &cmd->name);
         return NGX_CONF_ERROR;
     }
 

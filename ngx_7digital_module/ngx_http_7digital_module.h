@@ -155,6 +155,7 @@ typedef struct {
     void                           *audit_pool;   /* ngx_thread_pool_t */
     ngx_str_t                       audit_stream;
     ngx_uint_t                      audit_stream_maxlen;
+    ngx_http_7digital_limit_t       limits[4];   /* by endpoint class */
     ngx_flag_t                      idempotency;
     time_t                          idempotency_ttl;
     ngx_flag_t                      cache;
@@ -204,6 +205,10 @@ typedef struct ngx_http_7digital_ctx_s {
     ngx_str_t                       idem_stored;
     ngx_str_t                       idem_claim;   /* "P\n<fp>\n<id>" */
     ngx_http_7digital_idem_e        idem;
+    ngx_http_7digital_limit_t      *limit;
+    ngx_str_t                       limit_key;
+    uint64_t                        limit_value;  /* left, or wait (us) */
+    uint64_t                        limit_reset;
     ngx_int_t                       idem_status;   /* of a kept answer */
     u_char                          idem_fp[2 * NGX_HTTP_7DIGITAL_DIGEST_LEN];
     ngx_str_t                       cache_key;
@@ -251,6 +256,8 @@ typedef struct ngx_http_7digital_ctx_s {
     unsigned                        idem_kept:1;
     unsigned                        idem_settled:1;
     unsigned                        idem_claim_sent:1;
+    unsigned                        limit_denied:1;
+    unsigned                        limit_eval:1;
 } ngx_http_7digital_ctx_t;
 
 
@@ -396,6 +403,13 @@ ngx_int_t ngx_http_7digital_idem_init_filters(ngx_conf_t *cf);
 void ngx_http_7digital_audit_refused(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx,
     ngx_uint_t status, ngx_str_t *reason);
+
+/* ngx_http_7digital_limit.c */
+ngx_int_t ngx_http_7digital_limit_init(void);
+ngx_int_t ngx_http_7digital_limit_check(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
+ngx_int_t ngx_http_7digital_limit_refuse(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_error_t *err);
 
 /* ngx_http_7digital_error.c */
 ngx_uint_t ngx_http_7digital_wants_json(ngx_http_request_t *r);
