@@ -286,6 +286,40 @@ static struct {
 };
 
 
+/* the endpoint classes by value, as directives and partners name them */
+
+ngx_str_t  ngx_http_7digital_class_names[] = {
+    ngx_string("auto"),
+    ngx_string("catalogue"),
+    ngx_string("user"),
+    ngx_string("purchase"),
+    ngx_null_string
+};
+
+
+/* a class by its name; NGX_HTTP_7DIGITAL_CLASS_AUTO for none */
+
+ngx_uint_t
+ngx_http_7digital_class(u_char *name, size_t len)
+{
+    ngx_uint_t  c;
+
+    for (c = NGX_HTTP_7DIGITAL_CLASS_CATALOGUE;
+         ngx_http_7digital_class_names[c].len;
+         c++)
+    {
+        if (ngx_http_7digital_class_names[c].len == len
+            && ngx_strncmp(ngx_http_7digital_class_names[c].data, name, len)
+               == 0)
+        {
+            return c;
+        }
+    }
+
+    return NGX_HTTP_7DIGITAL_CLASS_AUTO;
+}
+
+
 ngx_uint_t
 ngx_http_7digital_method_bit(ngx_str_t *name)
 {

@@ -33,6 +33,7 @@ typedef struct {
     char                      *message_7d;
     char                      *message_cd;
     unsigned                   oauth:1;
+    unsigned                   guess:1;
 } ngx_http_7digital_auth_text_t;
 
 
@@ -40,56 +41,57 @@ typedef struct {
 static ngx_http_7digital_auth_text_t  ngx_http_7digital_auth_texts[] = {
 
     { NGX_HTTP_7DIGITAL_AUTH_NONE, ngx_null_string,
-      NGX_HTTP_UNAUTHORIZED, 1001, "", "", 0 },
+      NGX_HTTP_UNAUTHORIZED, 1001, "", "", 0, 0 },
 
     { NGX_HTTP_7DIGITAL_AUTH_OK, ngx_string("OK"),
-      NGX_HTTP_UNAUTHORIZED, 1001, "", "", 0 },
+      NGX_HTTP_UNAUTHORIZED, 1001, "", "", 0, 0 },
 
     { NGX_HTTP_7DIGITAL_AUTH_MISSING, ngx_string("MISSING"),
       NGX_HTTP_UNAUTHORIZED, 1001,
-      "Missing required parameter oauth_consumer_key", "Required", 0 },
+      "Missing required parameter oauth_consumer_key", "Required", 0, 1 },
 
     { NGX_HTTP_7DIGITAL_AUTH_UNKNOWN, ngx_string("UNKNOWN"),
       NGX_HTTP_UNAUTHORIZED, 1002,
-      "Invalid consumer key", "Invalid access key id", 0 },
+      "Invalid consumer key", "Invalid access key id", 0, 1 },
 
     { NGX_HTTP_7DIGITAL_AUTH_DISABLED, ngx_string("DISABLED"),
       NGX_HTTP_UNAUTHORIZED, 7002,
-      "Consumer key is disabled", "Access key id is disabled", 0 },
+      "Consumer key is disabled", "Access key id is disabled", 0, 1 },
 
     { NGX_HTTP_7DIGITAL_AUTH_FORBIDDEN, ngx_string("FORBIDDEN"),
       NGX_HTTP_FORBIDDEN, 7002,
       "Consumer key may not use this API",
-      "Access key id may not use this API", 0 },
+      "Access key id may not use this API", 0, 0 },
 
     { NGX_HTTP_7DIGITAL_AUTH_CONFLICT, ngx_string("CONFLICT"),
       NGX_HTTP_UNAUTHORIZED, 1002,
-      "Conflicting values of oauth_consumer_key", "Conflicting values", 0 },
+      "Conflicting values of oauth_consumer_key", "Conflicting values",
+      0, 1 },
 
     { NGX_HTTP_7DIGITAL_AUTH_MALFORMED, ngx_string("MALFORMED"),
       NGX_HTTP_UNAUTHORIZED, 1002,
-      "Malformed Authorization header", "Malformed", 1 },
+      "Malformed Authorization header", "Malformed", 1, 1 },
 
     { NGX_HTTP_7DIGITAL_AUTH_UNSIGNED, ngx_string("UNSIGNED"),
       NGX_HTTP_UNAUTHORIZED, 1001,
-      "Signature required", "Required", 1 },
+      "Signature required", "Required", 1, 0 },
 
     { NGX_HTTP_7DIGITAL_AUTH_STALE, ngx_string("STALE"),
       NGX_HTTP_UNAUTHORIZED, 1003,
       "Timestamp outside the allowed window",
-      "validation.invalid.outofrange", 1 },
+      "validation.invalid.outofrange", 1, 0 },
 
     { NGX_HTTP_7DIGITAL_AUTH_BAD_SIGNATURE, ngx_string("BAD_SIGNATURE"),
       NGX_HTTP_UNAUTHORIZED, 1002,
-      "Invalid signature", "Invalid", 1 },
+      "Invalid signature", "Invalid", 1, 1 },
 
     { NGX_HTTP_7DIGITAL_AUTH_REPLAY, ngx_string("REPLAY"),
       NGX_HTTP_UNAUTHORIZED, 1002,
-      "Nonce already used", "Invalid", 1 },
+      "Nonce already used", "Invalid", 1, 0 },
 
     { NGX_HTTP_7DIGITAL_AUTH_UNAVAILABLE, ngx_string("UNAVAILABLE"),
       NGX_HTTP_SERVICE_UNAVAILABLE, 9001,
-      "The token store is unavailable, try again", "Unavailable", 0 }
+      "The token store is unavailable, try again", "Unavailable", 0, 0 }
 };
 
 
@@ -102,6 +104,13 @@ ngx_http_7digital_auth_text(ngx_http_7digital_auth_e auth)
 
     /* the table follows the enumeration: a mismatch is a build mistake */
     return (t->auth == auth) ? t : &ngx_http_7digital_auth_texts[0];
+}
+
+
+ngx_uint_t
+ngx_http_7digital_auth_guess(ngx_http_7digital_auth_e auth)
+{
+    return ngx_http_7digital_auth_text(auth)->guess;
 }
 
 

@@ -2,10 +2,13 @@
 /*
  * Copyright (C) ngx_7digital_module authors
  *
- * Per-partner rate limits, counted in Redis with GCRA so that every node
- * shares one budget, in the request's one batch (EVALSHA, the script
- * loaded again on NOSCRIPT).  WIP (#12): no shared-memory fallback yet;
- * when Redis cannot answer, the request goes on.
+ * Rate limits.  A partner's limit for an endpoint class is counted in
+ * Redis with GCRA, so that every node shares one budget, by a script
+ * called with EVALSHA in the request's one batch (and sent again on
+ * NOSCRIPT).  When Redis cannot answer, each node counts in shared memory
+ * its share of the limit (the limit divided by the number of nodes), so
+ * that the fleet stays near the budget; that is logged once per incident.
+ * Refused credentials are limited per client address on the node.
  */
 
 
@@ -17,13 +20,30 @@
 #include "ngx_http_7digital_module.h"
 
 
-static void ngx_http_7digital_limit_reply(ngx_http_request_t *r, void *data,
-    void *reply);
+#define NGX_HTTP_7DIGITAL_LIMIT_INCIDENT  0x01
+
+
 static ngx_int_t ngx_http_7digital_limit_send(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx, ngx_uint_t eval);
+static void ngx_http_7digital_limit_reply(ngx_http_request_t *r, void *data,
+    void *reply);
+static void ngx_http_7digital_limit_local(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, ngx_uint_t incident);
+static ngx_int_t ngx_http_7digital_limit_step(ngx_shm_zone_t *zone,
+    ngx_str_t *key, ngx_http_7digital_ctx_t *ctx);
+static void ngx_http_7digital_limit_incident(ngx_http_request_t *r,
+    ngx_http_7digital_main_conf_t *mcf, ngx_uint_t on);
+static ngx_int_t ngx_http_7digital_limit_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_7digital_limit_header(ngx_http_request_t *r,
+    char *name, u_char *value, size_t len);
 
 
 static u_char  ngx_http_7digital_limit_sha[2 * SHA_DIGEST_LENGTH];
+
+static ngx_str_t  ngx_http_7digital_limit_refused_policy =
+    ngx_string("refused");
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 
 
 ngx_int_t
@@ -50,62 +70,154 @@ ngx_http_7digital_limit_init(void)
 }
 
 
-/* the partner's own limit for the endpoint's class, else the location's */
-
-static ngx_http_7digital_limit_t *
-ngx_http_7digital_limit_of(ngx_http_7digital_loc_conf_t *lcf,
-    ngx_http_7digital_ctx_t *ctx)
+ngx_int_t
+ngx_http_7digital_limit_filter_init(void)
 {
-    ngx_uint_t  c;
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_7digital_limit_header_filter;
 
-    c = ctx->route.class;
-
-    if (c < 1 || c > 3) {
-        return NULL;
-    }
-
-    if (ctx->partner->limits[c].interval) {
-        return &ctx->partner->limits[c];
-    }
-
-    return lcf->limits[c].interval ? &lcf->limits[c] : NULL;
+    return NGX_OK;
 }
 
 
-/* NGX_OK: in the batch or nothing to count; NGX_ERROR */
+/* sevendigital_rate_limit_zone name:size [nodes=number] */
+
+char *
+ngx_http_7digital_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_7digital_main_conf_t *mcf = conf;
+
+    u_char     *p;
+    ssize_t     size;
+    ngx_int_t   n;
+    ngx_str_t  *value, name, s;
+
+    if (mcf->limit_zone) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    p = (u_char *) ngx_strchr(value[1].data, ':');
+
+    if (p == NULL || p == value[1].data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone \"%V\" in \"%V\", write it as "
+                           "name:size", &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    name.data = value[1].data;
+    name.len = p - name.data;
+
+    s.data = p + 1;
+    s.len = value[1].data + value[1].len - s.data;
+
+    size = ngx_parse_size(&s);
+
+    if (size < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" in \"%V\" is too small, at least "
+                           "%uz bytes are needed", &value[1], &cmd->name,
+                           8 * ngx_pagesize);
+        return NGX_CONF_ERROR;
+    }
+
+    if (cf->args->nelts == 3) {
+        n = NGX_ERROR;
+
+        if (ngx_strncmp(value[2].data, "nodes=", 6) == 0) {
+            n = ngx_atoi(value[2].data + 6, value[2].len - 6);
+        }
+
+        if (n < 1 || n > 1000) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" in \"%V\", it must "
+                               "be \"nodes=\" and a number from 1 to 1000",
+                               &value[2], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        mcf->limit_nodes = n;
+    }
+
+    mcf->limit_zone = ngx_http_7digital_shtable_add(cf, &name, size);
+
+    return mcf->limit_zone ? NGX_CONF_OK : NGX_CONF_ERROR;
+}
+
+
+/* without sevendigital_rate_limit_zone: 1 MB for one node */
+
+char *
+ngx_http_7digital_limit_default_zone(ngx_conf_t *cf,
+    ngx_http_7digital_main_conf_t *mcf)
+{
+    ngx_str_t  name;
+
+    ngx_conf_init_uint_value(mcf->limit_nodes, 1);
+
+    if (mcf->limit_zone) {
+        return NGX_CONF_OK;
+    }
+
+    ngx_str_set(&name, "sevendigital_rate_limit");
+
+    mcf->limit_zone = ngx_http_7digital_shtable_add(cf, &name, 1024 * 1024);
+
+    return mcf->limit_zone ? NGX_CONF_OK : NGX_CONF_ERROR;
+}
+
+
+/* NGX_OK: counted, in the batch, or nothing to count; NGX_ERROR */
 
 ngx_int_t
 ngx_http_7digital_limit_check(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx)
 {
     u_char                     *p;
-    ngx_str_t                   key;
+    ngx_uint_t                  c;
+    ngx_str_t                  *policy;
     ngx_http_7digital_limit_t  *limit;
 
-    static ngx_str_t  classes[] = {
-        ngx_null_string, ngx_string("catalogue"), ngx_string("user"),
-        ngx_string("purchase")
-    };
+    c = ctx->route.class;
 
-    limit = ngx_http_7digital_limit_of(lcf, ctx);
-
-    if (limit == NULL || !ngx_http_7digital_redis_configured()) {
+    if (ctx->partner == NULL || c < NGX_HTTP_7DIGITAL_CLASS_CATALOGUE
+        || c > NGX_HTTP_7DIGITAL_CLASS_PURCHASE)
+    {
         return NGX_OK;
     }
 
-    ctx->limit = limit;
+    /* the partner's own limit for the class, else the location's */
+    limit = ctx->partner->limits[c].interval ? &ctx->partner->limits[c]
+                                             : &lcf->limits[c];
 
-    key.len = sizeof("sevendigital:rl::") - 1
-              + classes[ctx->route.class].len + ctx->partner->id.len;
-    key.data = ngx_pnalloc(r->pool, key.len);
-    if (key.data == NULL) {
+    if (limit->interval == 0) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "sevendigital: no rate limit");
+        return NGX_OK;
+    }
+
+    policy = &ngx_http_7digital_class_names[c];
+
+    ctx->limit = *limit;
+    ctx->limit_policy = *policy;
+
+    ctx->limit_key.len = sizeof("sevendigital:rl::") - 1 + policy->len
+                         + ctx->partner->id.len;
+    ctx->limit_key.data = ngx_pnalloc(r->pool, ctx->limit_key.len);
+    if (ctx->limit_key.data == NULL) {
         return NGX_ERROR;
     }
 
-    p = ngx_sprintf(key.data, "sevendigital:rl:%V:%V",
-                    &classes[ctx->route.class], &ctx->partner->id);
-    key.len = p - key.data;
-    ctx->limit_key = key;
+    p = ngx_sprintf(ctx->limit_key.data, "sevendigital:rl:%V:%V", policy,
+                    &ctx->partner->id);
+    ctx->limit_key.len = p - ctx->limit_key.data;
+
+    if (!ngx_http_7digital_redis_configured()) {
+        ngx_http_7digital_limit_local(r, ctx, 0);
+        return NGX_OK;
+    }
 
     return ngx_http_7digital_limit_send(r, ctx, 0);
 }
@@ -114,20 +226,18 @@ ngx_http_7digital_limit_check(ngx_http_request_t *r,
 /*
  * EVALSHA; after a NOSCRIPT (a Redis restarted, or flushed), the script
  * itself with EVAL, in the same wait: the request is counted, and Redis
- * has the script again for the next ones.
+ * has the script again for the next ones.  Redis not waited for: the
+ * node's share decides now.
  */
 
 static ngx_int_t
 ngx_http_7digital_limit_send(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx, ngx_uint_t eval)
 {
-    ngx_int_t                   rc;
-    const char                 *argv[6];
-    size_t                      argvlen[6];
-    ngx_http_7digital_limit_t  *limit;
-    u_char                      t[NGX_INT64_LEN], b[NGX_INT64_LEN];
-
-    limit = ctx->limit;
+    ngx_int_t    rc;
+    const char  *argv[6];
+    size_t       argvlen[6];
+    u_char       t[NGX_INT64_LEN], b[NGX_INT64_LEN];
 
     if (eval) {
         argv[0] = "EVAL";
@@ -147,15 +257,20 @@ ngx_http_7digital_limit_send(ngx_http_request_t *r,
     argv[3] = (const char *) ctx->limit_key.data;
     argvlen[3] = ctx->limit_key.len;
     argv[4] = (const char *) t;
-    argvlen[4] = ngx_sprintf(t, "%uL", limit->interval) - t;
+    argvlen[4] = ngx_sprintf(t, "%uL", ctx->limit.interval) - t;
     argv[5] = (const char *) b;
-    argvlen[5] = ngx_sprintf(b, "%uL", limit->burst) - b;
+    argvlen[5] = ngx_sprintf(b, "%uL", ctx->limit.burst) - b;
 
     rc = ngx_http_7digital_batch_add(r, &ctx->batch,
                                      ngx_http_7digital_limit_reply, ctx, 6,
                                      argv, argvlen);
 
-    return rc == NGX_ERROR ? NGX_ERROR : NGX_OK;
+    if (rc == NGX_DECLINED) {
+        ngx_http_7digital_limit_local(r, ctx, 1);
+        return NGX_OK;
+    }
+
+    return rc;
 }
 
 
@@ -164,7 +279,8 @@ ngx_http_7digital_limit_reply(ngx_http_request_t *r, void *data, void *reply)
 {
     ngx_http_7digital_ctx_t *ctx = data;
 
-    redisReply  *rep = reply;
+    redisReply                     *rep = reply;
+    ngx_http_7digital_main_conf_t  *mcf;
 
     if (rep && rep->type == REDIS_REPLY_ERROR && !ctx->limit_eval
         && ngx_strncmp(rep->str, "NOSCRIPT", 8) == 0)
@@ -173,63 +289,351 @@ ngx_http_7digital_limit_reply(ngx_http_request_t *r, void *data, void *reply)
                        "sevendigital: rate limit script sent again");
 
         ctx->limit_eval = 1;
-        (void) ngx_http_7digital_limit_send(r, ctx, 1);
+
+        if (ngx_http_7digital_limit_send(r, ctx, 1) == NGX_ERROR) {
+            ngx_http_7digital_limit_local(r, ctx, 1);
+        }
+
         return;
     }
 
     if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != 3
-        || rep->element[0]->type != REDIS_REPLY_INTEGER)
+        || rep->element[0]->type != REDIS_REPLY_INTEGER
+        || rep->element[1]->type != REDIS_REPLY_INTEGER
+        || rep->element[2]->type != REDIS_REPLY_INTEGER)
     {
+        if (rep && rep->type == REDIS_REPLY_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "sevendigital: redis refused the rate limit "
+                          "script: %s", rep->str);
+        }
+
+        ngx_http_7digital_limit_local(r, ctx, 1);
         return;
     }
 
+    ctx->limit_counted = 1;
     ctx->limit_denied = (rep->element[0]->integer == 0);
     ctx->limit_value = (uint64_t) rep->element[1]->integer;
     ctx->limit_reset = (uint64_t) rep->element[2]->integer;
 
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "sevendigital: rate limit %s, %uL",
-                   ctx->limit_denied ? "reached" : "kept", ctx->limit_value);
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "sevendigital: rate limit \"%V\" %s in redis, %uL",
+                   &ctx->limit_key, ctx->limit_denied ? "reached" : "kept",
+                   ctx->limit_value);
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_7digital_module);
+
+    ngx_http_7digital_limit_incident(r, mcf, 0);
 }
 
 
 /*
- * Over the limit: 429 in the API's own format, with Retry-After and the
- * IETF httpapi RateLimit fields (draft 10).
+ * This node's share: one request per "nodes" intervals and the burst
+ * divided among the nodes, so that the fleet stays near the budget while
+ * Redis cannot count it.
+ */
+
+static void
+ngx_http_7digital_limit_local(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, ngx_uint_t incident)
+{
+    ngx_http_7digital_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_7digital_module);
+
+    ctx->limit.interval *= mcf->limit_nodes;
+    ctx->limit.burst /= mcf->limit_nodes;
+    ctx->limit_local = 1;
+
+    if (ngx_http_7digital_limit_step(mcf->limit_zone, &ctx->limit_key, ctx)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "sevendigital: rate limit zone is full, request not "
+                      "counted, consider a larger "
+                      "\"sevendigital_rate_limit_zone\"");
+    }
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "sevendigital: rate limit \"%V\" %s on this node "
+                   "(1/%ui), %uL", &ctx->limit_key,
+                   ctx->limit_denied ? "reached" : "kept", mcf->limit_nodes,
+                   ctx->limit_value);
+
+    if (incident) {
+        ngx_http_7digital_limit_incident(r, mcf, 1);
+    }
+}
+
+
+/* one GCRA step on the node's own counter of "key" */
+
+static ngx_int_t
+ngx_http_7digital_limit_step(ngx_shm_zone_t *zone, ngx_str_t *key,
+    ngx_http_7digital_ctx_t *ctx)
+{
+    uint64_t   now, wait, left, *tat;
+    ngx_int_t  rc;
+
+    now = ngx_http_7digital_shtable_now();
+
+    ngx_http_7digital_shtable_lock(zone);
+
+    tat = ngx_http_7digital_shtable_get(zone, key, now);
+
+    if (tat == NULL) {
+        ngx_http_7digital_shtable_unlock(zone);
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_7digital_gcra_step(tat, now, ctx->limit.interval,
+                                     ctx->limit.burst, &left, &wait,
+                                     &ctx->limit_reset);
+
+    ngx_http_7digital_shtable_unlock(zone);
+
+    ctx->limit_counted = 1;
+    ctx->limit_denied = (rc == NGX_DECLINED);
+    ctx->limit_value = ctx->limit_denied ? wait : left;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Redis stopped (on) or started again (off) counting the limits: said
+ * once per incident by whichever worker of the node sees it first.
+ */
+
+static void
+ngx_http_7digital_limit_incident(ngx_http_request_t *r,
+    ngx_http_7digital_main_conf_t *mcf, ngx_uint_t on)
+{
+    ngx_uint_t  *flags, was;
+
+    flags = ngx_http_7digital_shtable_flags(mcf->limit_zone);
+
+    /* the usual case, without the lock */
+    if (((*flags & NGX_HTTP_7DIGITAL_LIMIT_INCIDENT) != 0) == on) {
+        return;
+    }
+
+    ngx_http_7digital_shtable_lock(mcf->limit_zone);
+
+    was = *flags & NGX_HTTP_7DIGITAL_LIMIT_INCIDENT;
+
+    if (on) {
+        *flags |= NGX_HTTP_7DIGITAL_LIMIT_INCIDENT;
+
+    } else {
+        *flags &= ~NGX_HTTP_7DIGITAL_LIMIT_INCIDENT;
+    }
+
+    ngx_http_7digital_shtable_unlock(mcf->limit_zone);
+
+    if ((was != 0) == on) {
+        return;
+    }
+
+    if (on) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "sevendigital: redis cannot count rate limits, this "
+                      "node allows 1/%ui of each limit until it can",
+                      mcf->limit_nodes);
+
+    } else {
+        ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                      "sevendigital: rate limits counted in redis again");
+    }
+}
+
+
+/*
+ * A request refused for its credentials counts against its client address
+ * on this node; past the allowance, the refusal becomes a 429, so that
+ * guessing keys is slow.  Valid credentials from the same address are
+ * never counted.
+ */
+
+ngx_int_t
+ngx_http_7digital_limit_refused(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx,
+    ngx_http_7digital_error_t *err)
+{
+    u_char                         *p;
+    ngx_str_t                       key, *addr;
+    ngx_http_7digital_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_7digital_module);
+
+    /* a user's token that failed is the partner's business, not a guess */
+    if (lcf->limit_refused.interval == 0 || mcf->limit_zone == NULL
+        || !ngx_http_7digital_auth_guess(ctx->auth) || ctx->token.len)
+    {
+        return NGX_OK;
+    }
+
+    addr = &r->connection->addr_text;
+
+    key.data = ngx_pnalloc(r->pool, sizeof("a:") - 1 + addr->len);
+    if (key.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(key.data, "a:", 2);
+    p = ngx_cpymem(p, addr->data, addr->len);
+    key.len = p - key.data;
+
+    ctx->limit = lcf->limit_refused;
+
+    if (ngx_http_7digital_limit_step(mcf->limit_zone, &key, ctx) != NGX_OK) {
+        return NGX_OK;
+    }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "sevendigital: refused credentials from %V, limit %s, "
+                   "%uL", addr, ctx->limit_denied ? "reached" : "kept",
+                   ctx->limit_value);
+
+    if (!ctx->limit_denied) {
+        /* the refusal itself carries no RateLimit fields */
+        ctx->limit_counted = 0;
+        return NGX_OK;
+    }
+
+    ctx->limit_policy = ngx_http_7digital_limit_refused_policy;
+
+    ngx_memzero(err, sizeof(ngx_http_7digital_error_t));
+
+    return ngx_http_7digital_limit_refuse(r, ctx, err);
+}
+
+
+/*
+ * Over the limit: 429 in the API's own format, with Retry-After; the
+ * RateLimit fields are added by the header filter.
  */
 
 ngx_int_t
 ngx_http_7digital_limit_refuse(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_error_t *err)
 {
-    u_char           *p;
-    time_t            wait;
-    ngx_table_elt_t  *h;
+    u_char  *p;
+    time_t   wait;
 
     wait = (time_t) ((ctx->limit_value + 999999) / 1000000);
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
 
     p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    h->hash = 1;
-    ngx_str_set(&h->key, "Retry-After");
-    h->value.data = p;
-    h->value.len = ngx_sprintf(p, "%T", wait ? wait : 1) - p;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
+    if (ngx_http_7digital_limit_header(r, "Retry-After", p,
+                                       ngx_sprintf(p, "%T", wait ? wait : 1)
+                                       - p)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     err->status = NGX_HTTP_TOO_MANY_REQUESTS;
     err->code = 7001;
     ngx_str_set(&err->parameter, "rate");
     ngx_str_set(&err->message, "Rate limit exceeded, retry later");
 
-    return NGX_DECLINED;
+    return NGX_OK;
+}
+
+
+/*
+ * The IETF httpapi RateLimit fields (draft 10), on refusals and, with
+ * "sevendigital_rate_limit_headers always", on every answer that was
+ * counted.  The GCRA limit is told as its whole burst over the time it
+ * takes to earn it back: q = burst + 1 requests in w seconds.
+ */
+
+static ngx_int_t
+ngx_http_7digital_limit_header_filter(ngx_http_request_t *r)
+{
+    u_char                        *p;
+    uint64_t                       w, left;
+    ngx_http_7digital_ctx_t       *ctx;
+    ngx_http_7digital_loc_conf_t  *lcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
+
+    if (ctx == NULL || !ctx->limit_counted || r != r->main) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_7digital_module);
+
+    if (lcf->limit_headers == NGX_HTTP_7DIGITAL_LIMIT_HEADERS_OFF
+        || (lcf->limit_headers == NGX_HTTP_7DIGITAL_LIMIT_HEADERS_DENIED
+            && !ctx->limit_denied))
+    {
+        return ngx_http_next_header_filter(r);
+    }
+
+    /* once, whatever answer follows (an error_page, a refusal) */
+    ctx->limit_counted = 0;
+
+    p = ngx_pnalloc(r->pool, 2 * (ctx->limit_policy.len
+                                  + sizeof("\"\";q=;w=") + NGX_INT64_LEN * 2));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    w = ((ctx->limit.burst + 1) * ctx->limit.interval + 999999) / 1000000;
+    left = ctx->limit_denied ? 0 : ctx->limit_value;
+
+    if (ngx_http_7digital_limit_header(r, "RateLimit-Policy", p,
+                             ngx_sprintf(p, "\"%V\";q=%uL;w=%uL",
+                                         &ctx->limit_policy,
+                                         ctx->limit.burst + 1, w ? w : 1)
+                             - p)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    p += ctx->limit_policy.len + sizeof("\"\";q=;w=") + NGX_INT64_LEN * 2;
+
+    if (ngx_http_7digital_limit_header(r, "RateLimit", p,
+                             ngx_sprintf(p, "\"%V\";r=%uL;t=%uL",
+                                         &ctx->limit_policy, left,
+                                         (ctx->limit_reset + 999999)
+                                         / 1000000)
+                             - p)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+static ngx_int_t
+ngx_http_7digital_limit_header(ngx_http_request_t *r, char *name,
+    u_char *value, size_t len)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+    h->value.data = value;
+    h->value.len = len;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    return NGX_OK;
 }

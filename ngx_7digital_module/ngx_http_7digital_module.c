@@ -102,10 +102,10 @@ static ngx_conf_enum_t  ngx_http_7digital_tokens[] = {
 };
 
 
-static ngx_conf_enum_t  ngx_http_7digital_classes[] = {
-    { ngx_string("catalogue"), NGX_HTTP_7DIGITAL_CLASS_CATALOGUE },
-    { ngx_string("user"), NGX_HTTP_7DIGITAL_CLASS_USER },
-    { ngx_string("purchase"), NGX_HTTP_7DIGITAL_CLASS_PURCHASE },
+static ngx_conf_enum_t  ngx_http_7digital_limit_headers[] = {
+    { ngx_string("off"), NGX_HTTP_7DIGITAL_LIMIT_HEADERS_OFF },
+    { ngx_string("denied"), NGX_HTTP_7DIGITAL_LIMIT_HEADERS_DENIED },
+    { ngx_string("always"), NGX_HTTP_7DIGITAL_LIMIT_HEADERS_ALWAYS },
     { ngx_null_string, 0 }
 };
 
@@ -236,6 +236,27 @@ static ngx_command_t  ngx_http_7digital_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE23,
       ngx_http_7digital_rate_limit,
       NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("sevendigital_rate_limit_refused"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_7digital_rate_limit,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("sevendigital_rate_limit_headers"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_7digital_loc_conf_t, limit_headers),
+      &ngx_http_7digital_limit_headers },
+
+    { ngx_string("sevendigital_rate_limit_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_7digital_limit_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
 
@@ -537,6 +558,14 @@ ngx_http_7digital_stages(ngx_http_request_t *r,
 
         if (rc == NGX_DECLINED) {
             ctx->stage = NGX_HTTP_7DIGITAL_STAGE_DONE;
+
+            /* too many refusals from one address: slowed down */
+            if (ngx_http_7digital_limit_refused(r, lcf, ctx, &err)
+                == NGX_ERROR)
+            {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
             return ngx_http_7digital_refuse(r, lcf, ctx, &err);
         }
 
@@ -1299,12 +1328,14 @@ ngx_http_7digital_create_main_conf(ngx_conf_t *cf)
      *     mcf->redis.password = { 0, NULL };
      *     mcf->redis.configured = 0;
      *     mcf->nonce_zone = NULL;
+     *     mcf->limit_zone = NULL;
      */
 
     mcf->redis.db = NGX_CONF_UNSET;
     mcf->redis.timeout = NGX_CONF_UNSET_MSEC;
     mcf->redis.connect_timeout = NGX_CONF_UNSET_MSEC;
     mcf->nonce_cache_size = NGX_CONF_UNSET_SIZE;
+    mcf->limit_nodes = NGX_CONF_UNSET_UINT;
 
     return mcf;
 }
@@ -1333,6 +1364,10 @@ ngx_http_7digital_init_main_conf(ngx_conf_t *cf, void *conf)
 
     if (mcf->registry == NULL) {
         return NGX_CONF_OK;
+    }
+
+    if (ngx_http_7digital_limit_default_zone(cf, mcf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
     }
 
     return ngx_http_7digital_nonce_zone(cf, mcf);
@@ -1395,6 +1430,8 @@ ngx_http_7digital_create_loc_conf(ngx_conf_t *cf)
     conf->audit_personal_data = NGX_CONF_UNSET;
     conf->audit_sync = NGX_CONF_UNSET;
     conf->audit_stream_maxlen = NGX_CONF_UNSET_UINT;
+    conf->limit_refused.interval = NGX_HTTP_7DIGITAL_LIMIT_UNSET;
+    conf->limit_headers = NGX_CONF_UNSET_UINT;
     conf->idempotency = NGX_CONF_UNSET;
     conf->idempotency_ttl = NGX_CONF_UNSET;
     conf->cache = NGX_CONF_UNSET;
@@ -1460,6 +1497,19 @@ ngx_http_7digital_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
             conf->limits[i] = prev->limits[i];
         }
     }
+
+    /* a key-guesser is slowed after a few tries unless told otherwise */
+    if (conf->limit_refused.interval == NGX_HTTP_7DIGITAL_LIMIT_UNSET) {
+        conf->limit_refused = prev->limit_refused;
+
+        if (conf->limit_refused.interval == NGX_HTTP_7DIGITAL_LIMIT_UNSET) {
+            conf->limit_refused.interval = 1000000;
+            conf->limit_refused.burst = 10;
+        }
+    }
+
+    ngx_conf_merge_uint_value(conf->limit_headers, prev->limit_headers,
+                              NGX_HTTP_7DIGITAL_LIMIT_HEADERS_DENIED);
 
     /* keys need a store: on wherever there is one, unless turned off */
     ngx_conf_merge_value(conf->idempotency, prev->idempotency,
@@ -1619,6 +1669,7 @@ ngx_http_7digital_init(ngx_conf_t *cf)
 
     /* the audit filter captures a sale's answer before the key keeps it */
     if (ngx_http_7digital_token_init_filters(cf) != NGX_OK
+        || ngx_http_7digital_limit_filter_init() != NGX_OK
         || ngx_http_7digital_idem_init_filters(cf) != NGX_OK
         || ngx_http_7digital_audit_init(cf) != NGX_OK)
     {
@@ -1856,42 +1907,65 @@ ngx_http_7digital_redis_password(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
-/* sevendigital_rate_limit catalogue|user|purchase rate=50r/s [burst=n] */
+/*
+ * sevendigital_rate_limit catalogue|user|purchase rate=50r/s [burst=n]
+ * sevendigital_rate_limit_refused rate=1r/s [burst=n] | off
+ */
 
 static char *
 ngx_http_7digital_rate_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_7digital_loc_conf_t *lcf = conf;
 
-    ngx_int_t    n;
-    ngx_str_t   *value, rate;
-    ngx_uint_t   i, class;
+    ngx_int_t                   n;
+    ngx_str_t                  *value, rate;
+    ngx_uint_t                  i, class;
+    ngx_http_7digital_limit_t  *limit;
 
     value = cf->args->elts;
 
-    if (ngx_http_7digital_enum_value(ngx_http_7digital_classes, &value[1],
-                                     &class)
-        != NGX_OK)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid class \"%V\" in \"%V\", it must be "
-                           "\"catalogue\", \"user\" or \"purchase\"",
-                           &value[1], &cmd->name);
-        return NGX_CONF_ERROR;
+    if (cmd->name.len == sizeof("sevendigital_rate_limit") - 1) {
+        class = ngx_http_7digital_class(value[1].data, value[1].len);
+
+        if (class == NGX_HTTP_7DIGITAL_CLASS_AUTO) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid class \"%V\" in \"%V\", it must be "
+                               "\"catalogue\", \"user\" or \"purchase\"",
+                               &value[1], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        limit = &lcf->limits[class];
+        i = 2;
+
+        if (limit->interval) {
+            return "is duplicate";
+        }
+
+    } else {
+        limit = &lcf->limit_refused;
+        i = 1;
+
+        if (limit->interval != NGX_HTTP_7DIGITAL_LIMIT_UNSET) {
+            return "is duplicate";
+        }
+
+        limit->interval = 0;
+
+        if (cf->args->nelts == 2
+            && ngx_strcmp(value[1].data, "off") == 0)
+        {
+            return NGX_CONF_OK;
+        }
     }
 
-    if (lcf->limits[class].interval) {
-        return "is duplicate";
-    }
-
-    for (i = 2; i < cf->args->nelts; i++) {
+    for ( /* void */ ; i < cf->args->nelts; i++) {
 
         if (ngx_strncmp(value[i].data, "rate=", 5) == 0) {
             rate.data = value[i].data + 5;
             rate.len = value[i].len - 5;
 
-            if (ngx_http_7digital_gcra_rate(&rate,
-                                            &lcf->limits[class].interval)
+            if (ngx_http_7digital_gcra_rate(&rate, &limit->interval)
                 == NGX_OK)
             {
                 continue;
@@ -1901,7 +1975,7 @@ ngx_http_7digital_rate_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             n = ngx_atoi(value[i].data + 6, value[i].len - 6);
 
             if (n != NGX_ERROR && n <= 1000000) {
-                lcf->limits[class].burst = n;
+                limit->burst = n;
                 continue;
             }
         }
@@ -1912,7 +1986,7 @@ ngx_http_7digital_rate_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (lcf->limits[class].interval == 0) {
+    if (limit->interval == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"%V\" needs \"rate=\"", &cmd->name);
         return NGX_CONF_ERROR;
@@ -2026,10 +2100,9 @@ ngx_http_7digital_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_7digital_enum_value(ngx_http_7digital_classes, &value[2],
-                                     &o->class)
-        != NGX_OK)
-    {
+    o->class = ngx_http_7digital_class(value[2].data, value[2].len);
+
+    if (o->class == NGX_HTTP_7DIGITAL_CLASS_AUTO) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid class \"%V\" in \"%V\", it must be "
                            "\"catalogue\", \"user\" or \"purchase\"",

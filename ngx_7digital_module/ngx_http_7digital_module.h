@@ -35,6 +35,15 @@ typedef enum {
 } ngx_http_7digital_auth_e;
 
 
+/* sevendigital_rate_limit_refused not set */
+#define NGX_HTTP_7DIGITAL_LIMIT_UNSET  ((uint64_t) -1)
+
+/* sevendigital_rate_limit_headers */
+#define NGX_HTTP_7DIGITAL_LIMIT_HEADERS_OFF     0
+#define NGX_HTTP_7DIGITAL_LIMIT_HEADERS_DENIED  1
+#define NGX_HTTP_7DIGITAL_LIMIT_HEADERS_ALWAYS  2
+
+
 #define NGX_HTTP_7DIGITAL_IN_HEADER     0
 #define NGX_HTTP_7DIGITAL_IN_QUERY      1
 
@@ -123,6 +132,8 @@ typedef struct {
     ngx_http_7digital_redis_conf_t  redis;
     ngx_shm_zone_t                 *nonce_zone;
     size_t                          nonce_cache_size;
+    ngx_shm_zone_t                 *limit_zone;
+    ngx_uint_t                      limit_nodes;
     ngx_int_t                       request_id;   /* variable index */
 } ngx_http_7digital_main_conf_t;
 
@@ -156,6 +167,8 @@ typedef struct {
     ngx_str_t                       audit_stream;
     ngx_uint_t                      audit_stream_maxlen;
     ngx_http_7digital_limit_t       limits[4];   /* by endpoint class */
+    ngx_http_7digital_limit_t       limit_refused;   /* per address */
+    ngx_uint_t                      limit_headers;
     ngx_flag_t                      idempotency;
     time_t                          idempotency_ttl;
     ngx_flag_t                      cache;
@@ -205,8 +218,9 @@ typedef struct ngx_http_7digital_ctx_s {
     ngx_str_t                       idem_stored;
     ngx_str_t                       idem_claim;   /* "P\n<fp>\n<id>" */
     ngx_http_7digital_idem_e        idem;
-    ngx_http_7digital_limit_t      *limit;
+    ngx_http_7digital_limit_t       limit;     /* the one applied */
     ngx_str_t                       limit_key;
+    ngx_str_t                       limit_policy;
     uint64_t                        limit_value;  /* left, or wait (us) */
     uint64_t                        limit_reset;
     ngx_int_t                       idem_status;   /* of a kept answer */
@@ -256,7 +270,9 @@ typedef struct ngx_http_7digital_ctx_s {
     unsigned                        idem_kept:1;
     unsigned                        idem_settled:1;
     unsigned                        idem_claim_sent:1;
+    unsigned                        limit_counted:1;
     unsigned                        limit_denied:1;
+    unsigned                        limit_local:1;
     unsigned                        limit_eval:1;
 } ngx_http_7digital_ctx_t;
 
@@ -342,13 +358,21 @@ ngx_uint_t ngx_http_7digital_redis_exiting(void);
 void ngx_http_7digital_redis_keep(void *reply);
 void ngx_http_7digital_redis_release(void *reply);
 
+/* ngx_http_7digital_shtable.c */
+ngx_shm_zone_t *ngx_http_7digital_shtable_add(ngx_conf_t *cf, ngx_str_t *name,
+    size_t size);
+void ngx_http_7digital_shtable_lock(ngx_shm_zone_t *zone);
+void ngx_http_7digital_shtable_unlock(ngx_shm_zone_t *zone);
+uint64_t *ngx_http_7digital_shtable_get(ngx_shm_zone_t *zone, ngx_str_t *key,
+    uint64_t now);
+ngx_uint_t *ngx_http_7digital_shtable_flags(ngx_shm_zone_t *zone);
+uint64_t ngx_http_7digital_shtable_now(void);
+
 /* ngx_http_7digital_nonce.c */
 ngx_int_t ngx_http_7digital_nonce_check(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx);
 char *ngx_http_7digital_nonce_zone(ngx_conf_t *cf,
     ngx_http_7digital_main_conf_t *mcf);
-ngx_int_t ngx_http_7digital_nonce_local(ngx_shm_zone_t *zone, ngx_str_t *key,
-    time_t expires);
 
 /* ngx_http_7digital_token.c */
 ngx_int_t ngx_http_7digital_token_init_filters(ngx_conf_t *cf);
@@ -406,8 +430,16 @@ void ngx_http_7digital_audit_refused(ngx_http_request_t *r,
 
 /* ngx_http_7digital_limit.c */
 ngx_int_t ngx_http_7digital_limit_init(void);
+ngx_int_t ngx_http_7digital_limit_filter_init(void);
+char *ngx_http_7digital_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_7digital_limit_default_zone(ngx_conf_t *cf,
+    ngx_http_7digital_main_conf_t *mcf);
 ngx_int_t ngx_http_7digital_limit_check(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
+ngx_int_t ngx_http_7digital_limit_refused(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx,
+    ngx_http_7digital_error_t *err);
 ngx_int_t ngx_http_7digital_limit_refuse(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_error_t *err);
 
@@ -416,6 +448,7 @@ ngx_uint_t ngx_http_7digital_wants_json(ngx_http_request_t *r);
 ngx_int_t ngx_http_7digital_send_error(ngx_http_request_t *r,
     ngx_uint_t api, ngx_http_7digital_error_t *err);
 ngx_str_t *ngx_http_7digital_auth_name(ngx_http_7digital_auth_e auth);
+ngx_uint_t ngx_http_7digital_auth_guess(ngx_http_7digital_auth_e auth);
 void ngx_http_7digital_auth_error(ngx_uint_t api,
     ngx_http_7digital_auth_e auth, ngx_str_t *param,
     ngx_http_7digital_error_t *err);

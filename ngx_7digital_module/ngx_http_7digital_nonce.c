@@ -15,55 +15,19 @@
 #include "ngx_http_7digital_module.h"
 
 
-/* entries expired in one pass, as limit_req does */
-#define NGX_HTTP_7DIGITAL_NONCE_EXPIRE  4
-
-
-typedef struct {
-    u_char                      color;
-    u_char                      len;
-    ngx_queue_t                 queue;
-    time_t                      expires;
-    u_char                      data[1];
-} ngx_http_7digital_nonce_node_t;
-
-
-typedef struct {
-    ngx_rbtree_t                rbtree;
-    ngx_rbtree_node_t           sentinel;
-    ngx_queue_t                 queue;       /* oldest first */
-} ngx_http_7digital_nonce_sh_t;
-
-
-typedef struct {
-    ngx_http_7digital_nonce_sh_t  *sh;
-    ngx_slab_pool_t               *shpool;
-} ngx_http_7digital_nonce_ctx_t;
-
-
+static ngx_int_t ngx_http_7digital_nonce_local(ngx_shm_zone_t *zone,
+    ngx_str_t *key, time_t expires);
 static void ngx_http_7digital_nonce_reply(ngx_http_request_t *r, void *data,
     void *reply);
-static ngx_int_t ngx_http_7digital_nonce_init_zone(ngx_shm_zone_t *zone,
-    void *data);
-static void ngx_http_7digital_nonce_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
-static void ngx_http_7digital_nonce_expire(
-    ngx_http_7digital_nonce_ctx_t *ctx, time_t now, ngx_uint_t force);
 
 
 char *
 ngx_http_7digital_nonce_zone(ngx_conf_t *cf,
     ngx_http_7digital_main_conf_t *mcf)
 {
-    ngx_str_t                       name;
-    ngx_http_7digital_nonce_ctx_t  *ctx;
+    ngx_str_t  name;
 
     ngx_str_set(&name, "sevendigital_nonces");
-
-    ctx = ngx_pcalloc(cf->pool, sizeof(ngx_http_7digital_nonce_ctx_t));
-    if (ctx == NULL) {
-        return NGX_CONF_ERROR;
-    }
 
     if (mcf->nonce_cache_size < 8 * ngx_pagesize) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -73,138 +37,46 @@ ngx_http_7digital_nonce_zone(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
-    mcf->nonce_zone = ngx_shared_memory_add(cf, &name, mcf->nonce_cache_size,
-                                            &ngx_http_7digital_module);
-    if (mcf->nonce_zone == NULL) {
-        return NGX_CONF_ERROR;
-    }
+    mcf->nonce_zone = ngx_http_7digital_shtable_add(cf, &name,
+                                                    mcf->nonce_cache_size);
 
-    mcf->nonce_zone->init = ngx_http_7digital_nonce_init_zone;
-    mcf->nonce_zone->data = ctx;
-
-    return NGX_CONF_OK;
-}
-
-
-static ngx_int_t
-ngx_http_7digital_nonce_init_zone(ngx_shm_zone_t *zone, void *data)
-{
-    ngx_http_7digital_nonce_ctx_t  *octx = data;
-
-    ngx_http_7digital_nonce_ctx_t  *ctx;
-
-    ctx = zone->data;
-
-    if (octx) {
-        /* a reload keeps the nonces already seen */
-        ctx->sh = octx->sh;
-        ctx->shpool = octx->shpool;
-        return NGX_OK;
-    }
-
-    ctx->shpool = (ngx_slab_pool_t *) zone->shm.addr;
-
-    if (zone->shm.exists) {
-        ctx->sh = ctx->shpool->data;
-        return NGX_OK;
-    }
-
-    ctx->sh = ngx_slab_alloc(ctx->shpool,
-                             sizeof(ngx_http_7digital_nonce_sh_t));
-    if (ctx->sh == NULL) {
-        return NGX_ERROR;
-    }
-
-    ctx->shpool->data = ctx->sh;
-
-    ngx_rbtree_init(&ctx->sh->rbtree, &ctx->sh->sentinel,
-                    ngx_http_7digital_nonce_insert);
-    ngx_queue_init(&ctx->sh->queue);
-
-    ctx->shpool->log_nomem = 0;
-
-    return NGX_OK;
+    return mcf->nonce_zone ? NGX_CONF_OK : NGX_CONF_ERROR;
 }
 
 
 /*
  * NGX_OK: the key was not seen and is now recorded until "expires";
- * NGX_DECLINED: a replay.  When memory runs out the oldest entries go
- * first; keys are hashed digests, so they are short and fixed-size.
+ * NGX_DECLINED: a replay; NGX_ERROR: no memory for it.  Keys are hashed
+ * digests, so they are short and fixed-size.
  */
 
-ngx_int_t
+static ngx_int_t
 ngx_http_7digital_nonce_local(ngx_shm_zone_t *zone, ngx_str_t *key,
     time_t expires)
 {
-    size_t                           size;
-    uint32_t                         hash;
-    ngx_int_t                        rc;
-    ngx_rbtree_node_t               *node, *sentinel;
-    ngx_http_7digital_nonce_ctx_t   *ctx;
-    ngx_http_7digital_nonce_node_t  *nn;
+    uint64_t   now, *deadline;
+    ngx_int_t  rc;
 
-    ctx = zone->data;
-    hash = ngx_crc32_short(key->data, key->len);
+    now = ngx_http_7digital_shtable_now();
 
-    if (key->len > 255) {
-        return NGX_ERROR;
+    ngx_http_7digital_shtable_lock(zone);
+
+    deadline = ngx_http_7digital_shtable_get(zone, key, now);
+
+    if (deadline == NULL) {
+        rc = NGX_ERROR;
+
+    } else if (*deadline > now) {
+        rc = NGX_DECLINED;
+
+    } else {
+        *deadline = (uint64_t) expires * 1000000;
+        rc = NGX_OK;
     }
 
-    ngx_shmtx_lock(&ctx->shpool->mutex);
+    ngx_http_7digital_shtable_unlock(zone);
 
-    ngx_http_7digital_nonce_expire(ctx, ngx_time(), 0);
-
-    node = ctx->sh->rbtree.root;
-    sentinel = ctx->sh->rbtree.sentinel;
-
-    while (node != sentinel) {
-
-        if (hash != node->key) {
-            node = (hash < node->key) ? node->left : node->right;
-            continue;
-        }
-
-        nn = (ngx_http_7digital_nonce_node_t *) &node->color;
-
-        rc = ngx_memn2cmp(key->data, nn->data, key->len, (size_t) nn->len);
-
-        if (rc == 0) {
-            ngx_shmtx_unlock(&ctx->shpool->mutex);
-            return NGX_DECLINED;
-        }
-
-        node = (rc < 0) ? node->left : node->right;
-    }
-
-    size = offsetof(ngx_rbtree_node_t, color)
-           + offsetof(ngx_http_7digital_nonce_node_t, data)
-           + key->len;
-
-    node = ngx_slab_alloc_locked(ctx->shpool, size);
-
-    if (node == NULL) {
-        ngx_http_7digital_nonce_expire(ctx, ngx_time(), 1);
-
-        node = ngx_slab_alloc_locked(ctx->shpool, size);
-        if (node == NULL) {
-            ngx_shmtx_unlock(&ctx->shpool->mutex);
-            return NGX_ERROR;
-        }
-    }
-
-    node->key = hash;
-    nn = (ngx_http_7digital_nonce_node_t *) &node->color;
-    nn->len = (u_char) key->len;
-    nn->expires = expires;
-    ngx_memcpy(nn->data, key->data, key->len);
-
-    ngx_rbtree_insert(&ctx->sh->rbtree, node);
-    ngx_queue_insert_tail(&ctx->sh->queue, &nn->queue);
-
-    ngx_shmtx_unlock(&ctx->shpool->mutex);
-
-    return NGX_OK;
+    return rc;
 }
 
 
@@ -287,76 +159,4 @@ ngx_http_7digital_nonce_reply(ngx_http_request_t *r, void *data, void *reply)
                        "sevendigital: nonce seen by another node");
         ctx->replay = 1;
     }
-}
-
-
-/* expired entries, or with force the oldest ones whatever their age */
-
-static void
-ngx_http_7digital_nonce_expire(ngx_http_7digital_nonce_ctx_t *ctx,
-    time_t now, ngx_uint_t force)
-{
-    ngx_uint_t                       n;
-    ngx_queue_t                     *q;
-    ngx_rbtree_node_t               *node;
-    ngx_http_7digital_nonce_node_t  *nn;
-
-    for (n = 0; n < NGX_HTTP_7DIGITAL_NONCE_EXPIRE; n++) {
-
-        if (ngx_queue_empty(&ctx->sh->queue)) {
-            return;
-        }
-
-        q = ngx_queue_head(&ctx->sh->queue);
-        nn = ngx_queue_data(q, ngx_http_7digital_nonce_node_t, queue);
-
-        if (!force && nn->expires > now) {
-            return;
-        }
-
-        node = (ngx_rbtree_node_t *)
-                   ((u_char *) nn - offsetof(ngx_rbtree_node_t, color));
-
-        ngx_queue_remove(q);
-        ngx_rbtree_delete(&ctx->sh->rbtree, node);
-        ngx_slab_free_locked(ctx->shpool, node);
-    }
-}
-
-
-static void
-ngx_http_7digital_nonce_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
-{
-    ngx_rbtree_node_t               **p;
-    ngx_http_7digital_nonce_node_t   *n, *t;
-
-    for ( ;; ) {
-
-        if (node->key < temp->key) {
-            p = &temp->left;
-
-        } else if (node->key > temp->key) {
-            p = &temp->right;
-
-        } else {
-            n = (ngx_http_7digital_nonce_node_t *) &node->color;
-            t = (ngx_http_7digital_nonce_node_t *) &temp->color;
-
-            p = (ngx_memn2cmp(n->data, t->data, n->len, t->len) < 0)
-                ? &temp->left : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
 }

@@ -302,8 +302,6 @@ ngx_http_7digital_partner_limits(json_t *obj, ngx_http_7digital_partner_t *p,
     ngx_uint_t    c;
     const char   *name;
 
-    static const char  *classes[] = { NULL, "catalogue", "user", "purchase" };
-
     v = json_object_get(obj, "limits");
 
     if (v == NULL) {
@@ -315,13 +313,9 @@ ngx_http_7digital_partner_limits(json_t *obj, ngx_http_7digital_partner_t *p,
     }
 
     json_object_foreach(v, name, limit) {
-        for (c = 1; c < 4; c++) {
-            if (ngx_strcmp(name, classes[c]) == 0) {
-                break;
-            }
-        }
+        c = ngx_http_7digital_class((u_char *) name, ngx_strlen(name));
 
-        if (c == 4 || !json_is_object(limit)) {
+        if (c == NGX_HTTP_7DIGITAL_CLASS_AUTO || !json_is_object(limit)) {
             goto invalid;
         }
 

@@ -291,6 +291,8 @@ ngx_int_t ngx_http_7digital_gcra_step(uint64_t *tat, uint64_t now,
     uint64_t *reset);
 
 /* ngx_http_7digital_endpoint.c */
+extern ngx_str_t  ngx_http_7digital_class_names[];
+ngx_uint_t ngx_http_7digital_class(u_char *name, size_t len);
 ngx_uint_t ngx_http_7digital_method_bit(ngx_str_t *name);
 ngx_int_t ngx_http_7digital_endpoint_path(ngx_pool_t *pool, ngx_uint_t api,
     ngx_str_t *uri, ngx_str_t *path);

@@ -58,6 +58,16 @@ my $dir = Gateway::start_nginx('revalidate', <<"CONF", port => $port);
             add_header X-Cache-Status \$sevendigital_cache_status always;
             proxy_pass http://127.0.0.1:$mock;
         }
+        location /limited/ {
+            rewrite ^/limited(/.*)\$ \$1 break;
+            sevendigital_gateway 7digital;
+            sevendigital_upstream_key $ENV{TEST_NGINX_UPSTREAM_7D_KEY};
+            sevendigital_require_signature on;
+            sevendigital_rate_limit catalogue rate=1r/m burst=2;
+            sevendigital_cache on;
+            add_header X-Cache-Status \$sevendigital_cache_status always;
+            proxy_pass http://127.0.0.1:$mock;
+        }
         location /__mock/ {
             proxy_pass http://127.0.0.1:$mock;
         }
@@ -206,6 +216,28 @@ $r = Gateway::http_get($port, $again->{target});
 is($r->{status}, 401, 'the same signed request again is a replay');
 isnt($r->{headers}{'x-cache-status'} // '', 'HIT',
      '... and is not served from the cache');
+
+# 7. a rate-limited signed hit: nonce, limit and entry in one round trip,
+# and a refusal for the rate as well
+Gateway::redis('DEL', 'sevendigital:rl:catalogue:acme');
+my @limited = map {
+    Gateway::oauth_request("rl-$_", type => 'query',
+        path => '/limited/1.2/artist/details?artistId=rt-3',
+        key => 'acme-key-0001', secret => 'acme-secret-0001')
+} 1 .. 4;
+
+$r = Gateway::http_get($port, $limited[0]{target});
+is($r->{headers}{'x-cache-status'}, 'MISS', 'rate limit on: a signed miss');
+settled('rt-3');
+$t0 = trips();
+$r = Gateway::http_get($port, $limited[1]{target});
+is($r->{headers}{'x-cache-status'}, 'HIT', 'a signed, rate-limited hit');
+is(trips() - $t0, 1, '... nonce, limit and entry in one Redis round trip');
+Gateway::http_get($port, $limited[2]{target});
+$t0 = trips();
+$r = Gateway::http_get($port, $limited[3]{target});
+is($r->{status}, 429, 'over the limit: 429');
+is(trips() - $t0, 1, '... decided in that same one round trip');
 
 Gateway::stop_nginx($dir);
 unlink $trips_file;
