@@ -9,6 +9,9 @@
 #   C  proxy_cache HIT (file cache)         nginx's own cache
 #   H  ours: Redis cache HIT                partner key checked, entry
 #                                           from Redis, one round trip
+#   L  ours: Redis HIT, rate limit on       as H, and the partner's limit
+#                                           counted in Redis (EVALSHA in
+#                                           the same round trip)
 #   P  ours: cache off, 2-legged re-sign    partner key checked, the
 #                                           request signed with OAuth 1.0
 #                                           for the origin (a miss's cost)
@@ -17,7 +20,8 @@
 #      module MODULE_BASE                  another build of the module
 #
 # Ratios: H/A and C/A (hits against the ceiling), P/B (the gateway's
-# cost on a miss against a plain proxy_pass), G/A and H/G (a change to
+# cost on a miss against a plain proxy_pass), L/H (what the rate limit
+# costs a hit), G/A and H/G (a change to
 # the hit path, measured in the same passes).  It also prints the RSS of
 # our workers before and after their runs.
 #
@@ -44,13 +48,14 @@ NGINX=/usr/sbin/nginx
 REDIS_PORT=$((BASE + 79))
 declare -A PORT=([O]=$BASE [A]=$((BASE + 1)) [B]=$((BASE + 2))
                  [C]=$((BASE + 3)) [H]=$((BASE + 4)) [P]=$((BASE + 5))
-                 [G]=$((BASE + 6)))
+                 [G]=$((BASE + 6)) [L]=$((BASE + 7)))
 declare -A DESC=([A]="return 200 (ceiling)" [B]="proxy_pass, no cache"
                  [C]="proxy_cache HIT (file)" [H]="ours: Redis HIT"
                  [P]="ours: 2-legged re-sign, no cache"
-                 [G]="ours before: Redis HIT")
-SERVERS="A B C H P"
-[ -n "$MODULE_BASE" ] && SERVERS="A B C G H P"
+                 [G]="ours before: Redis HIT"
+                 [L]="ours: Redis HIT, rate limit on")
+SERVERS="A B C H L P"
+[ -n "$MODULE_BASE" ] && SERVERS="A B C G H L P"
 KEY=oauth_consumer_key=bench-partner-key
 
 command -v wrk >/dev/null || die "wrk is missing (apt-get install wrk)"
@@ -89,7 +94,7 @@ EOF
 echo "bench-upstream-secret" > "$ROOT/upstream.secret"
 
 head_conf() { # $1 dir $2 peer
-    [ "$2" = H ] || [ "$2" = P ] && echo "load_module $MODULE;"
+    case $2 in H|L|P) echo "load_module $MODULE;" ;; esac
     [ "$2" = G ] && echo "load_module $MODULE_BASE;"
     cat <<EOF
 worker_processes 2;
@@ -130,10 +135,13 @@ write_conf() { # $1 peer
             echo "    server { listen 127.0.0.1:${PORT[$p]} backlog=4096;"
             echo "        location / { proxy_cache bench; proxy_cache_key \$uri;"
             echo "            proxy_cache_valid 200 1h; $PROXY } }";;
-        H|G)
+        H|G|L)
             # the bench's own path: a catalogue read (a build before the
             # endpoint table, G, cached every path of a cached location)
-            [ "$p" = H ] && echo "    sevendigital_endpoint bench/* catalogue;"
+            [ "$p" != G ] && echo "    sevendigital_endpoint bench/* catalogue;"
+            # a limit the bench never reaches: every hit is counted
+            [ "$p" = L ] && echo "    sevendigital_rate_limit catalogue" \
+                                 "rate=1000000r/s burst=1000000;"
             cat <<EOF
     sevendigital_partners $ROOT/partners.json;
     sevendigital_redis 127.0.0.1:$REDIS_PORT;
@@ -188,6 +196,7 @@ for s in $SIZES; do
     for i in 1 2; do
         curl -sf -o /dev/null "http://127.0.0.1:${PORT[C]}/1.2/bench/$s"
         curl -sf -o /dev/null "http://127.0.0.1:${PORT[H]}/1.2/bench/$s?$KEY"
+        curl -sf -o /dev/null "http://127.0.0.1:${PORT[L]}/1.2/bench/$s?$KEY"
         [ -n "$MODULE_BASE" ] && curl -sf -o /dev/null \
             "http://127.0.0.1:${PORT[G]}/1.2/bench/$s?$KEY"
     done
@@ -202,7 +211,7 @@ for run in $(seq "$RUNS"); do
     for s in $SIZES; do
         for p in $SERVERS; do
             url="http://127.0.0.1:${PORT[$p]}/1.2/bench/$s"
-            case $p in H|P|G) url="$url?$KEY" ;; esac
+            case $p in H|L|P|G) url="$url?$KEY" ;; esac
             read -r rps p99 err < <(wrk_run "$url" "$OUTDIR/$p-$s-$run.txt")
             [ -n "${err:-}" ] && echo "bench: $p $s: $err" >&2
             RPS[$p,$s]="${RPS[$p,$s]:-} $rps"; P99[$p,$s]="${P99[$p,$s]:-} $p99"
@@ -242,6 +251,11 @@ for p in $SERVERS; do
         printf ' %s | %s%s | %s |' "${RPS[$p,$s]}" "$ratio" "$ref" "${P99[$p,$s]}"
     done
     echo
+done
+echo
+for s in $SIZES; do
+    awk -v h="${RPS[H,$s]}" -v l="${RPS[L,$s]}" -v s="$s" \
+        'BEGIN{ if (h > 0) printf "L/H %s: %.2f (the rate limit on a hit)\n", s, l / h }'
 done
 if [ -n "$MODULE_BASE" ]; then
     echo

@@ -236,6 +236,45 @@ like($out, qr/invalid class "cached" in "sevendigital_endpoint"/,
 like($out, qr/invalid signing "4-legged" in "sevendigital_endpoint"/,
      'an endpoint signing is off, 2-legged or 3-legged');
 
+# rate limits
+for my $case (
+    ['sevendigital_rate_limit sales rate=1r/s;',
+     qr/invalid class "sales" in "sevendigital_rate_limit", it must be "catalogue", "user" or "purchase"/],
+    ['sevendigital_rate_limit user rate=1r/d;',
+     qr/invalid parameter "rate=1r\/d" in "sevendigital_rate_limit"/],
+    ['sevendigital_rate_limit user burst=4;',
+     qr/"sevendigital_rate_limit" needs "rate="/],
+    ['sevendigital_rate_limit user rate=1r/s; sevendigital_rate_limit user rate=2r/s;',
+     qr/"sevendigital_rate_limit" directive is duplicate/],
+    ['sevendigital_rate_limit_refused rate=1r/s burst=x;',
+     qr/invalid parameter "burst=x" in "sevendigital_rate_limit_refused"/],
+    ['sevendigital_rate_limit_headers sometimes;',
+     qr/invalid value "sometimes"/],
+) {
+    ($rc, $out) = nginx_t(in_location($case->[0]));
+    like($out, $case->[1], "refused: $case->[0]");
+}
+
+for my $case (
+    ['sevendigital_rate_limit_zone limits;',
+     qr/invalid zone "limits" in "sevendigital_rate_limit_zone", write it as name:size/],
+    ['sevendigital_rate_limit_zone limits:8k;',
+     qr/zone "limits:8k" in "sevendigital_rate_limit_zone" is too small, at least \d+ bytes are needed/],
+    ['sevendigital_rate_limit_zone limits:1m nodes=0;',
+     qr/invalid parameter "nodes=0" in "sevendigital_rate_limit_zone", it must be "nodes=" and a number from 1 to 1000/],
+) {
+    ($rc, $out) = nginx_t("sevendigital_partners $fx/partners.json;\n$case->[0]");
+    like($out, $case->[1], "refused: $case->[0]");
+}
+
+($rc, $out) = nginx_t("sevendigital_rate_limit_zone limits:1m nodes=3;\n"
+                      . in_location('sevendigital_rate_limit catalogue '
+                                    . 'rate=50r/s burst=100; '
+                                    . 'sevendigital_rate_limit_refused off; '
+                                    . 'sevendigital_rate_limit_headers always;'));
+is($rc, 0, 'rate limits, a zone for three nodes, headers always, '
+           . 'no per-address limit: loads') or diag($out);
+
 ($rc, $out) = nginx_t(in_location('sevendigital_gateway 7digital; '
                                   . 'sevendigital_upstream_key k; '
                                   . "sevendigital_audit_log $dir/audit.log; "

@@ -485,6 +485,24 @@ test_gcra(void)
     v = (ngx_str_t) S("r/s");
     ok(ngx_http_7digital_gcra_rate(&v, &T) == NGX_ERROR, "r/s refused");
 
+    ok(ngx_http_7digital_class((u_char *) "purchase", 8)
+       == NGX_HTTP_7DIGITAL_CLASS_PURCHASE
+       && ngx_http_7digital_class((u_char *) "user", 4)
+          == NGX_HTTP_7DIGITAL_CLASS_USER
+       && ngx_http_7digital_class((u_char *) "catalogue", 9)
+          == NGX_HTTP_7DIGITAL_CLASS_CATALOGUE,
+       "classes by name");
+    ok(ngx_http_7digital_class((u_char *) "auto", 4)
+       == NGX_HTTP_7DIGITAL_CLASS_AUTO
+       && ngx_http_7digital_class((u_char *) "purchases", 9)
+          == NGX_HTTP_7DIGITAL_CLASS_AUTO
+       && ngx_http_7digital_class((u_char *) "use", 3)
+          == NGX_HTTP_7DIGITAL_CLASS_AUTO,
+       "no class for other names, \"auto\" included");
+    ok(ngx_strcmp(ngx_http_7digital_class_names[
+                      NGX_HTTP_7DIGITAL_CLASS_USER].data, "user") == 0,
+       "a class's name by its value");
+
     /* 10r/s burst 5, all at once: the first and five more */
     T = 100000;
     tat = 0;
