@@ -22,9 +22,10 @@
 
 /*
  * KEYS[1] the partner's and class's TAT; ARGV[1] T in microseconds,
- * ARGV[2] the burst.  Redis's own clock, so that nodes whose clocks differ
- * still share one budget.  Returns {allowed, remaining or wait in
- * microseconds, reset in microseconds}.
+ * ARGV[2] the burst, ARGV[3] how many requests to let through at most (a
+ * node may take a few at once and spend them itself).  Redis's own
+ * clock, so that nodes whose clocks differ still share one budget.
+ * Returns {taken, remaining or (none taken) wait, reset}, microseconds.
  */
 
 ngx_str_t  ngx_http_7digital_gcra_script = ngx_string(
@@ -37,9 +38,12 @@ ngx_str_t  ngx_http_7digital_gcra_script = ngx_string(
     "if tat - now > tau then "
     "return {0, tat - tau - now, tat - now} "
     "end "
-    "local new = tat + T "
+    "local k = math.floor((tau - (tat - now)) / T) + 1 "
+    "local n = tonumber(ARGV[3]) "
+    "if k > n then k = n end "
+    "local new = tat + k * T "
     "redis.call('SET', KEYS[1], new, 'PX', math.ceil((new - now) / 1000)) "
-    "return {1, math.floor((tau - (new - now - T)) / T), new - now}");
+    "return {k, math.floor((tau - (new - now - T)) / T), new - now}");
 
 
 /*
@@ -98,33 +102,42 @@ ngx_http_7digital_gcra_rate(ngx_str_t *value, uint64_t *interval)
 
 
 /*
- * One request at "now" (microseconds) against *tat: NGX_OK when allowed
- * (*tat moves on, *remaining is what is left of the burst), NGX_DECLINED
- * when not (*wait is how long until it would be).  *reset is when the
- * limit is whole again.
+ * Up to n requests at "now" (microseconds) against *tat, as the script
+ * does: NGX_OK when at least one is let through (*tat moves on by as many
+ * intervals), NGX_DECLINED when none is (g->wait says until when).
  */
 
 ngx_int_t
-ngx_http_7digital_gcra_step(uint64_t *tat, uint64_t now, uint64_t interval,
-    uint64_t burst, uint64_t *remaining, uint64_t *wait, uint64_t *reset)
+ngx_http_7digital_gcra_step(uint64_t *tat, uint64_t now,
+    ngx_http_7digital_limit_t *limit, uint64_t n, ngx_http_7digital_gcra_t *g)
 {
-    uint64_t  t, tau, next;
+    uint64_t  t, tau, k, next, T;
 
-    tau = interval * burst;
+    T = limit->interval;
+    tau = T * limit->burst;
     t = (*tat > now) ? *tat : now;
 
     if (t - now > tau) {
-        *wait = t - tau - now;
-        *remaining = 0;
-        *reset = t - now;
+        g->taken = 0;
+        g->remaining = 0;
+        g->wait = t - tau - now;
+        g->reset = t - now;
         return NGX_DECLINED;
     }
 
-    next = t + interval;
+    k = (tau - (t - now)) / T + 1;
+
+    if (k > n) {
+        k = n;
+    }
+
+    next = t + k * T;
     *tat = next;
-    *wait = 0;
-    *remaining = (tau - (next - now - interval)) / interval;
-    *reset = next - now;
+
+    g->taken = k;
+    g->remaining = (tau - (next - now - T)) / T;
+    g->wait = 0;
+    g->reset = next - now;
 
     return NGX_OK;
 }

@@ -63,6 +63,16 @@ typedef void (*ngx_http_7digital_resume_pt)(ngx_http_request_t *r,
     void *data);
 
 
+/*
+ * An entry of a shared table: it means nothing once its deadline (in
+ * microseconds) has passed; the values are its owner's.
+ */
+typedef struct {
+    uint64_t                        deadline;
+    uint64_t                        value[3];
+} ngx_http_7digital_shentry_t;
+
+
 /* a request's Redis commands, sent together and waited for together */
 typedef struct {
     ngx_http_request_t             *request;
@@ -220,9 +230,10 @@ typedef struct ngx_http_7digital_ctx_s {
     ngx_http_7digital_idem_e        idem;
     ngx_http_7digital_limit_t       limit;     /* the one applied */
     ngx_str_t                       limit_key;
+    ngx_str_t                       limit_lease;   /* this node's share */
     ngx_str_t                       limit_policy;
-    uint64_t                        limit_value;  /* left, or wait (us) */
-    uint64_t                        limit_reset;
+    ngx_http_7digital_gcra_t        limit_result;
+    uint64_t                        limit_ask;
     ngx_int_t                       idem_status;   /* of a kept answer */
     u_char                          idem_fp[2 * NGX_HTTP_7DIGITAL_DIGEST_LEN];
     ngx_str_t                       cache_key;
@@ -363,8 +374,8 @@ ngx_shm_zone_t *ngx_http_7digital_shtable_add(ngx_conf_t *cf, ngx_str_t *name,
     size_t size);
 void ngx_http_7digital_shtable_lock(ngx_shm_zone_t *zone);
 void ngx_http_7digital_shtable_unlock(ngx_shm_zone_t *zone);
-uint64_t *ngx_http_7digital_shtable_get(ngx_shm_zone_t *zone, ngx_str_t *key,
-    uint64_t now);
+ngx_http_7digital_shentry_t *ngx_http_7digital_shtable_get(
+    ngx_shm_zone_t *zone, ngx_str_t *key, uint64_t now);
 ngx_uint_t *ngx_http_7digital_shtable_flags(ngx_shm_zone_t *zone);
 uint64_t ngx_http_7digital_shtable_now(void);
 

@@ -54,23 +54,24 @@ static ngx_int_t
 ngx_http_7digital_nonce_local(ngx_shm_zone_t *zone, ngx_str_t *key,
     time_t expires)
 {
-    uint64_t   now, *deadline;
-    ngx_int_t  rc;
+    uint64_t                      now;
+    ngx_int_t                     rc;
+    ngx_http_7digital_shentry_t  *e;
 
     now = ngx_http_7digital_shtable_now();
 
     ngx_http_7digital_shtable_lock(zone);
 
-    deadline = ngx_http_7digital_shtable_get(zone, key, now);
+    e = ngx_http_7digital_shtable_get(zone, key, now);
 
-    if (deadline == NULL) {
+    if (e == NULL) {
         rc = NGX_ERROR;
 
-    } else if (*deadline > now) {
+    } else if (e->deadline > now) {
         rc = NGX_DECLINED;
 
     } else {
-        *deadline = (uint64_t) expires * 1000000;
+        e->deadline = (uint64_t) expires * 1000000;
         rc = NGX_OK;
     }
 

@@ -74,6 +74,15 @@ typedef struct {
 } ngx_http_7digital_limit_t;
 
 
+/* what one GCRA step decided */
+typedef struct {
+    uint64_t                        taken;       /* requests let through */
+    uint64_t                        remaining;   /* left of the burst */
+    uint64_t                        wait;        /* none taken: until one */
+    uint64_t                        reset;       /* until whole again */
+} ngx_http_7digital_gcra_t;
+
+
 typedef struct {
     ngx_str_t                       id;
     ngx_str_t                       key;
@@ -287,8 +296,8 @@ ngx_int_t ngx_http_7digital_idem_fingerprint(ngx_pool_t *pool,
 extern ngx_str_t  ngx_http_7digital_gcra_script;
 ngx_int_t ngx_http_7digital_gcra_rate(ngx_str_t *value, uint64_t *interval);
 ngx_int_t ngx_http_7digital_gcra_step(uint64_t *tat, uint64_t now,
-    uint64_t interval, uint64_t burst, uint64_t *remaining, uint64_t *wait,
-    uint64_t *reset);
+    ngx_http_7digital_limit_t *limit, uint64_t n,
+    ngx_http_7digital_gcra_t *g);
 
 /* ngx_http_7digital_endpoint.c */
 extern ngx_str_t  ngx_http_7digital_class_names[];

@@ -25,7 +25,7 @@ typedef struct {
     u_char                         color;
     u_char                         len;
     ngx_queue_t                    queue;
-    uint64_t                       deadline;
+    ngx_http_7digital_shentry_t    entry;
     u_char                         data[1];
 } ngx_http_7digital_shtable_node_t;
 
@@ -141,12 +141,12 @@ ngx_http_7digital_shtable_unlock(ngx_shm_zone_t *zone)
 
 
 /*
- * With the lock held: the key's deadline, 0 for a key not seen (the entry
- * is made), to read and set; NULL when there is no memory even after
+ * With the lock held: the key's entry, to read and set, all zeroes for a
+ * key not seen (it is made); NULL when there is no memory even after
  * dropping the least recently used entries, or the key is too long.
  */
 
-uint64_t *
+ngx_http_7digital_shentry_t *
 ngx_http_7digital_shtable_get(ngx_shm_zone_t *zone, ngx_str_t *key,
     uint64_t now)
 {
@@ -184,7 +184,7 @@ ngx_http_7digital_shtable_get(ngx_shm_zone_t *zone, ngx_str_t *key,
         if (rc == 0) {
             ngx_queue_remove(&sn->queue);
             ngx_queue_insert_tail(&ctx->sh->queue, &sn->queue);
-            return &sn->deadline;
+            return &sn->entry;
         }
 
         node = (rc < 0) ? node->left : node->right;
@@ -208,13 +208,13 @@ ngx_http_7digital_shtable_get(ngx_shm_zone_t *zone, ngx_str_t *key,
     node->key = hash;
     sn = (ngx_http_7digital_shtable_node_t *) &node->color;
     sn->len = (u_char) key->len;
-    sn->deadline = 0;
+    ngx_memzero(&sn->entry, sizeof(ngx_http_7digital_shentry_t));
     ngx_memcpy(sn->data, key->data, key->len);
 
     ngx_rbtree_insert(&ctx->sh->rbtree, node);
     ngx_queue_insert_tail(&ctx->sh->queue, &sn->queue);
 
-    return &sn->deadline;
+    return &sn->entry;
 }
 
 
@@ -252,7 +252,7 @@ ngx_http_7digital_shtable_expire(ngx_http_7digital_shtable_ctx_t *ctx,
         q = ngx_queue_head(&ctx->sh->queue);
         sn = ngx_queue_data(q, ngx_http_7digital_shtable_node_t, queue);
 
-        if (!force && sn->deadline > now) {
+        if (!force && sn->entry.deadline > now) {
             return;
         }
 

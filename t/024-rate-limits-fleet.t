@@ -38,6 +38,8 @@ sub write_partners {
    "limits": {"catalogue": {"rate": "1r/m", "burst": 9}}},
   {"id": "soylent", "key": "soylent-key-0006",
    "limits": {"catalogue": {"rate": "1r/m", "burst": 2}}},
+  {"id": "umbrella", "key": "umbrella-key-0004",
+   "limits": {"catalogue": {"rate": "1r/m", "burst": 999}}},
   {"id": "hooli", "key": "hooli-key-0005"}
 ]}
 JSON
@@ -131,6 +133,26 @@ is(allowed('soylent-key-0006', 2, $A), 0, 'half a minute: none');
 Gateway::redis('DECRBY', "$tat:soylent", $minute / 2);
 is(allowed('soylent-key-0006', 2, $A), 1, '... and the other half: one');
 
+# a busy partner with plenty left: a node takes several at once (an eighth
+# of what is left, shared by the two nodes) and spends them itself
+$r = get($A, 'umbrella-key-0004');
+my $tat1 = Gateway::redis('GET', "$tat:umbrella");
+is($r->{headers}{'ratelimit'}, '"catalogue";r=999;t=60',
+   'plenty left: the first request counted alone');
+$r = get($A, 'umbrella-key-0004');
+cmp_ok(Gateway::redis('GET', "$tat:umbrella") - $tat1, '==', 62 * $minute,
+       '... the next takes 62 from Redis (999 left / 8 / 2 nodes)');
+is($r->{headers}{'ratelimit'}, '"catalogue";r=998;t=120',
+   '... and tells what GCRA would');
+my $tat2 = Gateway::redis('GET', "$tat:umbrella");
+$r = get($A, 'umbrella-key-0004');
+is($r->{headers}{'ratelimit'}, '"catalogue";r=997;t=180',
+   'the one after is let through from the node\'s lease');
+is(Gateway::redis('GET', "$tat:umbrella"), $tat2, '... without Redis');
+$r = get($B, 'umbrella-key-0004');
+cmp_ok(Gateway::redis('GET', "$tat:umbrella") - $tat2, '==', $minute,
+       'the other node has no lease yet: it asks for one');
+
 # Redis lost the script (restarted, or flushed): EVAL in the same wait
 Gateway::redis('SCRIPT', 'FLUSH');
 Gateway::redis('DECRBY', "$tat:soylent", $minute);
@@ -201,20 +223,22 @@ is(scalar @slow, 0, 'Redis paused: every request answered within the '
                     . 'timeout');
 is($ok, 5, '... the node\'s share of the limit applied');
 
-# 6. a limit changed in the partners file takes effect on reload
+# 6. a limit changed in the partners file takes effect on reload: once the
+# workers that read the old file are gone, every answer has the new limit
 write_partners(2);
-kill 'HUP', Gateway::master_pid($A->{dir});
+my $master = Gateway::master_pid($A->{dir});
+my @old = grep { /^\d+$/ } split /\s+/, `ps -o pid= --ppid $master`;
+kill 'HUP', $master;
 my $deadline = time + Gateway::scaled(10);
-my $policy = '';
-while (time < $deadline) {
-    Gateway::redis('DEL', "$tat:acme");
-    $policy = get($A, 'acme-key-0001')->{headers}{'ratelimit-policy'} // '';
-    last if $policy =~ /q=3;/;
-    sleep 0.1;
+while (time < $deadline && grep { kill 0, $_ } @old) {
+    sleep 0.05;
 }
-is($policy, '"catalogue";q=3;w=180', 'reloaded: the new limit is in force');
+ok(!(grep { kill 0, $_ } @old), 'reloaded: the old workers are gone');
 Gateway::redis('DEL', "$tat:acme");
-is(allowed('acme-key-0001', 6, $A), 3, '... and enforced');
+$r = get($A, 'acme-key-0001');
+is($r->{headers}{'ratelimit-policy'}, '"catalogue";q=3;w=180',
+   '... the new limit is in force');
+is(allowed('acme-key-0001', 5, $A), 2, '... and enforced');
 
 Gateway::stop_nginx($_->{dir}) for $A, $B;
 

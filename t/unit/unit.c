@@ -468,9 +468,11 @@ test_records(void)
 static void
 test_gcra(void)
 {
-    uint64_t    T, tat, now, rem, wait, reset;
-    ngx_str_t   v;
-    ngx_uint_t  i, allowed;
+    uint64_t                    T, tat, now;
+    ngx_str_t                   v;
+    ngx_uint_t                  i, allowed;
+    ngx_http_7digital_gcra_t    g;
+    ngx_http_7digital_limit_t   lim;
 
     v = (ngx_str_t) S("50r/s");
     ok(ngx_http_7digital_gcra_rate(&v, &T) == NGX_OK && T == 20000,
@@ -505,12 +507,14 @@ test_gcra(void)
 
     /* 10r/s burst 5, all at once: the first and five more */
     T = 100000;
+    lim.interval = T;
+    lim.burst = 5;
     tat = 0;
     now = 1000000000;
     allowed = 0;
 
     for (i = 0; i < 20; i++) {
-        if (ngx_http_7digital_gcra_step(&tat, now, T, 5, &rem, &wait, &reset)
+        if (ngx_http_7digital_gcra_step(&tat, now, &lim, 1, &g)
             == NGX_OK)
         {
             allowed++;
@@ -518,14 +522,14 @@ test_gcra(void)
     }
 
     ok(allowed == 6, "a burst of 5: six at once, no more");
-    ok(wait == T, "the next one in one interval");
+    ok(g.wait == T, "the next one in one interval");
 
     /* steady state over 10 s at twice the rate: the rate, not twice it */
     allowed = 0;
 
     for (i = 0; i < 200; i++) {
         now += T / 2;
-        if (ngx_http_7digital_gcra_step(&tat, now, T, 5, &rem, &wait, &reset)
+        if (ngx_http_7digital_gcra_step(&tat, now, &lim, 1, &g)
             == NGX_OK)
         {
             allowed++;
@@ -536,8 +540,23 @@ test_gcra(void)
 
     /* idle for long: the burst is whole again */
     now += 60 * 1000000;
-    ok(ngx_http_7digital_gcra_step(&tat, now, T, 5, &rem, &wait, &reset)
-       == NGX_OK && rem == 5, "after a pause the whole burst is back");
+    ok(ngx_http_7digital_gcra_step(&tat, now, &lim, 1, &g)
+       == NGX_OK && g.remaining == 5,
+       "after a pause the whole burst is back");
+
+    /* several at once, as a node takes them: no more than the burst */
+    now += 60 * 1000000;
+    ok(ngx_http_7digital_gcra_step(&tat, now, &lim, 4, &g) == NGX_OK
+       && g.taken == 4 && g.remaining == 2 && g.reset == 4 * T,
+       "four at once: four taken, two left");
+    ok(ngx_http_7digital_gcra_step(&tat, now, &lim, 4, &g) == NGX_OK
+       && g.taken == 2 && g.remaining == 0,
+       "four more asked: the two left");
+    ok(ngx_http_7digital_gcra_step(&tat, now, &lim, 4, &g) == NGX_DECLINED
+       && g.taken == 0 && g.wait == T, "then none, for one interval");
+    now += 3 * T;
+    ok(ngx_http_7digital_gcra_step(&tat, now, &lim, 10, &g) == NGX_OK
+       && g.taken == 3, "three intervals later: three");
 }
 
 
