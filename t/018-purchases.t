@@ -77,6 +77,9 @@ CONF
 CONF
 });
 
+# the purchase limit's count from an earlier run
+Gateway::redis('DEL', 'sevendigital:rl:purchase:acme');
+
 run_tests();
 
 # what an operator runs every night finds the sales left in doubt
@@ -571,3 +574,30 @@ Gateway::oauth_requests({ path => main::deliver('t18-try'),
 ]
 --- response_body_like eval
 ["ok", qr/<purchase id=/, "^1\n\$"]
+
+
+
+=== TEST 28: a sale over the partner's purchase limit: 429 in XML (deliveritem's format), not sent, recorded as refused
+--- config
+    location /1.2/ {
+        sevendigital_rate_limit purchase rate=1r/h;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_MOCK_7D_PORT;
+    }
+--- request eval
+[
+"GET /__mock/7d/reset",
+Gateway::oauth_requests(
+    map { { path => main::deliver($_), key => $main::A, secret => $main::S } }
+    't18-rl-1', 't18-rl-2'),
+"GET /__mock/7d/count?path=/1.2/user/deliveritem",
+"GET /audit",
+]
+--- more_headers
+Accept: application/json
+--- error_code eval
+[200, 200, 429, 200, 200]
+--- response_body_like eval
+["ok", qr/"purchase": \{"id": "P-/,
+ qr{^<\?xml version="1.0" encoding="utf-8"\?><response status="error" version="1.2"><error code="7001"><errorMessage>Rate limit exceeded, retry later</errorMessage></error></response>$},
+ "^1\n\$",
+ qr/"type":"refused"[^\n]*"partner":"acme"[^\n]*"transactionId":"t18-rl-2"[^\n]*"status":429,"reason":"Rate limit exceeded, retry later"/]
