@@ -146,8 +146,10 @@ ngx_http_7digital_auth_error(ngx_uint_t api, ngx_http_7digital_auth_e auth,
 }
 
 
-ngx_int_t
-ngx_http_7digital_send_error(ngx_http_request_t *r, ngx_uint_t api,
+/* the answer, sent; what the output filter returned, for the caller */
+
+static ngx_int_t
+ngx_http_7digital_error_output(ngx_http_request_t *r, ngx_uint_t api,
     ngx_http_7digital_error_t *err)
 {
     u_char       *p, *last;
@@ -213,16 +215,132 @@ ngx_http_7digital_send_error(ngx_http_request_t *r, ngx_uint_t api,
     rc = ngx_http_send_header(r);
 
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        ngx_http_finalize_request(r, rc);
-        return NGX_DONE;
+        return rc;
     }
 
     out.buf = b;
     out.next = NULL;
 
-    ngx_http_finalize_request(r, ngx_http_output_filter(r, &out));
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/* answered and finalized: NGX_DONE, as the access phase expects */
+
+ngx_int_t
+ngx_http_7digital_send_error(ngx_http_request_t *r, ngx_uint_t api,
+    ngx_http_7digital_error_t *err)
+{
+    ngx_http_finalize_request(r, ngx_http_7digital_error_output(r, api, err));
 
     return NGX_DONE;
+}
+
+
+/*
+ * The errors nginx itself raises (a bad request line, a body too large, an
+ * upstream that failed), as the API would word them: one row per status,
+ * 7digital's code from its schema.  Others: by class.
+ */
+
+typedef struct {
+    ngx_uint_t                 status;
+    ngx_uint_t                 code;
+    char                      *message;
+} ngx_http_7digital_status_text_t;
+
+
+static ngx_http_7digital_status_text_t  ngx_http_7digital_status_texts[] = {
+    { NGX_HTTP_BAD_REQUEST, 1002, "Bad request" },
+    { NGX_HTTP_UNAUTHORIZED, 1002, "Unauthorized" },
+    { NGX_HTTP_FORBIDDEN, 7002, "Forbidden" },
+    { NGX_HTTP_NOT_FOUND, 2001, "Resource not found" },
+    { NGX_HTTP_NOT_ALLOWED, 1002, "Method not allowed" },
+    { NGX_HTTP_REQUEST_TIME_OUT, 7003, "Request timed out" },
+    { NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, 1003, "Request body too large" },
+    { NGX_HTTP_REQUEST_URI_TOO_LARGE, 1003, "Request URI too long" },
+    { NGX_HTTP_TOO_MANY_REQUESTS, 7001, "Rate limit exceeded, retry later" },
+    { NGX_HTTP_REQUEST_HEADER_TOO_LARGE, 1003, "Request header too large" },
+    { NGX_HTTP_INTERNAL_SERVER_ERROR, 9001, "Internal error" },
+    { NGX_HTTP_BAD_GATEWAY, 7001, "Upstream unavailable" },
+    { NGX_HTTP_SERVICE_UNAVAILABLE, 7001, "Service unavailable, retry later" },
+    { NGX_HTTP_GATEWAY_TIME_OUT, 7003, "Upstream timed out" },
+    { 0, 0, NULL }
+};
+
+
+/*
+ * The content handler of "sevendigital_error": the error that brought the
+ * request here by error_page, in the API's format; XML only where the
+ * endpoint the client asked for answers XML only.
+ */
+
+ngx_int_t
+ngx_http_7digital_error_handler(ngx_http_request_t *r)
+{
+    u_char                           *q;
+    ngx_str_t                         uri, path;
+    ngx_uint_t                        status, api;
+    ngx_http_7digital_route_t         route;
+    ngx_http_7digital_error_t         err;
+    ngx_http_7digital_loc_conf_t     *lcf;
+    ngx_http_7digital_status_text_t  *t;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_7digital_module);
+    api = lcf->error_api;
+
+    /* reached without an error: the location itself is not a resource */
+    status = r->err_status ? r->err_status : NGX_HTTP_NOT_FOUND;
+
+    /* nginx's own code for a header too large goes out as 400 */
+    if (status == NGX_HTTP_REQUEST_HEADER_TOO_LARGE) {
+        status = NGX_HTTP_BAD_REQUEST;
+    }
+
+    for (t = ngx_http_7digital_status_texts; t->status; t++) {
+        if (t->status == status) {
+            break;
+        }
+    }
+
+    ngx_memzero(&err, sizeof(ngx_http_7digital_error_t));
+
+    err.status = status;
+    err.code = t->status ? t->code : (status < 500 ? 1002 : 9001);
+    err.message.data = (u_char *) (t->status ? t->message
+                                   : (status < 500 ? "Bad request"
+                                                   : "Internal error"));
+    err.message.len = ngx_strlen(err.message.data);
+    ngx_str_set(&err.parameter, "request");
+
+    /* the endpoint the client asked for, whatever error_page did since */
+    uri = r->unparsed_uri;
+    q = ngx_strlchr(uri.data, uri.data + uri.len, '?');
+
+    if (q) {
+        uri.len = q - uri.data;
+    }
+
+    if (api == NGX_HTTP_7DIGITAL_API_7D && uri.len
+        && ngx_http_7digital_endpoint_path(r->pool, api, &uri, &path)
+           == NGX_OK)
+    {
+        ngx_http_7digital_endpoint_match(api, &path,
+                                 ngx_http_7digital_method_bit(&r->method_name),
+                                 NULL, &route);
+
+        err.xml = (route.endpoint && route.endpoint->xml_only);
+    }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "sevendigital: error %ui answered as %ui, \"%V\"",
+                   status, err.code, &err.message);
+
+    /* the status and the body are the error's; nothing the upstream set */
+    r->headers_out.status = status;
+    r->headers_out.status_line.len = 0;
+
+    return ngx_http_7digital_error_output(r, api, &err);
 }
 
 

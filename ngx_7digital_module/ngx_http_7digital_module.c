@@ -61,6 +61,8 @@ static char *ngx_http_7digital_partners(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_7digital_gateway(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_7digital_error(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_7digital_secret_file(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_7digital_origin_slot(ngx_conf_t *cf,
@@ -169,6 +171,13 @@ static ngx_command_t  ngx_http_7digital_commands[] = {
       offsetof(ngx_http_7digital_main_conf_t, redis.connect_timeout),
       NULL },
 
+    { ngx_string("sevendigital_log_credentials"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_7digital_main_conf_t, log_credentials),
+      NULL },
+
     { ngx_string("sevendigital_nonce_cache"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
@@ -179,6 +188,13 @@ static ngx_command_t  ngx_http_7digital_commands[] = {
     { ngx_string("sevendigital_gateway"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_7digital_gateway,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("sevendigital_error"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_7digital_error,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -1336,6 +1352,7 @@ ngx_http_7digital_create_main_conf(ngx_conf_t *cf)
     mcf->redis.connect_timeout = NGX_CONF_UNSET_MSEC;
     mcf->nonce_cache_size = NGX_CONF_UNSET_SIZE;
     mcf->limit_nodes = NGX_CONF_UNSET_UINT;
+    mcf->log_credentials = NGX_CONF_UNSET;
 
     return mcf;
 }
@@ -1350,6 +1367,7 @@ ngx_http_7digital_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(mcf->redis.timeout, 100);
     ngx_conf_init_msec_value(mcf->redis.connect_timeout, 1000);
     ngx_conf_init_size_value(mcf->nonce_cache_size, 1024 * 1024);
+    ngx_conf_init_value(mcf->log_credentials, 0);
 
     if (mcf->redis.db < 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -1432,6 +1450,7 @@ ngx_http_7digital_create_loc_conf(ngx_conf_t *cf)
     conf->audit_stream_maxlen = NGX_CONF_UNSET_UINT;
     conf->limit_refused.interval = NGX_HTTP_7DIGITAL_LIMIT_UNSET;
     conf->limit_headers = NGX_CONF_UNSET_UINT;
+    conf->error_api = NGX_CONF_UNSET_UINT;
     conf->idempotency = NGX_CONF_UNSET;
     conf->idempotency_ttl = NGX_CONF_UNSET;
     conf->cache = NGX_CONF_UNSET;
@@ -1646,6 +1665,14 @@ ngx_http_7digital_init(ngx_conf_t *cf)
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
+    /* before anything can log a request's line */
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_POST_READ_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_7digital_hide_credentials;
+
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
     if (h == NULL) {
         return NGX_ERROR;
@@ -1738,6 +1765,43 @@ ngx_http_7digital_gateway(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                        &value[1], &cmd->name);
 
     return NGX_CONF_ERROR;
+}
+
+
+/*
+ * sevendigital_error 7digital | choosedigital: the location answers the
+ * error that error_page brought here in the API's format.
+ */
+
+static char *
+ngx_http_7digital_error(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_7digital_loc_conf_t *lcf = conf;
+
+    ngx_str_t                 *value;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (lcf->error_api != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    lcf->error_api = ngx_http_7digital_api(&value[1]);
+
+    if (lcf->error_api != NGX_HTTP_7DIGITAL_API_7D
+        && lcf->error_api != NGX_HTTP_7DIGITAL_API_CD)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\" directive, "
+                           "it must be \"7digital\" or \"choosedigital\"",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_7digital_error_handler;
+
+    return NGX_CONF_OK;
 }
 
 

@@ -144,6 +144,7 @@ typedef struct {
     size_t                          nonce_cache_size;
     ngx_shm_zone_t                 *limit_zone;
     ngx_uint_t                      limit_nodes;
+    ngx_flag_t                      log_credentials;
     ngx_int_t                       request_id;   /* variable index */
 } ngx_http_7digital_main_conf_t;
 
@@ -179,6 +180,7 @@ typedef struct {
     ngx_http_7digital_limit_t       limits[4];   /* by endpoint class */
     ngx_http_7digital_limit_t       limit_refused;   /* per address */
     ngx_uint_t                      limit_headers;
+    ngx_uint_t                      error_api;   /* sevendigital_error */
     ngx_flag_t                      idempotency;
     time_t                          idempotency_ttl;
     ngx_flag_t                      cache;
@@ -456,6 +458,7 @@ ngx_int_t ngx_http_7digital_limit_refuse(ngx_http_request_t *r,
 
 /* ngx_http_7digital_error.c */
 ngx_uint_t ngx_http_7digital_wants_json(ngx_http_request_t *r);
+ngx_int_t ngx_http_7digital_error_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_7digital_send_error(ngx_http_request_t *r,
     ngx_uint_t api, ngx_http_7digital_error_t *err);
 ngx_str_t *ngx_http_7digital_auth_name(ngx_http_7digital_auth_e auth);
@@ -465,6 +468,7 @@ void ngx_http_7digital_auth_error(ngx_uint_t api,
     ngx_http_7digital_error_t *err);
 
 /* ngx_http_7digital_var.c */
+ngx_int_t ngx_http_7digital_hide_credentials(ngx_http_request_t *r);
 ngx_int_t ngx_http_7digital_add_variables(ngx_conf_t *cf);
 
 

@@ -12,6 +12,7 @@
 
 
 static ngx_int_t ngx_http_7digital_hex(u_char c);
+static ngx_uint_t ngx_http_7digital_log_secret(u_char *p, u_char *end);
 static ngx_int_t ngx_http_7digital_add_param(ngx_pool_t *pool,
     ngx_array_t *params, u_char *start, u_char *end);
 
@@ -474,6 +475,132 @@ ngx_http_7digital_is_oauth_credential(ngx_str_t *name)
     for (c = ngx_http_7digital_oauth_credentials; c->len; c++) {
         if (name->len == c->len
             && ngx_strncmp(name->data, c->data, c->len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * The names logs must never show the values of: what identifies a partner
+ * or a user, or proves who sent a request.
+ */
+
+static ngx_str_t  ngx_http_7digital_log_secrets[] = {
+    ngx_string("oauth_consumer_key"),
+    ngx_string("oauth_token"),
+    ngx_string("oauth_signature"),
+    ngx_string("oauth_verifier"),
+    ngx_string("authentication"),
+    ngx_null_string
+};
+
+
+/*
+ * A query string as a log may show it: every credential left out, the
+ * other parameters as they came, in their order.  *dst is src itself when
+ * nothing is left out.
+ */
+
+ngx_int_t
+ngx_http_7digital_log_args(ngx_pool_t *pool, ngx_str_t *src, ngx_str_t *dst)
+{
+    u_char      *p, *end, *start, *buf, *d;
+    ngx_uint_t   dropped;
+
+    *dst = *src;
+
+    if (src->len == 0) {
+        return NGX_OK;
+    }
+
+    buf = ngx_pnalloc(pool, src->len);
+    if (buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    d = buf;
+    dropped = 0;
+
+    p = src->data;
+    end = src->data + src->len;
+
+    while (p < end) {
+        start = p;
+
+        while (p < end && *p != '&') {
+            p++;
+        }
+
+        if (p > start) {
+            if (ngx_http_7digital_log_secret(start, p)) {
+                dropped = 1;
+
+            } else {
+                if (d > buf) {
+                    *d++ = '&';
+                }
+
+                d = ngx_cpymem(d, start, p - start);
+            }
+        }
+
+        p++;
+    }
+
+    if (dropped) {
+        dst->data = buf;
+        dst->len = d - buf;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Whether a "name=value" is a credential.  The name is compared
+ * percent-decoded, leniently (a malformed escape stays as it is), so that
+ * "oauth%5Fconsumer%5Fkey" is one too.
+ */
+
+static ngx_uint_t
+ngx_http_7digital_log_secret(u_char *p, u_char *end)
+{
+    u_char     *q, name[32];
+    ngx_int_t   hi, lo;
+    ngx_str_t  *s;
+
+    q = name;
+
+    while (p < end && *p != '=') {
+
+        if (q == name + sizeof(name)) {
+            /* longer than any credential's name */
+            return 0;
+        }
+
+        hi = lo = NGX_ERROR;
+
+        if (*p == '%' && end - p > 2) {
+            hi = ngx_http_7digital_hex(p[1]);
+            lo = ngx_http_7digital_hex(p[2]);
+        }
+
+        if (hi != NGX_ERROR && lo != NGX_ERROR) {
+            *q++ = (u_char) (hi << 4 | lo);
+            p += 3;
+
+        } else {
+            *q++ = *p++;
+        }
+    }
+
+    for (s = ngx_http_7digital_log_secrets; s->len; s++) {
+        if ((size_t) (q - name) == s->len
+            && ngx_strncmp(name, s->data, s->len) == 0)
         {
             return 1;
         }

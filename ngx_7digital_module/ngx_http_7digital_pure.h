@@ -219,6 +219,8 @@ ngx_int_t ngx_http_7digital_escape(ngx_pool_t *pool, ngx_str_t *src,
 ngx_int_t ngx_http_7digital_param_text(ngx_pool_t *pool, ngx_str_t *name,
     ngx_str_t *value, ngx_str_t *dst);
 ngx_uint_t ngx_http_7digital_is_oauth_credential(ngx_str_t *name);
+ngx_int_t ngx_http_7digital_log_args(ngx_pool_t *pool, ngx_str_t *src,
+    ngx_str_t *dst);
 ngx_uint_t ngx_http_7digital_is_oauth_param(ngx_str_t *name);
 int ngx_http_7digital_bytes_cmp(ngx_str_t *a, ngx_str_t *b);
 

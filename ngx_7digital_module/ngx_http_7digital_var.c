@@ -20,6 +20,12 @@ static ngx_int_t ngx_http_7digital_cache_status_variable(
     ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_7digital_hashed_customer_id_variable(
     ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_7digital_args_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_7digital_request_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_7digital_request_line(ngx_http_request_t *r,
+    ngx_str_t *line);
 static ngx_http_7digital_ctx_t *ngx_http_7digital_early_identify(
     ngx_http_request_t *r);
 
@@ -40,6 +46,14 @@ static ngx_http_variable_t  ngx_http_7digital_vars[] = {
 
     { ngx_string("sevendigital_hashed_customer_id"), NULL,
       ngx_http_7digital_hashed_customer_id_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("sevendigital_args"), NULL,
+      ngx_http_7digital_args_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("sevendigital_request"), NULL,
+      ngx_http_7digital_request_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
@@ -66,6 +80,131 @@ ngx_http_7digital_add_variables(ngx_conf_t *cf)
         var->get_handler = v->get_handler;
         var->data = v->data;
     }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Unless "sevendigital_log_credentials on": the request line as nginx
+ * keeps it for $request and for the "request:" of error log lines loses
+ * its credentials before anything is logged.  (A line refused while nginx
+ * reads it, before this phase, is logged as it came.)
+ */
+
+ngx_int_t
+ngx_http_7digital_hide_credentials(ngx_http_request_t *r)
+{
+    ngx_str_t                       line;
+    ngx_http_7digital_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_7digital_module);
+
+    if (mcf->log_credentials || r->args.len == 0) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_7digital_request_line(r, &line) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (line.data != r->request_line.data) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "sevendigital: credentials hidden from the logs");
+
+        r->request_line = line;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* $sevendigital_args: the query string without credentials */
+
+static ngx_int_t
+ngx_http_7digital_args_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t  args;
+
+    if (ngx_http_7digital_log_args(r->pool, &r->args, &args) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    v->data = args.data;
+    v->len = args.len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* $sevendigital_request: the request line without credentials */
+
+static ngx_int_t
+ngx_http_7digital_request_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t  line;
+
+    if (ngx_http_7digital_request_line(r, &line) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    v->data = line.data;
+    v->len = line.len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = (line.len == 0);
+
+    return NGX_OK;
+}
+
+
+/*
+ * r->request_line with the query string's credentials left out, or the
+ * line itself when there are none (or its query is not a part of it).
+ */
+
+static ngx_int_t
+ngx_http_7digital_request_line(ngx_http_request_t *r, ngx_str_t *line)
+{
+    u_char     *p, *rl_end, *args_end;
+    ngx_str_t   args;
+
+    *line = r->request_line;
+
+    rl_end = r->request_line.data + r->request_line.len;
+    args_end = r->args.data + r->args.len;
+
+    if (r->args.len == 0 || r->args.data <= r->request_line.data
+        || args_end > rl_end)
+    {
+        return NGX_OK;
+    }
+
+    if (ngx_http_7digital_log_args(r->pool, &r->args, &args) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (args.data == r->args.data) {
+        return NGX_OK;
+    }
+
+    line->data = ngx_pnalloc(r->pool, r->request_line.len);
+    if (line->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* "GET /path?" (the "?" only if something is left) */
+    p = ngx_cpymem(line->data, r->request_line.data,
+                   r->args.data - r->request_line.data - (args.len ? 0 : 1));
+    p = ngx_cpymem(p, args.data, args.len);
+    p = ngx_cpymem(p, args_end, rl_end - args_end);
+
+    line->len = p - line->data;
 
     return NGX_OK;
 }

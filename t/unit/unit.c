@@ -690,6 +690,28 @@ test_params(void)
     p = a.elts;
     ok(ngx_http_7digital_is_oauth_credential(&p[0].name),
        "an encoded credential name is still a credential");
+
+    /* what logs may show of a query string */
+    src = (ngx_str_t) S("releaseId=1&country=GB");
+    ok(ngx_http_7digital_log_args(NULL, &src, &dst) == NGX_OK
+       && dst.data == src.data && dst.len == src.len,
+       "log: nothing to leave out, the query itself");
+    src = (ngx_str_t) S("oauth_consumer_key=K&releaseId=1&oauth_token=T"
+                        "&oauth_signature=S%3D&oauth_nonce=n&x=%zz"
+                        "&oauth_verifier=V&authentication=H");
+    ok(ngx_http_7digital_log_args(NULL, &src, &dst) == NGX_OK
+       && eq(&dst, "releaseId=1&oauth_nonce=n&x=%zz"),
+       "log: keys, tokens, signatures, verifiers, hashes left out");
+    src = (ngx_str_t) S("oauth%5Fconsumer%5fkey=K&a&&oauth_token&b=2&");
+    ok(ngx_http_7digital_log_args(NULL, &src, &dst) == NGX_OK
+       && eq(&dst, "a&b=2"), "log: encoded names and names alone too");
+    src = (ngx_str_t) S("oauth_consumer_key=K");
+    ok(ngx_http_7digital_log_args(NULL, &src, &dst) == NGX_OK
+       && dst.len == 0, "log: nothing left");
+    src = (ngx_str_t) S("oauth_consumer_keys=K&Oauth_token=T&%=1");
+    ok(ngx_http_7digital_log_args(NULL, &src, &dst) == NGX_OK
+       && dst.data == src.data,
+       "log: other names, even close ones, are kept");
 }
 
 
