@@ -23,19 +23,27 @@
 /*
  * KEYS[1] the partner's and class's TAT; ARGV[1] T in microseconds,
  * ARGV[2] the burst, ARGV[3] how many requests to let through at most (a
- * node may take a few at once and spend them itself).  Redis's own
- * clock, so that nodes whose clocks differ still share one budget.
+ * node may take a few at once and spend them itself), ARGV[4] how many a
+ * node took before and did not use (given back first).  Redis's own
+ * clock, so that nodes whose clocks differ still share one budget (a
+ * Redis before 5 needs replicate_commands() to write after TIME).
  * Returns {taken, remaining or (none taken) wait, reset}, microseconds.
  */
 
 ngx_str_t  ngx_http_7digital_gcra_script = ngx_string(
+    "redis.replicate_commands() "
     "local t = redis.call('TIME') "
     "local now = t[1] * 1000000 + t[2] "
     "local T = tonumber(ARGV[1]) "
     "local tau = T * tonumber(ARGV[2]) "
+    "local back = tonumber(ARGV[4]) "
     "local tat = tonumber(redis.call('GET', KEYS[1])) or now "
+    "tat = tat - back * T "
     "if tat < now then tat = now end "
     "if tat - now > tau then "
+    "if back > 0 then "
+    "redis.call('SET', KEYS[1], tat, 'PX', math.ceil((tat - now) / 1000)) "
+    "end "
     "return {0, tat - tau - now, tat - now} "
     "end "
     "local k = math.floor((tau - (tat - now)) / T) + 1 "
@@ -102,20 +110,24 @@ ngx_http_7digital_gcra_rate(ngx_str_t *value, uint64_t *interval)
 
 
 /*
- * Up to n requests at "now" (microseconds) against *tat, as the script
- * does: NGX_OK when at least one is let through (*tat moves on by as many
- * intervals), NGX_DECLINED when none is (g->wait says until when).
+ * Up to n requests at "now" (microseconds) against *tat, after "back"
+ * taken before were given back, as the script does: NGX_OK when at least
+ * one is let through (*tat moves on by as many intervals), NGX_DECLINED
+ * when none is (g->wait says until when).
  */
 
 ngx_int_t
 ngx_http_7digital_gcra_step(uint64_t *tat, uint64_t now,
-    ngx_http_7digital_limit_t *limit, uint64_t n, ngx_http_7digital_gcra_t *g)
+    ngx_http_7digital_limit_t *limit, uint64_t n, uint64_t back,
+    ngx_http_7digital_gcra_t *g)
 {
     uint64_t  t, tau, k, next, T;
 
     T = limit->interval;
     tau = T * limit->burst;
-    t = (*tat > now) ? *tat : now;
+    t = (*tat > back * T) ? *tat - back * T : 0;
+    t = (t > now) ? t : now;
+    *tat = t;
 
     if (t - now > tau) {
         g->taken = 0;

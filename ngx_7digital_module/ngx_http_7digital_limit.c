@@ -7,8 +7,11 @@
  * called with EVALSHA in the request's one batch (and sent again on
  * NOSCRIPT).  A node that sends a partner many requests takes a few at
  * once (a lease: at most an eighth of what is left, shared by the nodes,
- * and 64) and lets them through itself within 100 ms, so that a busy
- * partner does not cost Redis a script per request.  When Redis cannot
+ * twice what the last lease served and one, and 64), lets them through
+ * itself within 100 ms and gives back what it did not use with its next
+ * request to Redis, so that a busy partner does not cost Redis a script
+ * per request.  The node's own counters use the monotonic clock.  When
+ * Redis cannot
  * answer, each node counts in shared memory its share of the limit (the
  * limit divided by the number of nodes), so that the fleet stays near the
  * budget; that is logged once per incident.  Refused credentials are
@@ -26,18 +29,25 @@
 
 #define NGX_HTTP_7DIGITAL_LIMIT_INCIDENT   0x01
 
+/* the two RateLimit fields but their policy names: quotes, names, numbers */
+#define NGX_HTTP_7DIGITAL_LIMIT_FIELDS_LEN                                    \
+    (2 * sizeof("\"\";q=;w=") + 4 * NGX_INT64_LEN)
+
 /*
- * A lease: how many requests at most, for how long; and how long what
- * Redis said was left is remembered to size the next (microseconds).
+ * A lease: how many requests at most; and how long what Redis said was
+ * left is remembered to size the next (microseconds).
  */
 #define NGX_HTTP_7DIGITAL_LIMIT_LEASE_MAX  64
-#define NGX_HTTP_7DIGITAL_LIMIT_LEASE_TTL  100000
-#define NGX_HTTP_7DIGITAL_LIMIT_HINT_TTL   10000000
+#define NGX_HTTP_7DIGITAL_LIMIT_HINT_TTL   60000000
 
 /* the values of a lease's entry */
-#define NGX_HTTP_7DIGITAL_LEASE_LEFT       0
+#define NGX_HTTP_7DIGITAL_LEASE_LEFT       0   /* not yet let through */
 #define NGX_HTTP_7DIGITAL_LEASE_EXPIRES    1
-#define NGX_HTTP_7DIGITAL_LEASE_REDIS_LEFT 2
+#define NGX_HTTP_7DIGITAL_LEASE_REDIS_LEFT 2   /* what Redis said was left */
+#define NGX_HTTP_7DIGITAL_LEASE_SERVED     3   /* since the last ask */
+
+/* the node's own clock for its counters: monotonic, microseconds */
+#define ngx_http_7digital_limit_now()  ((uint64_t) ngx_current_msec * 1000)
 
 
 static ngx_int_t ngx_http_7digital_limit_leased(ngx_http_request_t *r,
@@ -49,11 +59,13 @@ static ngx_int_t ngx_http_7digital_limit_send(ngx_http_request_t *r,
 static void ngx_http_7digital_limit_reply(ngx_http_request_t *r, void *data,
     void *reply);
 static void ngx_http_7digital_limit_local(ngx_http_request_t *r,
-    ngx_http_7digital_ctx_t *ctx, ngx_uint_t incident);
-static ngx_int_t ngx_http_7digital_limit_step(ngx_shm_zone_t *zone,
-    ngx_str_t *key, ngx_http_7digital_ctx_t *ctx);
+    ngx_http_7digital_ctx_t *ctx, char *why);
+static ngx_int_t ngx_http_7digital_limit_step(ngx_http_request_t *r,
+    ngx_shm_zone_t *zone, ngx_str_t *key, ngx_http_7digital_ctx_t *ctx);
 static void ngx_http_7digital_limit_incident(ngx_http_request_t *r,
-    ngx_http_7digital_main_conf_t *mcf, ngx_uint_t on);
+    ngx_http_7digital_main_conf_t *mcf, char *why);
+static ngx_int_t ngx_http_7digital_limit_address(ngx_http_request_t *r,
+    ngx_str_t *key);
 static ngx_int_t ngx_http_7digital_limit_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_7digital_limit_header(ngx_http_request_t *r,
     char *name, u_char *value, size_t len);
@@ -101,17 +113,18 @@ ngx_http_7digital_limit_filter_init(void)
 }
 
 
-/* sevendigital_rate_limit_zone name:size [nodes=number] */
+/* sevendigital_rate_limit_zone name:size [nodes=number] [lease=time] */
 
 char *
 ngx_http_7digital_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_7digital_main_conf_t *mcf = conf;
 
-    u_char     *p;
-    ssize_t     size;
-    ngx_int_t   n;
-    ngx_str_t  *value, name, s;
+    u_char      *p;
+    ssize_t      size;
+    ngx_int_t    n;
+    ngx_str_t   *value, name, s;
+    ngx_uint_t   i;
 
     if (mcf->limit_zone) {
         return "is duplicate";
@@ -136,6 +149,13 @@ ngx_http_7digital_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     size = ngx_parse_size(&s);
 
+    if (size == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone size \"%V\" in \"%V\"",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
     if (size < (ssize_t) (8 * ngx_pagesize)) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "zone \"%V\" in \"%V\" is too small, at least "
@@ -144,22 +164,34 @@ ngx_http_7digital_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (cf->args->nelts == 3) {
-        n = NGX_ERROR;
+    for (i = 2; i < cf->args->nelts; i++) {
 
-        if (ngx_strncmp(value[2].data, "nodes=", 6) == 0) {
-            n = ngx_atoi(value[2].data + 6, value[2].len - 6);
+        if (ngx_strncmp(value[i].data, "nodes=", 6) == 0) {
+            n = ngx_atoi(value[i].data + 6, value[i].len - 6);
+
+            if (n >= 1 && n <= 1000) {
+                mcf->limit_nodes = n;
+                continue;
+            }
+
+        } else if (ngx_strncmp(value[i].data, "lease=", 6) == 0) {
+            s.data = value[i].data + 6;
+            s.len = value[i].len - 6;
+
+            n = ngx_parse_time(&s, 0);
+
+            if (n != NGX_ERROR && n <= 600000) {
+                mcf->limit_lease = n;
+                continue;
+            }
         }
 
-        if (n < 1 || n > 1000) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\" in \"%V\", it must "
-                               "be \"nodes=\" and a number from 1 to 1000",
-                               &value[2], &cmd->name);
-            return NGX_CONF_ERROR;
-        }
-
-        mcf->limit_nodes = n;
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\" in \"%V\", it must "
+                           "be \"nodes=\" and a number from 1 to 1000, or "
+                           "\"lease=\" and a time up to 10m",
+                           &value[i], &cmd->name);
+        return NGX_CONF_ERROR;
     }
 
     mcf->limit_zone = ngx_http_7digital_shtable_add(cf, &name, size);
@@ -177,6 +209,7 @@ ngx_http_7digital_limit_default_zone(ngx_conf_t *cf,
     ngx_str_t  name;
 
     ngx_conf_init_uint_value(mcf->limit_nodes, 1);
+    ngx_conf_init_msec_value(mcf->limit_lease, 100);
 
     if (mcf->limit_zone) {
         return NGX_CONF_OK;
@@ -225,23 +258,28 @@ ngx_http_7digital_limit_check(ngx_http_request_t *r,
     ctx->limit = *limit;
     ctx->limit_policy = *policy;
 
-    /* "l:<key>": this node's lease on the partner's budget */
-    ctx->limit_lease.len = sizeof("l:sevendigital:rl::") - 1 + policy->len
-                           + ctx->partner->id.len;
-    ctx->limit_lease.data = ngx_pnalloc(r->pool, ctx->limit_lease.len);
-    if (ctx->limit_lease.data == NULL) {
+    /*
+     * One TAT per partner and class, whatever the limit: locations that
+     * give a class different limits count it together.
+     */
+    ctx->limit_key.len = sizeof("sevendigital:rl::") - 1 + policy->len
+                         + ctx->partner->id.len;
+    ctx->limit_key.data = ngx_pnalloc(r->pool, 2 * ctx->limit_key.len);
+    if (ctx->limit_key.data == NULL) {
         return NGX_ERROR;
     }
 
-    p = ngx_sprintf(ctx->limit_lease.data, "l:sevendigital:rl:%V:%V", policy,
+    p = ngx_sprintf(ctx->limit_key.data, "sevendigital:rl:%V:%V", policy,
                     &ctx->partner->id);
+    ctx->limit_key.len = p - ctx->limit_key.data;
+
+    /* the node's lease on it, short: shared memory holds many */
+    ctx->limit_lease.data = p;
+    p = ngx_sprintf(p, "l:%V:%V", policy, &ctx->partner->id);
     ctx->limit_lease.len = p - ctx->limit_lease.data;
 
-    ctx->limit_key.data = ctx->limit_lease.data + 2;
-    ctx->limit_key.len = ctx->limit_lease.len - 2;
-
     if (!ngx_http_7digital_redis_configured()) {
-        ngx_http_7digital_limit_local(r, ctx, 0);
+        ngx_http_7digital_limit_local(r, ctx, NULL);
         return NGX_OK;
     }
 
@@ -256,9 +294,11 @@ ngx_http_7digital_limit_check(ngx_http_request_t *r,
 
 
 /*
- * NGX_OK: let through from the node's lease.  Else how many to ask Redis
- * for: one, unless the partner has plenty left, so that a partner near
- * its limit is counted request by request.
+ * NGX_OK: let through from the node's lease.  Else what to ask Redis for:
+ * one, unless the partner has plenty left and the node used its last
+ * lease (so that a partner near its limit is counted request by request,
+ * and a node that is not busy does not hold what others could use); and
+ * what the node took before and did not use, given back.
  */
 
 static ngx_int_t
@@ -266,10 +306,14 @@ ngx_http_7digital_limit_leased(ngx_http_request_t *r,
     ngx_http_7digital_main_conf_t *mcf, ngx_http_7digital_ctx_t *ctx)
 {
     uint64_t                      now, ask, left;
+    ngx_int_t                     rc;
     ngx_http_7digital_shentry_t  *e;
 
-    now = ngx_http_7digital_shtable_now();
+    now = ngx_http_7digital_limit_now();
+    rc = NGX_DECLINED;
+
     ctx->limit_ask = 1;
+    ctx->limit_back = 0;
 
     ngx_http_7digital_shtable_lock(mcf->limit_zone);
 
@@ -277,14 +321,14 @@ ngx_http_7digital_limit_leased(ngx_http_request_t *r,
                                       now);
 
     if (e == NULL) {
-        ngx_http_7digital_shtable_unlock(mcf->limit_zone);
-        return NGX_DECLINED;
+        goto done;
     }
 
     if (e->value[NGX_HTTP_7DIGITAL_LEASE_EXPIRES] > now
         && e->value[NGX_HTTP_7DIGITAL_LEASE_LEFT])
     {
         e->value[NGX_HTTP_7DIGITAL_LEASE_LEFT]--;
+        e->value[NGX_HTTP_7DIGITAL_LEASE_SERVED]++;
 
         /* what GCRA would say with the lease spent */
         left = e->value[NGX_HTTP_7DIGITAL_LEASE_REDIS_LEFT]
@@ -296,30 +340,38 @@ ngx_http_7digital_limit_leased(ngx_http_request_t *r,
         ctx->limit_result.wait = 0;
         ctx->limit_result.reset = (ctx->limit.burst + 1 - left)
                                   * ctx->limit.interval;
-
-        ngx_http_7digital_shtable_unlock(mcf->limit_zone);
-
         ctx->limit_counted = 1;
 
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "sevendigital: rate limit \"%V\" kept, from the "
-                       "node's lease", &ctx->limit_key);
-
-        return NGX_OK;
+        rc = NGX_OK;
+        goto done;
     }
+
+    /* an expired lease's rest goes back with this request */
+    ctx->limit_back = e->value[NGX_HTTP_7DIGITAL_LEASE_LEFT];
+    e->value[NGX_HTTP_7DIGITAL_LEASE_LEFT] = 0;
 
     ask = e->value[NGX_HTTP_7DIGITAL_LEASE_REDIS_LEFT]
           / (8 * mcf->limit_nodes);
+    ask = ngx_min(ask, 2 * e->value[NGX_HTTP_7DIGITAL_LEASE_SERVED] + 1);
+    ask = ngx_min(ask, NGX_HTTP_7DIGITAL_LIMIT_LEASE_MAX);
+    ask = mcf->limit_lease ? ask : 1;
 
-    ngx_http_7digital_shtable_unlock(mcf->limit_zone);
-
-    if (ask > NGX_HTTP_7DIGITAL_LIMIT_LEASE_MAX) {
-        ask = NGX_HTTP_7DIGITAL_LIMIT_LEASE_MAX;
-    }
+    /* the others asking meanwhile ask for one */
+    e->value[NGX_HTTP_7DIGITAL_LEASE_SERVED] = 0;
 
     ctx->limit_ask = ask ? ask : 1;
 
-    return NGX_DECLINED;
+done:
+
+    ngx_http_7digital_shtable_unlock(mcf->limit_zone);
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "sevendigital: rate limit \"%V\" %s, asking %uL, "
+                   "giving back %uL", &ctx->limit_key,
+                   rc == NGX_OK ? "kept from the node's lease" : "to redis",
+                   ctx->limit_ask, ctx->limit_back);
+
+    return rc;
 }
 
 
@@ -332,7 +384,7 @@ ngx_http_7digital_limit_lease(ngx_http_request_t *r,
     uint64_t                      now, extra;
     ngx_http_7digital_shentry_t  *e;
 
-    now = ngx_http_7digital_shtable_now();
+    now = ngx_http_7digital_limit_now();
     extra = ctx->limit_result.taken ? ctx->limit_result.taken - 1 : 0;
 
     ngx_http_7digital_shtable_lock(mcf->limit_zone);
@@ -348,8 +400,10 @@ ngx_http_7digital_limit_lease(ngx_http_request_t *r,
         if (extra) {
             e->value[NGX_HTTP_7DIGITAL_LEASE_LEFT] += extra;
             e->value[NGX_HTTP_7DIGITAL_LEASE_EXPIRES] =
-                                     now + NGX_HTTP_7DIGITAL_LIMIT_LEASE_TTL;
+                                      now + (uint64_t) mcf->limit_lease * 1000;
         }
+
+        e->value[NGX_HTTP_7DIGITAL_LEASE_SERVED]++;
 
         e->value[NGX_HTTP_7DIGITAL_LEASE_REDIS_LEFT] =
                                                  ctx->limit_result.remaining;
@@ -384,9 +438,10 @@ ngx_http_7digital_limit_send(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx, ngx_uint_t eval)
 {
     ngx_int_t    rc;
-    const char  *argv[7];
-    size_t       argvlen[7];
+    const char  *argv[8];
+    size_t       argvlen[8];
     u_char       t[NGX_INT64_LEN], b[NGX_INT64_LEN], n[NGX_INT64_LEN];
+    u_char       g[NGX_INT64_LEN];
 
     if (eval) {
         argv[0] = "EVAL";
@@ -411,13 +466,15 @@ ngx_http_7digital_limit_send(ngx_http_request_t *r,
     argvlen[5] = ngx_sprintf(b, "%uL", ctx->limit.burst) - b;
     argv[6] = (const char *) n;
     argvlen[6] = ngx_sprintf(n, "%uL", ctx->limit_ask) - n;
+    argv[7] = (const char *) g;
+    argvlen[7] = ngx_sprintf(g, "%uL", ctx->limit_back) - g;
 
     rc = ngx_http_7digital_batch_add(r, &ctx->batch,
-                                     ngx_http_7digital_limit_reply, ctx, 7,
+                                     ngx_http_7digital_limit_reply, ctx, 8,
                                      argv, argvlen);
 
     if (rc == NGX_DECLINED) {
-        ngx_http_7digital_limit_local(r, ctx, 1);
+        ngx_http_7digital_limit_local(r, ctx, "not reachable");
         return NGX_OK;
     }
 
@@ -442,7 +499,7 @@ ngx_http_7digital_limit_reply(ngx_http_request_t *r, void *data, void *reply)
         ctx->limit_eval = 1;
 
         if (ngx_http_7digital_limit_send(r, ctx, 1) == NGX_ERROR) {
-            ngx_http_7digital_limit_local(r, ctx, 1);
+            ngx_http_7digital_limit_local(r, ctx, "no memory");
         }
 
         return;
@@ -453,13 +510,9 @@ ngx_http_7digital_limit_reply(ngx_http_request_t *r, void *data, void *reply)
         || rep->element[1]->type != REDIS_REPLY_INTEGER
         || rep->element[2]->type != REDIS_REPLY_INTEGER)
     {
-        if (rep && rep->type == REDIS_REPLY_ERROR) {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "sevendigital: redis refused the rate limit "
-                          "script: %s", rep->str);
-        }
-
-        ngx_http_7digital_limit_local(r, ctx, 1);
+        ngx_http_7digital_limit_local(r, ctx,
+                                      (rep && rep->type == REDIS_REPLY_ERROR)
+                                      ? rep->str : "no answer");
         return;
     }
 
@@ -483,7 +536,7 @@ ngx_http_7digital_limit_reply(ngx_http_request_t *r, void *data, void *reply)
     mcf = ngx_http_get_module_main_conf(r, ngx_http_7digital_module);
 
     ngx_http_7digital_limit_lease(r, mcf, ctx);
-    ngx_http_7digital_limit_incident(r, mcf, 0);
+    ngx_http_7digital_limit_incident(r, mcf, NULL);
 }
 
 
@@ -495,8 +548,9 @@ ngx_http_7digital_limit_reply(ngx_http_request_t *r, void *data, void *reply)
 
 static void
 ngx_http_7digital_limit_local(ngx_http_request_t *r,
-    ngx_http_7digital_ctx_t *ctx, ngx_uint_t incident)
+    ngx_http_7digital_ctx_t *ctx, char *why)
 {
+    ngx_str_t                       key;
     ngx_http_7digital_main_conf_t  *mcf;
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_7digital_module);
@@ -505,13 +559,15 @@ ngx_http_7digital_limit_local(ngx_http_request_t *r,
     ctx->limit.burst /= mcf->limit_nodes;
     ctx->limit_local = 1;
 
-    if (ngx_http_7digital_limit_step(mcf->limit_zone, &ctx->limit_key, ctx)
-        != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "sevendigital: rate limit zone is full, request not "
-                      "counted, consider a larger "
-                      "\"sevendigital_rate_limit_zone\"");
+    /* "r:<class>:<partner>", beside the lease's "l:..." */
+    key.len = ctx->limit_lease.len;
+    key.data = ngx_pnalloc(r->pool, key.len);
+
+    if (key.data) {
+        ngx_memcpy(key.data, ctx->limit_lease.data, key.len);
+        key.data[0] = 'r';
+
+        (void) ngx_http_7digital_limit_step(r, mcf->limit_zone, &key, ctx);
     }
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -520,23 +576,26 @@ ngx_http_7digital_limit_local(ngx_http_request_t *r,
                    ctx->limit_denied ? "reached" : "kept", mcf->limit_nodes,
                    ctx->limit_result.remaining);
 
-    if (incident) {
-        ngx_http_7digital_limit_incident(r, mcf, 1);
+    if (why) {
+        ngx_http_7digital_limit_incident(r, mcf, why);
     }
 }
 
 
-/* one GCRA step on the node's own counter of "key" */
+/*
+ * One GCRA step on the node's own counter of "key".  NGX_ERROR: no room
+ * for it in the zone; the request is let through, not counted.
+ */
 
 static ngx_int_t
-ngx_http_7digital_limit_step(ngx_shm_zone_t *zone, ngx_str_t *key,
-    ngx_http_7digital_ctx_t *ctx)
+ngx_http_7digital_limit_step(ngx_http_request_t *r, ngx_shm_zone_t *zone,
+    ngx_str_t *key, ngx_http_7digital_ctx_t *ctx)
 {
     uint64_t                      now;
     ngx_int_t                     rc;
     ngx_http_7digital_shentry_t  *e;
 
-    now = ngx_http_7digital_shtable_now();
+    now = ngx_http_7digital_limit_now();
 
     ngx_http_7digital_shtable_lock(zone);
 
@@ -545,10 +604,15 @@ ngx_http_7digital_limit_step(ngx_shm_zone_t *zone, ngx_str_t *key,
 
     if (e == NULL) {
         ngx_http_7digital_shtable_unlock(zone);
+
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "sevendigital: rate limit zone \"%V\" is full, "
+                      "request not counted, consider a larger "
+                      "\"sevendigital_rate_limit_zone\"", &zone->shm.name);
         return NGX_ERROR;
     }
 
-    rc = ngx_http_7digital_gcra_step(&e->deadline, now, &ctx->limit, 1,
+    rc = ngx_http_7digital_gcra_step(&e->deadline, now, &ctx->limit, 1, 0,
                                      &ctx->limit_result);
 
     ngx_http_7digital_shtable_unlock(zone);
@@ -561,17 +625,19 @@ ngx_http_7digital_limit_step(ngx_shm_zone_t *zone, ngx_str_t *key,
 
 
 /*
- * Redis stopped (on) or started again (off) counting the limits: said
- * once per incident by whichever worker of the node sees it first.
+ * Redis stopped counting the limits (why: what went wrong), or counts them
+ * again (NULL): said once per incident by whichever worker of the node
+ * sees it first.
  */
 
 static void
 ngx_http_7digital_limit_incident(ngx_http_request_t *r,
-    ngx_http_7digital_main_conf_t *mcf, ngx_uint_t on)
+    ngx_http_7digital_main_conf_t *mcf, char *why)
 {
-    ngx_uint_t  *flags, was;
+    ngx_uint_t  *flags, on, was;
 
     flags = ngx_http_7digital_shtable_flags(mcf->limit_zone);
+    on = (why != NULL);
 
     /* the usual case, without the lock */
     if (((*flags & NGX_HTTP_7DIGITAL_LIMIT_INCIDENT) != 0) == on) {
@@ -597,9 +663,9 @@ ngx_http_7digital_limit_incident(ngx_http_request_t *r,
 
     if (on) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "sevendigital: redis cannot count rate limits, this "
-                      "node allows 1/%ui of each limit until it can",
-                      mcf->limit_nodes);
+                      "sevendigital: redis cannot count rate limits (%s), "
+                      "this node allows 1/%ui of each limit until it can",
+                      why, mcf->limit_nodes);
 
     } else {
         ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
@@ -620,8 +686,7 @@ ngx_http_7digital_limit_refused(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx,
     ngx_http_7digital_error_t *err)
 {
-    u_char                         *p;
-    ngx_str_t                       key, *addr;
+    ngx_str_t                       key;
     ngx_http_7digital_main_conf_t  *mcf;
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_7digital_module);
@@ -633,26 +698,22 @@ ngx_http_7digital_limit_refused(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    addr = &r->connection->addr_text;
-
-    key.data = ngx_pnalloc(r->pool, sizeof("a:") - 1 + addr->len);
-    if (key.data == NULL) {
+    if (ngx_http_7digital_limit_address(r, &key) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    p = ngx_cpymem(key.data, "a:", 2);
-    p = ngx_cpymem(p, addr->data, addr->len);
-    key.len = p - key.data;
-
     ctx->limit = lcf->limit_refused;
 
-    if (ngx_http_7digital_limit_step(mcf->limit_zone, &key, ctx) != NGX_OK) {
+    if (ngx_http_7digital_limit_step(r, mcf->limit_zone, &key, ctx)
+        != NGX_OK)
+    {
         return NGX_OK;
     }
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "sevendigital: refused credentials from %V, limit %s, "
-                   "%uL", addr, ctx->limit_denied ? "reached" : "kept",
+                   "%uL", &r->connection->addr_text,
+                   ctx->limit_denied ? "reached" : "kept",
                    ctx->limit_result.remaining);
 
     if (!ctx->limit_denied) {
@@ -666,6 +727,56 @@ ngx_http_7digital_limit_refused(ngx_http_request_t *r,
     ngx_memzero(err, sizeof(ngx_http_7digital_error_t));
 
     return ngx_http_7digital_limit_refuse(r, ctx, err);
+}
+
+
+/*
+ * The client's address as the per-address limit counts it: an IPv4
+ * address, the /64 of an IPv6 one (a host has a whole /64 to pick
+ * addresses from), or as nginx wrote it for anything else.
+ */
+
+static ngx_int_t
+ngx_http_7digital_limit_address(ngx_http_request_t *r, ngx_str_t *key)
+{
+    u_char               *p;
+    size_t                len;
+    struct sockaddr_in   *sin;
+#if (NGX_HAVE_INET6)
+    struct sockaddr_in6  *sin6;
+#endif
+
+    key->data = ngx_pnalloc(r->pool, 2 + ngx_max(16,
+                                            r->connection->addr_text.len));
+    if (key->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(key->data, "a:", 2);
+
+    switch (r->connection->sockaddr->sa_family) {
+
+    case AF_INET:
+        sin = (struct sockaddr_in *) r->connection->sockaddr;
+        p = ngx_cpymem(p, &sin->sin_addr, 4);
+        break;
+
+#if (NGX_HAVE_INET6)
+    case AF_INET6:
+        sin6 = (struct sockaddr_in6 *) r->connection->sockaddr;
+        p = ngx_cpymem(p, sin6->sin6_addr.s6_addr, 8);
+        break;
+#endif
+
+    default:
+        len = r->connection->addr_text.len;
+        p = ngx_cpymem(p, r->connection->addr_text.data, len);
+        break;
+    }
+
+    key->len = p - key->data;
+
+    return NGX_OK;
 }
 
 
@@ -715,12 +826,17 @@ ngx_http_7digital_limit_refuse(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_7digital_limit_header_filter(ngx_http_request_t *r)
 {
-    u_char                        *p;
-    uint64_t                       w, left;
+    u_char                        *p, *last;
+    uint64_t                       quota, window, reset;
     ngx_http_7digital_ctx_t       *ctx;
     ngx_http_7digital_loc_conf_t  *lcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
+
+    /* after an internal redirect (error_page) the context is elsewhere */
+    if (ctx == NULL && r == r->main) {
+        ctx = ngx_http_7digital_find_ctx(r);
+    }
 
     if (ctx == NULL || !ctx->limit_counted || r != r->main) {
         return ngx_http_next_header_filter(r);
@@ -738,33 +854,31 @@ ngx_http_7digital_limit_header_filter(ngx_http_request_t *r)
     /* once, whatever answer follows (an error_page, a refusal) */
     ctx->limit_counted = 0;
 
-    p = ngx_pnalloc(r->pool, 2 * (ctx->limit_policy.len
-                                  + sizeof("\"\";q=;w=") + NGX_INT64_LEN * 2));
+    quota = ctx->limit.burst + 1;
+    window = (quota * ctx->limit.interval + 999999) / 1000000;
+    window = window ? window : 1;
+    reset = (ctx->limit_result.reset + 999999) / 1000000;
+
+    p = ngx_pnalloc(r->pool, NGX_HTTP_7DIGITAL_LIMIT_FIELDS_LEN
+                             + 2 * ctx->limit_policy.len);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    w = ((ctx->limit.burst + 1) * ctx->limit.interval + 999999) / 1000000;
-    left = ctx->limit_result.remaining;
+    last = ngx_sprintf(p, "\"%V\";q=%uL;w=%uL", &ctx->limit_policy, quota,
+                       window);
 
-    if (ngx_http_7digital_limit_header(r, "RateLimit-Policy", p,
-                             ngx_sprintf(p, "\"%V\";q=%uL;w=%uL",
-                                         &ctx->limit_policy,
-                                         ctx->limit.burst + 1, w ? w : 1)
-                             - p)
+    if (ngx_http_7digital_limit_header(r, "RateLimit-Policy", p, last - p)
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    p += ctx->limit_policy.len + sizeof("\"\";q=;w=") + NGX_INT64_LEN * 2;
+    p = last;
+    last = ngx_sprintf(p, "\"%V\";r=%uL;t=%uL", &ctx->limit_policy,
+                       ctx->limit_result.remaining, reset);
 
-    if (ngx_http_7digital_limit_header(r, "RateLimit", p,
-                             ngx_sprintf(p, "\"%V\";r=%uL;t=%uL",
-                                         &ctx->limit_policy, left,
-                                         (ctx->limit_result.reset
-                                          + 999999) / 1000000)
-                             - p)
+    if (ngx_http_7digital_limit_header(r, "RateLimit", p, last - p)
         != NGX_OK)
     {
         return NGX_ERROR;

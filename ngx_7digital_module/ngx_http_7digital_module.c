@@ -73,6 +73,10 @@ static ngx_int_t ngx_http_7digital_enum_value(ngx_conf_enum_t *e,
     ngx_str_t *word, ngx_uint_t *value);
 static char *ngx_http_7digital_rate_limit(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_7digital_rate_limit_refused(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_7digital_limit_args(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_uint_t first, ngx_http_7digital_limit_t *limit);
 static char *ngx_http_7digital_audit_stream(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_7digital_cache_valid(ngx_conf_t *cf,
@@ -257,7 +261,7 @@ static ngx_command_t  ngx_http_7digital_commands[] = {
 
     { ngx_string("sevendigital_rate_limit_refused"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
-      ngx_http_7digital_rate_limit,
+      ngx_http_7digital_rate_limit_refused,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -270,7 +274,7 @@ static ngx_command_t  ngx_http_7digital_commands[] = {
       &ngx_http_7digital_limit_headers },
 
     { ngx_string("sevendigital_rate_limit_zone"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE123,
       ngx_http_7digital_limit_zone,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
@@ -607,7 +611,8 @@ ngx_http_7digital_stages(ngx_http_request_t *r,
         /* the nonce, a sale's key, the cache entry: one round trip */
         if ((ctx->has_nonce
              && ngx_http_7digital_nonce_check(r, ctx) == NGX_ERROR)
-            || ngx_http_7digital_limit_check(r, lcf, ctx) == NGX_ERROR
+            || (!ctx->replay  /* a replay this node saw is not counted */
+                && ngx_http_7digital_limit_check(r, lcf, ctx) == NGX_ERROR)
             || ngx_http_7digital_cache_lookup(r, lcf, ctx) == NGX_ERROR)
         {
             ctx->stage = NGX_HTTP_7DIGITAL_STAGE_DONE;
@@ -1352,6 +1357,7 @@ ngx_http_7digital_create_main_conf(ngx_conf_t *cf)
     mcf->redis.connect_timeout = NGX_CONF_UNSET_MSEC;
     mcf->nonce_cache_size = NGX_CONF_UNSET_SIZE;
     mcf->limit_nodes = NGX_CONF_UNSET_UINT;
+    mcf->limit_lease = NGX_CONF_UNSET_MSEC;
     mcf->log_credentials = NGX_CONF_UNSET;
 
     return mcf;
@@ -1511,7 +1517,10 @@ ngx_http_7digital_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    for (i = 1; i < 4; i++) {
+    for (i = NGX_HTTP_7DIGITAL_CLASS_CATALOGUE;
+         i <= NGX_HTTP_7DIGITAL_CLASS_PURCHASE;
+         i++)
+    {
         if (conf->limits[i].interval == 0) {
             conf->limits[i] = prev->limits[i];
         }
@@ -1971,59 +1980,75 @@ ngx_http_7digital_redis_password(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
-/*
- * sevendigital_rate_limit catalogue|user|purchase rate=50r/s [burst=n]
- * sevendigital_rate_limit_refused rate=1r/s [burst=n] | off
- */
+/* sevendigital_rate_limit catalogue|user|purchase rate=50r/s [burst=n] */
 
 static char *
 ngx_http_7digital_rate_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_7digital_loc_conf_t *lcf = conf;
 
-    ngx_int_t                   n;
-    ngx_str_t                  *value, rate;
-    ngx_uint_t                  i, class;
-    ngx_http_7digital_limit_t  *limit;
+    ngx_str_t   *value;
+    ngx_uint_t   class;
 
     value = cf->args->elts;
 
-    if (cmd->name.len == sizeof("sevendigital_rate_limit") - 1) {
-        class = ngx_http_7digital_class(value[1].data, value[1].len);
+    class = ngx_http_7digital_class(value[1].data, value[1].len);
 
-        if (class == NGX_HTTP_7DIGITAL_CLASS_AUTO) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid class \"%V\" in \"%V\", it must be "
-                               "\"catalogue\", \"user\" or \"purchase\"",
-                               &value[1], &cmd->name);
-            return NGX_CONF_ERROR;
-        }
-
-        limit = &lcf->limits[class];
-        i = 2;
-
-        if (limit->interval) {
-            return "is duplicate";
-        }
-
-    } else {
-        limit = &lcf->limit_refused;
-        i = 1;
-
-        if (limit->interval != NGX_HTTP_7DIGITAL_LIMIT_UNSET) {
-            return "is duplicate";
-        }
-
-        limit->interval = 0;
-
-        if (cf->args->nelts == 2
-            && ngx_strcmp(value[1].data, "off") == 0)
-        {
-            return NGX_CONF_OK;
-        }
+    if (class == NGX_HTTP_7DIGITAL_CLASS_AUTO) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid class \"%V\" in \"%V\", it must be "
+                           "\"catalogue\", \"user\" or \"purchase\"",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
     }
 
-    for ( /* void */ ; i < cf->args->nelts; i++) {
+    if (lcf->limits[class].interval) {
+        return "is duplicate";
+    }
+
+    return ngx_http_7digital_limit_args(cf, cmd, 2, &lcf->limits[class]);
+}
+
+
+/* sevendigital_rate_limit_refused rate=1r/s [burst=n] | off */
+
+static char *
+ngx_http_7digital_rate_limit_refused(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_7digital_loc_conf_t *lcf = conf;
+
+    ngx_str_t  *value;
+
+    if (lcf->limit_refused.interval != NGX_HTTP_7DIGITAL_LIMIT_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    lcf->limit_refused.interval = 0;
+    lcf->limit_refused.burst = 0;
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        return NGX_CONF_OK;
+    }
+
+    return ngx_http_7digital_limit_args(cf, cmd, 1, &lcf->limit_refused);
+}
+
+
+/* "rate=50r/s" and "burst=100", from the argument "first" on */
+
+static char *
+ngx_http_7digital_limit_args(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_uint_t first, ngx_http_7digital_limit_t *limit)
+{
+    ngx_int_t    n;
+    ngx_str_t   *value, rate;
+    ngx_uint_t   i;
+
+    value = cf->args->elts;
+
+    for (i = first; i < cf->args->nelts; i++) {
 
         if (ngx_strncmp(value[i].data, "rate=", 5) == 0) {
             rate.data = value[i].data + 5;

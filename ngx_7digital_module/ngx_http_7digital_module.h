@@ -69,7 +69,7 @@ typedef void (*ngx_http_7digital_resume_pt)(ngx_http_request_t *r,
  */
 typedef struct {
     uint64_t                        deadline;
-    uint64_t                        value[3];
+    uint64_t                        value[4];
 } ngx_http_7digital_shentry_t;
 
 
@@ -144,6 +144,7 @@ typedef struct {
     size_t                          nonce_cache_size;
     ngx_shm_zone_t                 *limit_zone;
     ngx_uint_t                      limit_nodes;
+    ngx_msec_t                      limit_lease;
     ngx_flag_t                      log_credentials;
     ngx_int_t                       request_id;   /* variable index */
 } ngx_http_7digital_main_conf_t;
@@ -236,6 +237,7 @@ typedef struct ngx_http_7digital_ctx_s {
     ngx_str_t                       limit_policy;
     ngx_http_7digital_gcra_t        limit_result;
     uint64_t                        limit_ask;
+    uint64_t                        limit_back;
     ngx_int_t                       idem_status;   /* of a kept answer */
     u_char                          idem_fp[2 * NGX_HTTP_7DIGITAL_DIGEST_LEN];
     ngx_str_t                       cache_key;

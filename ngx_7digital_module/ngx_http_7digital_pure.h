@@ -298,7 +298,7 @@ ngx_int_t ngx_http_7digital_idem_fingerprint(ngx_pool_t *pool,
 extern ngx_str_t  ngx_http_7digital_gcra_script;
 ngx_int_t ngx_http_7digital_gcra_rate(ngx_str_t *value, uint64_t *interval);
 ngx_int_t ngx_http_7digital_gcra_step(uint64_t *tat, uint64_t now,
-    ngx_http_7digital_limit_t *limit, uint64_t n,
+    ngx_http_7digital_limit_t *limit, uint64_t n, uint64_t back,
     ngx_http_7digital_gcra_t *g);
 
 /* ngx_http_7digital_endpoint.c */

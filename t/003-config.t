@@ -261,7 +261,7 @@ for my $case (
     ['sevendigital_rate_limit_zone limits:8k;',
      qr/zone "limits:8k" in "sevendigital_rate_limit_zone" is too small, at least \d+ bytes are needed/],
     ['sevendigital_rate_limit_zone limits:1m nodes=0;',
-     qr/invalid parameter "nodes=0" in "sevendigital_rate_limit_zone", it must be "nodes=" and a number from 1 to 1000/],
+     qr/invalid parameter "nodes=0" in "sevendigital_rate_limit_zone", it must be "nodes=" and a number from 1 to 1000, or "lease=" and a time up to 10m/],
 ) {
     ($rc, $out) = nginx_t("sevendigital_partners $fx/partners.json;\n$case->[0]");
     like($out, $case->[1], "refused: $case->[0]");

@@ -514,7 +514,7 @@ test_gcra(void)
     allowed = 0;
 
     for (i = 0; i < 20; i++) {
-        if (ngx_http_7digital_gcra_step(&tat, now, &lim, 1, &g)
+        if (ngx_http_7digital_gcra_step(&tat, now, &lim, 1, 0, &g)
             == NGX_OK)
         {
             allowed++;
@@ -529,7 +529,7 @@ test_gcra(void)
 
     for (i = 0; i < 200; i++) {
         now += T / 2;
-        if (ngx_http_7digital_gcra_step(&tat, now, &lim, 1, &g)
+        if (ngx_http_7digital_gcra_step(&tat, now, &lim, 1, 0, &g)
             == NGX_OK)
         {
             allowed++;
@@ -540,23 +540,31 @@ test_gcra(void)
 
     /* idle for long: the burst is whole again */
     now += 60 * 1000000;
-    ok(ngx_http_7digital_gcra_step(&tat, now, &lim, 1, &g)
+    ok(ngx_http_7digital_gcra_step(&tat, now, &lim, 1, 0, &g)
        == NGX_OK && g.remaining == 5,
        "after a pause the whole burst is back");
 
     /* several at once, as a node takes them: no more than the burst */
     now += 60 * 1000000;
-    ok(ngx_http_7digital_gcra_step(&tat, now, &lim, 4, &g) == NGX_OK
+    ok(ngx_http_7digital_gcra_step(&tat, now, &lim, 4, 0, &g) == NGX_OK
        && g.taken == 4 && g.remaining == 2 && g.reset == 4 * T,
        "four at once: four taken, two left");
-    ok(ngx_http_7digital_gcra_step(&tat, now, &lim, 4, &g) == NGX_OK
+    ok(ngx_http_7digital_gcra_step(&tat, now, &lim, 4, 0, &g) == NGX_OK
        && g.taken == 2 && g.remaining == 0,
        "four more asked: the two left");
-    ok(ngx_http_7digital_gcra_step(&tat, now, &lim, 4, &g) == NGX_DECLINED
+    ok(ngx_http_7digital_gcra_step(&tat, now, &lim, 4, 0, &g) == NGX_DECLINED
        && g.taken == 0 && g.wait == T, "then none, for one interval");
     now += 3 * T;
-    ok(ngx_http_7digital_gcra_step(&tat, now, &lim, 10, &g) == NGX_OK
+    ok(ngx_http_7digital_gcra_step(&tat, now, &lim, 10, 0, &g) == NGX_OK
        && g.taken == 3, "three intervals later: three");
+    ok(ngx_http_7digital_gcra_step(&tat, now, &lim, 10, 2, &g) == NGX_OK
+       && g.taken == 2, "two given back: two more");
+    ok(ngx_http_7digital_gcra_step(&tat, now, &lim, 1, 0, &g)
+       == NGX_DECLINED && tat == now + 6 * T,
+       "then refused, and the TAT does not move");
+    ok(ngx_http_7digital_gcra_step(&tat, now, &lim, 3, 1, &g) == NGX_OK
+       && g.taken == 1 && tat == now + 6 * T,
+       "one given back makes room for one");
 }
 
 
