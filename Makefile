@@ -6,6 +6,7 @@
 #                             build against another configured nginx source
 #   make test                 build, then run every suite (prove -r t)
 #   make demo                 build, then start the demo gateway on loopback
+#   make deb                  build the Debian package in build/deb/
 
 SHELL :=        /bin/bash
 NGX_SRC ?=      /usr/share/nginx/src
@@ -20,7 +21,7 @@ CC_OPT :=       -g -O2 -fPIC -fstack-protector-strong -Wformat \
                 -Wall -Wextra -Wno-unused-parameter -Werror
 LD_OPT :=       -Wl,-z,relro -Wl,-z,now -fPIC
 
-.PHONY: all module test demo demo-stop clean deps
+.PHONY: all module test demo demo-stop clean deps deb
 
 all: module
 
@@ -52,6 +53,22 @@ demo-stop:
 
 clean:
 	rm -rf $(BUILD)
+
+# The Debian package, libnginx-mod-http-7digital_<version>_<arch>.deb, built
+# with nginx-dev's dh_nginx and nginx_mod build system (debian/rules) from a
+# copy of the sources in $(DEB_DIR)/src, so that the repository stays
+# clean and dpkg-buildpackage's output (.deb, .buildinfo, .changes) lands
+# in $(DEB_DIR)/ rather than in the repository's parent directory.  The
+# version is debian/changelog's.
+DEB_DIR :=      $(BUILD)/deb
+DEB_SRCS :=     config ngx_7digital_module debian README.md docs conf
+
+deb:
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_DIR)/src
+	cp -a $(DEB_SRCS) $(DEB_DIR)/src/
+	cd $(DEB_DIR)/src && dpkg-buildpackage -us -uc -b
+	@ls -1 $(DEB_DIR)/*.deb
 
 # unit tests of the pure functions, linked without nginx (t/unit/shim.c)
 PURE :=         ngx_7digital_module/ngx_http_7digital_params.c \
@@ -91,4 +108,4 @@ $(BUILD)/fuzz_parsers: $(BUILD)/Makefile t/fuzz/fuzz_parsers.c t/unit/shim.c \
 # the nginx suites with nginx under memcheck (slow: minutes, not seconds)
 .PHONY: valgrind
 valgrind: module
-	TEST_NGINX_USE_VALGRIND=1 prove $(filter-out t/010-unit.t t/011-fuzz.t t/003-config.t,$(wildcard t/0*.t))
+	TEST_NGINX_USE_VALGRIND=1 prove $(filter-out t/010-unit.t t/011-fuzz.t t/003-config.t t/025-debian-package.t,$(wildcard t/0*.t))

@@ -312,22 +312,71 @@ like($out, qr/"sevendigital_audit_stream" requires "sevendigital_redis"/,
     is($? >> 8, 0, 'docs/endpoints.md matches the endpoint table') or diag($o);
 }
 
-# the shipped configurations load with the built module
+# the shipped configurations load with the built module: the drop-ins
+# (conf/conf.d/sevendigital.conf, conf/sites-available/sevendigital-gateway)
+# inside Debian's own nginx.conf, a copy of nginx-common's
+# /etc/nginx/nginx.conf (t/fixtures/debian-nginx.conf) whose /etc/nginx/
+# and /var/log/nginx/ are moved into the test's directory.  Debian's file
+# already sets access_log, gzip and ssl_*: a drop-in repeating one of them
+# fails here.  t/025-debian-package.t does the same as root with the
+# installed package and the machine's real nginx.conf.
 {
-    my $p = "$dir/prefix";
-    make_path("$p/modules", "$p/logs", "$p/conf/7digital");
-    symlink $module, "$p/modules/ngx_http_7digital_module.so";
-    copy("$Gateway::Root/conf/nginx.conf", "$p/conf/nginx.conf") or die $!;
+    my $p = "$dir/debian";
+    my $etc = "$p/etc-nginx";
+    make_path("$p/log", "$etc/modules-enabled", "$etc/conf.d",
+              "$etc/sites-available", "$etc/sites-enabled", "$etc/7digital");
+
+    my %moved = ('/etc/nginx/' => "$etc/", '/var/log/nginx/' => "$p/log/");
+    my $install = sub {
+        my ($from, $to) = @_;
+        open my $in, '<', $from or die "$from: $!";
+        my $text = do { local $/; <$in> };
+        close $in;
+        $text =~ s{\Q$_\E}{$moved{$_}}g for keys %moved;
+        write_file($to, $text);
+    };
+
+    $install->("$fx/debian-nginx.conf", "$etc/nginx.conf");
+    # what the package's dh_nginx link holds, with the module just built
+    write_file("$etc/modules-enabled/50-mod-http-7digital.conf",
+               "load_module $module;\n");
+    write_file("$etc/mime.types", "types { text/html html; }\n");
+    $install->("$Gateway::Root/conf/conf.d/sevendigital.conf",
+               "$etc/conf.d/sevendigital.conf");
+    $install->("$Gateway::Root/conf/sites-available/sevendigital-gateway",
+               "$etc/sites-available/sevendigital-gateway");
+    symlink "$etc/sites-available/sevendigital-gateway",
+            "$etc/sites-enabled/sevendigital-gateway" or die $!;
     copy("$Gateway::Root/conf/7digital/partners.json.example",
-         "$p/conf/7digital/partners.json") or die $!;
-    write_file("$p/conf/7digital/$_", "example-secret\n")
+         "$etc/7digital/partners.json") or die $!;
+    write_file("$etc/7digital/$_", "example-secret\n")
         for qw(7digital.secret choosedigital.secret);
-    my $o = `$nginx -t -p $p/ -c conf/nginx.conf -e $p/logs/error.log 2>&1`;
-    is($? >> 8, 0, 'conf/nginx.conf passes nginx -t') or diag($o);
+
+    my $o = `$nginx -t -c $etc/nginx.conf -e $p/log/error.log 2>&1`;
+    is($? >> 8, 0, 'the drop-ins pass nginx -t in Debian\'s nginx.conf')
+        or diag($o);
+    unlike($o, qr/\[(?:warn|emerg)\][^\n]*sevendigital/,
+           '... without a warning about the gateway') or diag($o);
 
     make_path("$Gateway::Root/demo/run");
     $o = `$nginx -t -p $Gateway::Root/ -c conf/demo.conf -e $dir/demo-error.log 2>&1`;
     is($? >> 8, 0, 'conf/demo.conf passes nginx -t') or diag($o);
+}
+
+# partner keys travel in the query string: no shipped log format logs it
+for my $file ('conf/conf.d/sevendigital.conf', 'conf/demo.conf') {
+    open my $fh, '<', "$Gateway::Root/$file" or die "$file: $!";
+    my $text = do { local $/; <$fh> };
+    close $fh;
+    $text =~ s/#[^\n]*//g;
+    my @formats = $text =~ /\blog_format\s+([^;]+);/g;
+    ok(@formats, "$file has a log_format");
+    for my $f (@formats) {
+        my ($name) = split ' ', $f;
+        unlike($f, qr/\$(?:request|args|query_string|request_uri|request_body|arg_\w+|http_authorization|http_referer)\b/,
+               "$file: log_format $name logs no query string, body or "
+               . 'credentials');
+    }
 }
 
 done_testing();
