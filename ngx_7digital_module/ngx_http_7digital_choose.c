@@ -118,7 +118,7 @@ ngx_http_7digital_cd_check_key(ngx_http_request_t *r,
 
     *auth = ngx_http_7digital_registry_check(mcf->registry, &first->value,
                                              NGX_HTTP_7DIGITAL_API_CD,
-                                             &ctx->partner);
+                                             ngx_time(), &ctx->partner);
 
     return (*auth == NGX_HTTP_7DIGITAL_AUTH_OK) ? NGX_OK : NGX_DECLINED;
 }

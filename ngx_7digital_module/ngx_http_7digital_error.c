@@ -91,7 +91,11 @@ static ngx_http_7digital_auth_text_t  ngx_http_7digital_auth_texts[] = {
 
     { NGX_HTTP_7DIGITAL_AUTH_UNAVAILABLE, ngx_string("UNAVAILABLE"),
       NGX_HTTP_SERVICE_UNAVAILABLE, 9001,
-      "The token store is unavailable, try again", "Unavailable", 0, 0 }
+      "The token store is unavailable, try again", "Unavailable", 0, 0 },
+
+    { NGX_HTTP_7DIGITAL_AUTH_EXPIRED, ngx_string("EXPIRED"),
+      NGX_HTTP_UNAUTHORIZED, 7002,
+      "Consumer key has expired", "Access key id has expired", 0, 0 }
 };
 
 

@@ -25,6 +25,11 @@ static ngx_int_t ngx_http_7digital_partner_parse(ngx_pool_t *pool,
 static ngx_int_t ngx_http_7digital_partner_string(ngx_pool_t *pool,
     json_t *obj, const char *name, ngx_uint_t required, size_t max,
     ngx_str_t *dst, ngx_uint_t n, char *err, size_t errlen);
+static ngx_int_t ngx_http_7digital_partner_keys(ngx_pool_t *pool,
+    json_t *obj, ngx_http_7digital_partner_t *base, ngx_array_t *partners,
+    char *err, size_t errlen);
+static ngx_int_t ngx_http_7digital_partner_members_check(json_t *obj,
+    const char **members, ngx_uint_t n, char *err, size_t errlen);
 static ngx_int_t ngx_http_7digital_partner_limits(json_t *obj,
     ngx_http_7digital_partner_t *p, char *err, size_t errlen);
 static ngx_int_t ngx_http_7digital_partner_apis(json_t *obj, ngx_uint_t n,
@@ -36,7 +41,12 @@ static int ngx_libc_cdecl ngx_http_7digital_slot_cmp(const void *a,
 
 
 static const char  *ngx_http_7digital_partner_members[] = {
-    "id", "key", "secret", "enabled", "apis", "limits", NULL
+    "id", "key", "secret", "keys", "enabled", "apis", "limits", NULL
+};
+
+
+static const char  *ngx_http_7digital_key_members[] = {
+    "key", "secret", "not_after", NULL
 };
 
 
@@ -82,7 +92,7 @@ ngx_http_7digital_registry_load(ngx_pool_t *pool, ngx_log_t *log,
     json_t                        *root, *list;
     size_t                         i;
     json_error_t                   jerr;
-    ngx_http_7digital_partner_t   *p;
+    ngx_http_7digital_partner_t    base;
     ngx_http_7digital_registry_t  *reg;
 
     reg = ngx_pcalloc(pool, sizeof(ngx_http_7digital_registry_t));
@@ -126,16 +136,15 @@ ngx_http_7digital_registry_load(ngx_pool_t *pool, ngx_log_t *log,
     }
 
     for (i = 0; i < json_array_size(list); i++) {
-        p = ngx_array_push(&reg->partners);
-        if (p == NULL) {
-            goto failed;
-        }
-
-        ngx_memzero(p, sizeof(ngx_http_7digital_partner_t));
+        ngx_memzero(&base, sizeof(ngx_http_7digital_partner_t));
 
         if (ngx_http_7digital_partner_parse(pool, json_array_get(list, i),
-                                            i + 1, p, err, errlen)
-            != NGX_OK)
+                                            i + 1, &base, err, errlen)
+            != NGX_OK
+            || ngx_http_7digital_partner_keys(pool, json_array_get(list, i),
+                                              &base, &reg->partners, err,
+                                              errlen)
+               != NGX_OK)
         {
             goto failed;
         }
@@ -161,8 +170,7 @@ static ngx_int_t
 ngx_http_7digital_partner_parse(ngx_pool_t *pool, json_t *obj, ngx_uint_t n,
     ngx_http_7digital_partner_t *p, char *err, size_t errlen)
 {
-    json_t       *v;
-    const char   *name, **m;
+    json_t  *v;
 
     if (!json_is_object(obj)) {
         ngx_snprintf((u_char *) err, errlen,
@@ -170,26 +178,22 @@ ngx_http_7digital_partner_parse(ngx_pool_t *pool, json_t *obj, ngx_uint_t n,
         return NGX_ERROR;
     }
 
-    json_object_foreach(obj, name, v) {
-        for (m = ngx_http_7digital_partner_members; *m; m++) {
-            if (ngx_strcmp(name, *m) == 0) {
-                break;
-            }
-        }
-
-        if (*m == NULL) {
-            ngx_snprintf((u_char *) err, errlen,
-                         "partner #%ui has an unknown member \"%s\"%Z",
-                         n, name);
-            return NGX_ERROR;
-        }
+    if (ngx_http_7digital_partner_members_check(obj,
+                                        ngx_http_7digital_partner_members, n,
+                                        err, errlen)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
+    p->n = n;
+
+    /* "key" or "keys": ngx_http_7digital_partner_keys() checks */
     if (ngx_http_7digital_partner_string(pool, obj, "id", 1,
                                          NGX_HTTP_7DIGITAL_MAX_ID_LEN,
                                          &p->id, n, err, errlen)
         != NGX_OK
-        || ngx_http_7digital_partner_string(pool, obj, "key", 1,
+        || ngx_http_7digital_partner_string(pool, obj, "key", 0,
                                             NGX_HTTP_7DIGITAL_MAX_KEY_LEN,
                                             &p->key, n, err, errlen)
            != NGX_OK
@@ -214,6 +218,142 @@ ngx_http_7digital_partner_parse(ngx_pool_t *pool, json_t *obj, ngx_uint_t n,
     }
 
     p->enabled = (v == NULL || json_is_true(v));
+
+    return NGX_OK;
+}
+
+
+/* an object's members, each one of "members": a misspelling is an error */
+
+static ngx_int_t
+ngx_http_7digital_partner_members_check(json_t *obj, const char **members,
+    ngx_uint_t n, char *err, size_t errlen)
+{
+    json_t       *v;
+    const char   *name, **m;
+
+    json_object_foreach(obj, name, v) {
+        for (m = members; *m; m++) {
+            if (ngx_strcmp(name, *m) == 0) {
+                break;
+            }
+        }
+
+        if (*m == NULL) {
+            ngx_snprintf((u_char *) err, errlen,
+                         "partner #%ui has an unknown member \"%s\"%Z",
+                         n, name);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A partner's keys: its "key" (with its "secret"), and each of its "keys"
+ * ({"key", "secret" (else the partner's), "not_after"}), one registry
+ * entry each, all with the partner's id, APIs and limits, so that its user
+ * tokens, limits and audit trail carry over when a key is rotated.
+ */
+
+static ngx_int_t
+ngx_http_7digital_partner_keys(ngx_pool_t *pool, json_t *obj,
+    ngx_http_7digital_partner_t *base, ngx_array_t *partners, char *err,
+    size_t errlen)
+{
+    size_t                        i;
+    json_t                       *keys, *k, *v;
+    ngx_str_t                     date;
+    ngx_http_7digital_partner_t  *p;
+
+    keys = json_object_get(obj, "keys");
+
+    if (base->key.len == 0 && keys == NULL) {
+        ngx_snprintf((u_char *) err, errlen,
+                     "partner #%ui has no \"key\"%Z", base->n);
+        return NGX_ERROR;
+    }
+
+    if (base->key.len) {
+        p = ngx_array_push(partners);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        *p = *base;
+    }
+
+    if (keys == NULL) {
+        return NGX_OK;
+    }
+
+    if (!json_is_array(keys) || json_array_size(keys) == 0) {
+        ngx_snprintf((u_char *) err, errlen,
+                     "partner \"%V\": \"keys\" must be a list of "
+                     "{\"key\", \"secret\", \"not_after\"}%Z", &base->id);
+        return NGX_ERROR;
+    }
+
+    json_array_foreach(keys, i, k) {
+
+        if (!json_is_object(k)
+            || ngx_http_7digital_partner_members_check(k,
+                                            ngx_http_7digital_key_members,
+                                            base->n, err, errlen)
+               != NGX_OK)
+        {
+            ngx_snprintf((u_char *) err, errlen,
+                         "partner \"%V\": key #%uz of \"keys\" must be "
+                         "{\"key\", \"secret\", \"not_after\"}%Z",
+                         &base->id, i + 1);
+            return NGX_ERROR;
+        }
+
+        p = ngx_array_push(partners);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        *p = *base;
+
+        if (ngx_http_7digital_partner_string(pool, k, "key", 1,
+                                             NGX_HTTP_7DIGITAL_MAX_KEY_LEN,
+                                             &p->key, base->n, err, errlen)
+            != NGX_OK
+            || ngx_http_7digital_partner_string(pool, k, "secret", 0,
+                                                NGX_HTTP_7DIGITAL_MAX_KEY_LEN,
+                                                &p->secret, base->n, err,
+                                                errlen)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (p->secret.len == 0) {
+            p->secret = base->secret;
+        }
+
+        v = json_object_get(k, "not_after");
+
+        if (v == NULL) {
+            continue;
+        }
+
+        date.data = (u_char *) (json_is_string(v) ? json_string_value(v)
+                                                  : "");
+        date.len = ngx_strlen(date.data);
+
+        if (ngx_http_7digital_cd_parse_date(&date, &p->not_after) != NGX_OK)
+        {
+            ngx_snprintf((u_char *) err, errlen,
+                         "partner \"%V\": \"not_after\" of key #%uz must "
+                         "be a UTC time as \"2027-01-31T00:00:00Z\"%Z",
+                         &base->id, i + 1);
+            return NGX_ERROR;
+        }
+    }
 
     return NGX_OK;
 }
@@ -439,12 +579,12 @@ ngx_http_7digital_registry_index(ngx_http_7digital_registry_t *reg,
     for (i = 0; i < reg->partners.nelts; i++) {
 
         for (j = 0; j < i; j++) {
-            if (p[i].id.len == p[j].id.len
+            if (p[i].n != p[j].n && p[i].id.len == p[j].id.len
                 && ngx_strncmp(p[i].id.data, p[j].id.data, p[i].id.len) == 0)
             {
                 ngx_snprintf((u_char *) err, errlen,
                              "partner #%ui: duplicate id \"%V\"%Z",
-                             i + 1, &p[i].id);
+                             p[i].n, &p[i].id);
                 return NGX_ERROR;
             }
 
@@ -537,12 +677,14 @@ ngx_http_7digital_registry_find(ngx_http_7digital_registry_t *reg,
 
 /*
  * The partner behind a key and whether it may call this API; returns an
- * ngx_http_7digital_auth_e value (OK, UNKNOWN, DISABLED or FORBIDDEN).
+ * ngx_http_7digital_auth_e value (OK, UNKNOWN, DISABLED, EXPIRED or
+ * FORBIDDEN).
  */
 
 ngx_uint_t
 ngx_http_7digital_registry_check(ngx_http_7digital_registry_t *reg,
-    ngx_str_t *key, ngx_uint_t api, ngx_http_7digital_partner_t **partner)
+    ngx_str_t *key, ngx_uint_t api, time_t now,
+    ngx_http_7digital_partner_t **partner)
 {
     ngx_http_7digital_partner_t  *p;
 
@@ -555,6 +697,11 @@ ngx_http_7digital_registry_check(ngx_http_7digital_registry_t *reg,
 
     if (!p->enabled) {
         return NGX_HTTP_7DIGITAL_CHECK_DISABLED;
+    }
+
+    /* a rotated key, past the day it was given until */
+    if (p->not_after && now > p->not_after) {
+        return NGX_HTTP_7DIGITAL_CHECK_EXPIRED;
     }
 
     if (!(p->apis & api)) {

@@ -25,6 +25,7 @@
 #define NGX_HTTP_7DIGITAL_CHECK_UNKNOWN    3
 #define NGX_HTTP_7DIGITAL_CHECK_DISABLED   4
 #define NGX_HTTP_7DIGITAL_CHECK_FORBIDDEN  5
+#define NGX_HTTP_7DIGITAL_CHECK_EXPIRED    13
 #define NGX_HTTP_7DIGITAL_DIGEST_LEN    32
 #define NGX_HTTP_7DIGITAL_SHA1_LEN      20
 #define NGX_HTTP_7DIGITAL_SHA1_B64_LEN  28
@@ -83,10 +84,13 @@ typedef struct {
 } ngx_http_7digital_gcra_t;
 
 
+/* one key of a partner: a partner with several keys has one per key */
 typedef struct {
     ngx_str_t                       id;
     ngx_str_t                       key;
     ngx_str_t                       secret;
+    time_t                          not_after;   /* 0: none */
+    ngx_uint_t                      n;           /* its place in the file */
     ngx_uint_t                      apis;
     ngx_http_7digital_limit_t       limits[4];   /* by endpoint class */
     unsigned                        enabled:1;
@@ -273,7 +277,8 @@ ngx_http_7digital_registry_t *ngx_http_7digital_registry_load(
 ngx_http_7digital_partner_t *ngx_http_7digital_registry_find(
     ngx_http_7digital_registry_t *reg, ngx_str_t *key);
 ngx_uint_t ngx_http_7digital_registry_check(ngx_http_7digital_registry_t *reg,
-    ngx_str_t *key, ngx_uint_t api, ngx_http_7digital_partner_t **partner);
+    ngx_str_t *key, ngx_uint_t api, time_t now,
+    ngx_http_7digital_partner_t **partner);
 
 /* ngx_http_7digital_cdsign.c */
 u_char *ngx_http_7digital_cd_date(u_char *buf, time_t now);

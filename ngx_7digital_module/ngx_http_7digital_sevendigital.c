@@ -120,7 +120,7 @@ ngx_http_7digital_7d_identify(ngx_http_request_t *r,
 
     auth = ngx_http_7digital_registry_check(mcf->registry, &key,
                                             NGX_HTTP_7DIGITAL_API_7D,
-                                            &ctx->partner);
+                                            ngx_time(), &ctx->partner);
 
     if (auth == NGX_HTTP_7DIGITAL_AUTH_OK) {
         rc = ngx_http_7digital_7d_verify(r, lcf, ctx, err);

@@ -55,6 +55,9 @@ my ($rc, $out);
 
 ($rc, $out) = nginx_t("sevendigital_partners $fx/partners.json;");
 is($rc, 0, 'the fixture partners file loads') or diag($out);
+
+($rc, $out) = nginx_t("sevendigital_partners $fx/partners-rotation.json;");
+is($rc, 0, 'a partner with several keys loads') or diag($out);
 like($out, qr/syntax is ok/, 'nginx -t says syntax is ok');
 
 ($rc, $out) = partners_t(<<'JSON');
@@ -81,6 +84,24 @@ my %bad = (
     'unknown member' =>
         ['{"partners":[{"id":"a","key":"k","enabeld":false}]}',
          qr/partner #1 has an unknown member "enabeld"/],
+    'neither key nor keys' =>
+        ['{"partners":[{"id":"a","secret":"s"}]}',
+         qr/partner #1 has no "key"/],
+    'empty keys' =>
+        ['{"partners":[{"id":"a","keys":[]}]}',
+         qr/partner "a": "keys" must be a list of \{"key", "secret", "not_after"\}/],
+    'a key with an unknown member' =>
+        ['{"partners":[{"id":"a","keys":[{"key":"k1"},{"key":"k2","expires":"x"}]}]}',
+         qr/partner "a": key #2 of "keys" must be \{"key", "secret", "not_after"\}/],
+    'a key without a key' =>
+        ['{"partners":[{"id":"a","keys":[{"secret":"s"}]}]}',
+         qr/partner #1 has no "key"/],
+    'a bad not_after' =>
+        ['{"partners":[{"id":"a","keys":[{"key":"k1","not_after":"2027-01-31"}]}]}',
+         qr/partner "a": "not_after" of key #1 must be a UTC time as "2027-01-31T00:00:00Z"/],
+    'a key of two partners' =>
+        ['{"partners":[{"id":"a","key":"SAMEKEY1"},{"id":"b","keys":[{"key":"k2"},{"key":"SAMEKEY1"}]}]}',
+         qr/partner "b" has the same key as partner "a"/],
     'bad enabled' =>
         ['{"partners":[{"id":"a","key":"k","enabled":"no"}]}',
          qr/partner "a": "enabled" must be true or false/],

@@ -236,14 +236,7 @@ is($ok, 5, '... the node\'s share of the limit applied');
 # 6. a limit changed in the partners file takes effect on reload: once the
 # workers that read the old file are gone, every answer has the new limit
 write_partners(2);
-my $master = Gateway::master_pid($A->{dir});
-my @old = grep { /^\d+$/ } split /\s+/, `ps -o pid= --ppid $master`;
-kill 'HUP', $master;
-my $deadline = time + Gateway::scaled(10);
-while (time < $deadline && grep { kill 0, $_ } @old) {
-    sleep 0.05;
-}
-ok(!(grep { kill 0, $_ } @old), 'reloaded: the old workers are gone');
+ok(Gateway::reload_nginx($A->{dir}), 'reloaded: the old workers are gone');
 Gateway::redis('DEL', "$tat:acme");
 $r = get($A, 'acme-key-0001');
 is($r->{headers}{'ratelimit-policy'}, '"catalogue";q=3;w=180',

@@ -93,7 +93,7 @@ __DATA__
 
 === TEST 1: 400, bad %-encoding in the path
 --- request
-GET /1.2/release/%zz?oauth_consumer_key=acme-key-0001
+GET /1.2/release/%zz?releaseId=1
 --- error_code: 400
 --- response_headers
 Content-Type: application/xml; charset=utf-8
@@ -149,7 +149,7 @@ main::xml_error(1003, 'Request body too large')
 --- http_config eval
 $main::Http . "    large_client_header_buffers 2 1k;\n"
 --- request eval
-"GET /1.2/release/details?oauth_consumer_key=acme-key-0001&q=" . ('x' x 2048)
+"GET /1.2/release/details?releaseId=1&q=" . ('x' x 2048)
 --- error_code: 414
 --- response_body_like eval
 main::xml_error(1003, 'Request URI too long')

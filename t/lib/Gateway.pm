@@ -54,6 +54,30 @@ $ENV{TEST_NGINX_AUDIT_LOG} ||= do {
                         CLEANUP => 1) . '/audit.log';
 };
 
+# Every nginx the suites start also logs, at info, to one place for the
+# whole run, its access log in nginx's "combined" format ($request and
+# all): t/999-no-credentials.t then looks there for every partner key and
+# secret.  (Test::Nginx applies $Test::Nginx::Util::FilterHttpConfig to
+# every block's http_config; start_nginx below does the same.)
+$ENV{TEST_NGINX_SUITE_LOGS} ||= "$T/servroot-suite-logs";
+mkdir $ENV{TEST_NGINX_SUITE_LOGS} unless -d $ENV{TEST_NGINX_SUITE_LOGS};
+
+# An error_log in http{} replaces, for http, the one of the main level:
+# the server's own log is named again, with the level it has there.
+sub suite_logs {
+    my ($http, $own, $level) = @_;
+    $http //= '';
+    $own //= "$ENV{TEST_NGINX_SERVROOT}/logs/error.log";
+    # a block that asks for credentials in its logs gets them, there only
+    return $http if $http =~ /sevendigital_log_credentials\s+on/;
+    return $http . "\n    access_log $ENV{TEST_NGINX_SUITE_LOGS}/access.log;"
+                 . "\n    error_log $own "
+                 . ($level // $ENV{TEST_NGINX_LOG_LEVEL} // 'debug') . ';'
+                 . "\n    error_log $ENV{TEST_NGINX_SUITE_LOGS}/error.log info;\n";
+}
+
+$Test::Nginx::Util::FilterHttpConfig = sub { suite_logs($_[0]) };
+
 # How much slower than natively nginx runs here: 1, or 10 under valgrind's
 # memcheck.  Every wait the suites give the module (the Redis timeout)
 # and every bound they assert on a duration is multiplied by it, so that
@@ -264,7 +288,7 @@ http {
     fastcgi_temp_path $dir;
     uwsgi_temp_path $dir;
     scgi_temp_path $dir;
-$http
+@{[ suite_logs($http, "$dir/logs/error.log", $level) ]}
 }
 CONF
     close $fh;
@@ -306,6 +330,20 @@ sub master_pid {
     close $p;
     chomp $pid if defined $pid;
     return $pid;
+}
+
+# "nginx -s reload" for a prefix's nginx, waited for until the workers
+# that read the old configuration are gone; true when they are
+sub reload_nginx {
+    my $dir = shift;
+    my $master = master_pid($dir) or return 0;
+    my @old = grep { /^\d+$/ } split /\s+/, `ps -o pid= --ppid $master`;
+    kill 'HUP', $master;
+    my $deadline = time + scaled(20);
+    while (time < $deadline && grep { kill 0, $_ } @old) {
+        sleep 0.05;
+    }
+    return !(grep { kill 0, $_ } @old);
 }
 
 sub stop_nginx {

@@ -252,6 +252,10 @@ sub write_config {
     my $http = expand_env(sec($block, 'http_config') // '', $name);
     my $config = expand_env(sec($block, 'config') // '', $name);
 
+    # as Test::Nginx::Util does, for every block's http_config
+    $http = $Test::Nginx::Util::FilterHttpConfig->($http)
+        if $Test::Nginx::Util::FilterHttpConfig;
+
     my $modules = '';
     for my $m (split ' ', $ENV{TEST_NGINX_LOAD_MODULES} // '') {
         $modules .= "load_module $m;\n";
