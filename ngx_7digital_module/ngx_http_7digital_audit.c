@@ -752,9 +752,9 @@ ngx_http_7digital_audit_write(ngx_http_request_t *r,
     argv[7] = (const char *) line.data;
     argvlen[7] = line.len - 1;
 
-    if (ngx_http_7digital_redis_command(NULL,
-                                        ngx_http_7digital_audit_streamed,
-                                        NULL, 8, argv, argvlen)
+    if (ngx_http_7digital_redis_command(NGX_HTTP_7DIGITAL_REDIS_STATE, NULL,
+                                        ngx_http_7digital_audit_streamed, NULL,
+                                        8, argv, argvlen)
         != NGX_OK)
     {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,

@@ -43,8 +43,9 @@ static void ngx_http_7digital_batch_cleanup(void *data);
 
 ngx_int_t
 ngx_http_7digital_batch_add(ngx_http_request_t *r,
-    ngx_http_7digital_batch_t *b, ngx_http_7digital_reply_pt handler,
-    void *data, int argc, const char **argv, const size_t *argvlen)
+    ngx_http_7digital_batch_t *b, ngx_uint_t target,
+    ngx_http_7digital_reply_pt handler, void *data, int argc,
+    const char **argv, const size_t *argvlen)
 {
     ngx_int_t                      rc;
     ngx_http_cleanup_t            *cln;
@@ -72,7 +73,7 @@ ngx_http_7digital_batch_add(ngx_http_request_t *r,
     bop->handler = handler;
     bop->data = data;
 
-    rc = ngx_http_7digital_redis_command(&bop->op,
+    rc = ngx_http_7digital_redis_command(target, &bop->op,
                                          ngx_http_7digital_batch_reply, bop,
                                          argc, argv, argvlen);
 
@@ -99,9 +100,9 @@ ngx_http_7digital_batch_add(ngx_http_request_t *r,
 
 ngx_int_t
 ngx_http_7digital_batch_set_nx(ngx_http_request_t *r,
-    ngx_http_7digital_batch_t *b, ngx_http_7digital_reply_pt handler,
-    void *data, ngx_str_t *key, ngx_str_t *value, char *unit,
-    ngx_uint_t amount)
+    ngx_http_7digital_batch_t *b, ngx_uint_t target,
+    ngx_http_7digital_reply_pt handler, void *data, ngx_str_t *key,
+    ngx_str_t *value, char *unit, ngx_uint_t amount)
 {
     const char  *argv[6];
     size_t       argvlen[6];
@@ -120,7 +121,7 @@ ngx_http_7digital_batch_set_nx(ngx_http_request_t *r,
     argv[5] = (const char *) buf;
     argvlen[5] = ngx_sprintf(buf, "%ui", amount) - buf;
 
-    return ngx_http_7digital_batch_add(r, b, handler, data, 6, argv,
+    return ngx_http_7digital_batch_add(r, b, target, handler, data, 6, argv,
                                        argvlen);
 }
 

@@ -199,6 +199,7 @@ ngx_http_7digital_cache_fetch(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx)
 {
     return ngx_http_7digital_batch_add(r, &ctx->batch,
+                                       NGX_HTTP_7DIGITAL_REDIS_CACHE,
                                        ngx_http_7digital_cache_reply, ctx,
                                        (int) ctx->cache_argc, ctx->cache_argv,
                                        ctx->cache_argvlen);
@@ -216,7 +217,7 @@ ngx_http_7digital_cache_bypass(ngx_http_request_t *r,
      */
     return !(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))
            || ctx->route.class != NGX_HTTP_7DIGITAL_CLASS_CATALOGUE
-           || !ngx_http_7digital_redis_configured()
+           || !ngx_http_7digital_redis_configured(NGX_HTTP_7DIGITAL_REDIS_CACHE)
            || ctx->token.len
            || ctx->cd_hashed;
 }
@@ -844,9 +845,8 @@ ngx_http_7digital_cache_store(ngx_http_request_t *r,
     argvlen[4] = ngx_sprintf(ttl, "%T", ctx->cache_ttl + lcf->cache_stale)
                  - ttl;
 
-    (void) ngx_http_7digital_redis_command(NULL,
-                                           ngx_http_7digital_cache_stored,
-                                           NULL, 5, argv, argvlen);
+    (void) ngx_http_7digital_redis_command(NGX_HTTP_7DIGITAL_REDIS_CACHE, NULL,
+        ngx_http_7digital_cache_stored, NULL, 5, argv, argvlen);
 }
 
 
@@ -987,6 +987,7 @@ ngx_http_7digital_cache_lock(ngx_http_request_t *r,
     token.len = NGX_HTTP_7DIGITAL_NONCE_LEN;
 
     rc = ngx_http_7digital_batch_set_nx(r, &ctx->batch,
+                                        NGX_HTTP_7DIGITAL_REDIS_CACHE,
                                         ngx_http_7digital_lock_reply, ctx,
                                         &ctx->lock_key, &token, "PX",
                                         lcf->cache_lock_timeout);
@@ -1155,16 +1156,17 @@ ngx_http_7digital_lock_tick(ngx_event_t *ev)
     argvlen[1] = ctx->lock_key.len;
 
     if (ngx_http_7digital_batch_add(r, &ctx->batch,
-                                    ngx_http_7digital_lock_gone, ctx, 2,
-                                    argv, argvlen)
+                                    NGX_HTTP_7DIGITAL_REDIS_CACHE,
+                                    ngx_http_7digital_lock_gone, ctx, 2, argv,
+                                    argvlen)
         == NGX_OK)
     {
         argv[1] = (const char *) ctx->cache_key.data;
         argvlen[1] = ctx->cache_key.len;
 
         (void) ngx_http_7digital_batch_add(r, &ctx->batch,
-                                           ngx_http_7digital_lock_entry, ctx,
-                                           2, argv, argvlen);
+            NGX_HTTP_7DIGITAL_REDIS_CACHE, ngx_http_7digital_lock_entry, ctx, 2,
+            argv, argvlen);
     }
 
     if (ngx_http_7digital_batch_park(r, &ctx->batch,
@@ -1260,9 +1262,8 @@ ngx_http_7digital_cache_unlock(ngx_http_7digital_ctx_t *ctx)
     argv[4] = (const char *) ctx->lock_token;
     argvlen[4] = NGX_HTTP_7DIGITAL_NONCE_LEN;
 
-    (void) ngx_http_7digital_redis_command(NULL,
-                                           ngx_http_7digital_cache_stored,
-                                           NULL, 5, argv, argvlen);
+    (void) ngx_http_7digital_redis_command(NGX_HTTP_7DIGITAL_REDIS_CACHE, NULL,
+        ngx_http_7digital_cache_stored, NULL, 5, argv, argvlen);
 }
 
 

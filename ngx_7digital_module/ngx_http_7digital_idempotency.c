@@ -144,6 +144,7 @@ ngx_http_7digital_idem_claim(ngx_http_request_t *r,
     ctx->idem = NGX_HTTP_7DIGITAL_IDEM_DOWN;
 
     rc = ngx_http_7digital_batch_set_nx(r, &ctx->batch,
+                                        NGX_HTTP_7DIGITAL_REDIS_STATE,
                                         ngx_http_7digital_idem_claimed, ctx,
                                         &ctx->idem_redis_key, &value, "EX",
                                         (ngx_uint_t) lcf->idempotency_ttl);
@@ -166,8 +167,9 @@ ngx_http_7digital_idem_claim(ngx_http_request_t *r,
     argvlen[1] = ctx->idem_redis_key.len;
 
     rc = ngx_http_7digital_batch_add(r, &ctx->batch,
-                                     ngx_http_7digital_idem_read, ctx, 2,
-                                     argv, argvlen);
+                                     NGX_HTTP_7DIGITAL_REDIS_STATE,
+                                     ngx_http_7digital_idem_read, ctx, 2, argv,
+                                     argvlen);
 
     /* a claim whose holder cannot be read is no claim: fail closed */
     if (rc == NGX_DECLINED) {
@@ -623,9 +625,8 @@ ngx_http_7digital_idem_if_ours(ngx_http_7digital_ctx_t *ctx, char *script,
         argvlen[6] = ttl->len;
     }
 
-    return ngx_http_7digital_redis_command(NULL, ngx_http_7digital_idem_done,
-                                           NULL, value ? 7 : 5, argv,
-                                           argvlen);
+    return ngx_http_7digital_redis_command(NGX_HTTP_7DIGITAL_REDIS_STATE, NULL,
+        ngx_http_7digital_idem_done, NULL, value ? 7 : 5, argv, argvlen);
 }
 
 

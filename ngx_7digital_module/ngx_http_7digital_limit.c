@@ -278,7 +278,7 @@ ngx_http_7digital_limit_check(ngx_http_request_t *r,
     p = ngx_sprintf(p, "l:%V:%V", policy, &ctx->partner->id);
     ctx->limit_lease.len = p - ctx->limit_lease.data;
 
-    if (!ngx_http_7digital_redis_configured()) {
+    if (!ngx_http_7digital_redis_configured(NGX_HTTP_7DIGITAL_REDIS_STATE)) {
         ngx_http_7digital_limit_local(r, ctx, NULL);
         return NGX_OK;
     }
@@ -470,6 +470,7 @@ ngx_http_7digital_limit_send(ngx_http_request_t *r,
     argvlen[7] = ngx_sprintf(g, "%uL", ctx->limit_back) - g;
 
     rc = ngx_http_7digital_batch_add(r, &ctx->batch,
+                                     NGX_HTTP_7DIGITAL_REDIS_STATE,
                                      ngx_http_7digital_limit_reply, ctx, 8,
                                      argv, argvlen);
 

@@ -144,7 +144,14 @@ static ngx_command_t  ngx_http_7digital_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_7digital_redis_address,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_7digital_main_conf_t, redis),
+      NULL },
+
+    { ngx_string("sevendigital_redis_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_7digital_redis_address,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_7digital_main_conf_t, redis_cache),
       NULL },
 
     { ngx_string("sevendigital_redis_password_file"),
@@ -1353,6 +1360,7 @@ ngx_http_7digital_create_main_conf(ngx_conf_t *cf)
      */
 
     mcf->redis.db = NGX_CONF_UNSET;
+    mcf->redis_cache.db = NGX_CONF_UNSET;
     mcf->redis.timeout = NGX_CONF_UNSET_MSEC;
     mcf->redis.connect_timeout = NGX_CONF_UNSET_MSEC;
     mcf->nonce_cache_size = NGX_CONF_UNSET_SIZE;
@@ -1372,6 +1380,12 @@ ngx_http_7digital_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(mcf->redis.db, 0);
     ngx_conf_init_msec_value(mcf->redis.timeout, 100);
     ngx_conf_init_msec_value(mcf->redis.connect_timeout, 1000);
+
+    /* a cache Redis apart: the same timeouts and password, its own db */
+    ngx_conf_init_value(mcf->redis_cache.db, 0);
+    mcf->redis_cache.timeout = mcf->redis.timeout;
+    mcf->redis_cache.connect_timeout = mcf->redis.connect_timeout;
+    mcf->redis_cache.password = mcf->redis.password;
     ngx_conf_init_size_value(mcf->nonce_cache_size, 1024 * 1024);
     ngx_conf_init_value(mcf->log_credentials, 0);
 
@@ -1405,11 +1419,24 @@ ngx_http_7digital_init_process(ngx_cycle_t *cycle)
 
     mcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_7digital_module);
 
-    if (mcf == NULL || !mcf->redis.configured) {
+    if (mcf == NULL) {
         return NGX_OK;
     }
 
-    return ngx_http_7digital_redis_init_worker(cycle, &mcf->redis);
+    if (mcf->redis.configured
+        && ngx_http_7digital_redis_init_worker(cycle, &mcf->redis,
+                                               NGX_HTTP_7DIGITAL_REDIS_STATE)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (mcf->redis_cache.configured) {
+        return ngx_http_7digital_redis_init_worker(cycle, &mcf->redis_cache,
+                                                NGX_HTTP_7DIGITAL_REDIS_CACHE);
+    }
+
+    return NGX_OK;
 }
 
 
@@ -1571,10 +1598,13 @@ ngx_http_7digital_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->upstream_secret = prev->upstream_secret;
     }
 
-    if (conf->purge_api && !mcf->redis.configured) {
+    if (conf->purge_api && !mcf->redis.configured
+        && !mcf->redis_cache.configured)
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"sevendigital_cache_purge\" requires "
-                           "\"sevendigital_redis\"");
+                           "\"sevendigital_redis\" or "
+                           "\"sevendigital_redis_cache\"");
         return NGX_CONF_ERROR;
     }
 
@@ -1590,10 +1620,13 @@ ngx_http_7digital_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_OK;
     }
 
-    if (conf->cache && !mcf->redis.configured) {
+    if (conf->cache && !mcf->redis.configured
+        && !mcf->redis_cache.configured)
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"sevendigital_cache\" requires "
-                           "\"sevendigital_redis\"");
+                           "\"sevendigital_redis\" or "
+                           "\"sevendigital_redis_cache\"");
         return NGX_CONF_ERROR;
     }
 
@@ -1891,29 +1924,49 @@ static char *
 ngx_http_7digital_redis_address(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
-    ngx_http_7digital_main_conf_t *mcf = conf;
+    u_char                          *p;
+    ngx_int_t                        db;
+    ngx_url_t                        u;
+    ngx_str_t                       *value;
+    ngx_http_7digital_redis_conf_t  *rc;
 
-    u_char     *p;
-    ngx_url_t   u;
-    ngx_str_t  *value;
+    rc = (ngx_http_7digital_redis_conf_t *) ((char *) conf + cmd->offset);
 
-    if (mcf->redis.configured) {
+    if (rc->configured) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
 
-    if (value[1].len > 5 && ngx_strncmp(value[1].data, "unix:", 5) == 0) {
-        mcf->redis.unix_path.len = value[1].len - 5;
-        mcf->redis.unix_path.data = ngx_pnalloc(cf->pool, value[1].len - 4);
-        if (mcf->redis.unix_path.data == NULL) {
+    /* sevendigital_redis_cache address [db=number] */
+    if (cf->args->nelts == 3) {
+        db = NGX_ERROR;
+
+        if (ngx_strncmp(value[2].data, "db=", 3) == 0) {
+            db = ngx_atoi(value[2].data + 3, value[2].len - 3);
+        }
+
+        if (db == NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" in \"%V\"",
+                               &value[2], &cmd->name);
             return NGX_CONF_ERROR;
         }
 
-        ngx_cpystrn(mcf->redis.unix_path.data, value[1].data + 5,
+        rc->db = db;
+    }
+
+    if (value[1].len > 5 && ngx_strncmp(value[1].data, "unix:", 5) == 0) {
+        rc->unix_path.len = value[1].len - 5;
+        rc->unix_path.data = ngx_pnalloc(cf->pool, value[1].len - 4);
+        if (rc->unix_path.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_cpystrn(rc->unix_path.data, value[1].data + 5,
                     value[1].len - 4);
 
-        mcf->redis.configured = 1;
+        rc->configured = 1;
         return NGX_CONF_OK;
     }
 
@@ -1941,14 +1994,14 @@ ngx_http_7digital_redis_address(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    mcf->redis.host.data = p;
-    mcf->redis.host.len = ngx_sock_ntop(u.addrs[0].sockaddr,
+    rc->host.data = p;
+    rc->host.len = ngx_sock_ntop(u.addrs[0].sockaddr,
                                         u.addrs[0].socklen, p,
                                         NGX_SOCKADDR_STRLEN, 0);
-    p[mcf->redis.host.len] = '\0';
+    p[rc->host.len] = '\0';
 
-    mcf->redis.port = ngx_inet_get_port(u.addrs[0].sockaddr);
-    mcf->redis.configured = 1;
+    rc->port = ngx_inet_get_port(u.addrs[0].sockaddr);
+    rc->configured = 1;
 
     return NGX_CONF_OK;
 }

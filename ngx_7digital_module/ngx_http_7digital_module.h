@@ -50,6 +50,11 @@ typedef enum {
 
 
 typedef struct ngx_http_7digital_redis_op_s  ngx_http_7digital_redis_op_t;
+
+
+/* which Redis a command is for: state is never evicted, the cache may be */
+#define NGX_HTTP_7DIGITAL_REDIS_STATE  0
+#define NGX_HTTP_7DIGITAL_REDIS_CACHE  1
 typedef struct ngx_http_7digital_batch_op_s  ngx_http_7digital_batch_op_t;
 
 /* the reply is NULL when Redis failed, timed out or went away */
@@ -141,6 +146,7 @@ typedef struct {
 typedef struct {
     ngx_http_7digital_registry_t   *registry;
     ngx_http_7digital_redis_conf_t  redis;
+    ngx_http_7digital_redis_conf_t  redis_cache;
     ngx_shm_zone_t                 *nonce_zone;
     size_t                          nonce_cache_size;
     ngx_shm_zone_t                 *limit_zone;
@@ -317,12 +323,13 @@ ngx_int_t ngx_http_7digital_route(ngx_http_request_t *r,
 
 /* ngx_http_7digital_batch.c */
 ngx_int_t ngx_http_7digital_batch_add(ngx_http_request_t *r,
-    ngx_http_7digital_batch_t *b, ngx_http_7digital_reply_pt handler,
-    void *data, int argc, const char **argv, const size_t *argvlen);
+    ngx_http_7digital_batch_t *b, ngx_uint_t target,
+    ngx_http_7digital_reply_pt handler, void *data, int argc,
+    const char **argv, const size_t *argvlen);
 ngx_int_t ngx_http_7digital_batch_set_nx(ngx_http_request_t *r,
-    ngx_http_7digital_batch_t *b, ngx_http_7digital_reply_pt handler,
-    void *data, ngx_str_t *key, ngx_str_t *value, char *unit,
-    ngx_uint_t amount);
+    ngx_http_7digital_batch_t *b, ngx_uint_t target,
+    ngx_http_7digital_reply_pt handler, void *data, ngx_str_t *key,
+    ngx_str_t *value, char *unit, ngx_uint_t amount);
 ngx_int_t ngx_http_7digital_batch_park(ngx_http_request_t *r,
     ngx_http_7digital_batch_t *b, ngx_http_7digital_resume_pt resume,
     void *data, ngx_uint_t content);
@@ -363,13 +370,13 @@ ngx_int_t ngx_http_7digital_cd_forward(ngx_http_request_t *r,
 
 /* ngx_http_7digital_redis.c */
 ngx_int_t ngx_http_7digital_redis_init_worker(ngx_cycle_t *cycle,
-    ngx_http_7digital_redis_conf_t *conf);
+    ngx_http_7digital_redis_conf_t *conf, ngx_uint_t target);
 void ngx_http_7digital_redis_exit_worker(void);
-ngx_int_t ngx_http_7digital_redis_command(ngx_http_7digital_redis_op_t **opp,
-    ngx_http_7digital_redis_pt handler, void *data, int argc,
-    const char **argv, const size_t *argvlen);
+ngx_int_t ngx_http_7digital_redis_command(ngx_uint_t target,
+    ngx_http_7digital_redis_op_t **opp, ngx_http_7digital_redis_pt handler,
+    void *data, int argc, const char **argv, const size_t *argvlen);
 void ngx_http_7digital_redis_cancel(ngx_http_7digital_redis_op_t *op);
-ngx_uint_t ngx_http_7digital_redis_configured(void);
+ngx_uint_t ngx_http_7digital_redis_configured(ngx_uint_t target);
 ngx_uint_t ngx_http_7digital_redis_exiting(void);
 void ngx_http_7digital_redis_keep(void *reply);
 void ngx_http_7digital_redis_release(void *reply);

@@ -120,7 +120,7 @@ ngx_http_7digital_nonce_check(ngx_http_request_t *r,
                       "consider a larger \"sevendigital_nonce_cache\"");
     }
 
-    if (!ngx_http_7digital_redis_configured()) {
+    if (!ngx_http_7digital_redis_configured(NGX_HTTP_7DIGITAL_REDIS_STATE)) {
         return NGX_OK;
     }
 
@@ -140,6 +140,7 @@ ngx_http_7digital_nonce_check(ngx_http_request_t *r,
     ttl = ttl > 0 ? ttl : 1;
 
     rc = ngx_http_7digital_batch_set_nx(r, &ctx->batch,
+                                        NGX_HTTP_7DIGITAL_REDIS_STATE,
                                         ngx_http_7digital_nonce_reply, ctx,
                                         &key, &one, "EX", (ngx_uint_t) ttl);
 

@@ -192,6 +192,7 @@ ngx_http_7digital_purge_handler(ngx_http_request_t *r)
     }
 
     rc = ngx_http_7digital_batch_add(r, &p->batch,
+                                     NGX_HTTP_7DIGITAL_REDIS_CACHE,
                                      ngx_http_7digital_purge_reply, p,
                                      (int) argc, cargv, cargvlen);
 

@@ -29,7 +29,11 @@
 #define NGX_HTTP_7DIGITAL_REDIS_BACKOFF_MAX  5000
 
 
+typedef struct ngx_http_7digital_redis_s  ngx_http_7digital_redis_t;
+
+
 struct ngx_http_7digital_redis_op_s {
+    ngx_http_7digital_redis_t      *rd;
     ngx_http_7digital_redis_pt      handler;
     void                           *data;
     ngx_http_7digital_redis_op_t  **slot;
@@ -38,8 +42,13 @@ struct ngx_http_7digital_redis_op_s {
 };
 
 
-/* the worker's connection; a worker has one http{} and so one Redis */
-typedef struct {
+/*
+ * A worker's connection to one Redis: the one for state (tokens, nonces,
+ * limits, idempotency keys) and, when configured apart, the one for the
+ * cache (sevendigital_redis_cache), which may evict.
+ */
+struct ngx_http_7digital_redis_s {
+    char                           *name;
     ngx_http_7digital_redis_conf_t *conf;
     redisAsyncContext              *ac;
     ngx_connection_t               *c;
@@ -51,7 +60,7 @@ typedef struct {
     ngx_http_7digital_redis_op_t   *probe;
     unsigned                        failing:1;
     unsigned                        closing:1;
-} ngx_http_7digital_redis_t;
+};
 
 
 static ngx_int_t ngx_http_7digital_redis_connect(
@@ -85,7 +94,11 @@ static void ngx_http_7digital_redis_del_write(void *privdata);
 static void ngx_http_7digital_redis_cleanup(void *privdata);
 
 
-static ngx_http_7digital_redis_t  ngx_http_7digital_redis;
+static ngx_http_7digital_redis_t *ngx_http_7digital_redis_target(
+    ngx_uint_t target);
+
+
+static ngx_http_7digital_redis_t  ngx_http_7digital_redis[2];
 
 
 /*
@@ -298,13 +311,15 @@ ngx_http_7digital_redis_release(void *reply)
 
 ngx_int_t
 ngx_http_7digital_redis_init_worker(ngx_cycle_t *cycle,
-    ngx_http_7digital_redis_conf_t *conf)
+    ngx_http_7digital_redis_conf_t *conf, ngx_uint_t target)
 {
     ngx_http_7digital_redis_t  *rd;
 
-    rd = &ngx_http_7digital_redis;
+    rd = &ngx_http_7digital_redis[target];
     ngx_memzero(rd, sizeof(ngx_http_7digital_redis_t));
 
+    rd->name = (target == NGX_HTTP_7DIGITAL_REDIS_CACHE) ? "cache redis"
+                                                         : "redis";
     rd->conf = conf;
     rd->backoff = NGX_HTTP_7DIGITAL_REDIS_BACKOFF_MIN;
 
@@ -333,34 +348,52 @@ ngx_http_7digital_redis_init_worker(ngx_cycle_t *cycle,
 void
 ngx_http_7digital_redis_exit_worker(void)
 {
+    ngx_uint_t                  i;
     ngx_http_7digital_redis_t  *rd;
 
-    rd = &ngx_http_7digital_redis;
+    for (i = 0; i < 2; i++) {
+        rd = &ngx_http_7digital_redis[i];
 
-    if (rd->conf == NULL) {
-        return;
+        if (rd->conf == NULL) {
+            continue;
+        }
+
+        if (rd->connect_timer.timer_set) {
+            ngx_del_timer(&rd->connect_timer);
+        }
+
+        if (rd->retry_timer.timer_set) {
+            ngx_del_timer(&rd->retry_timer);
+        }
+
+        if (rd->probe_timer.timer_set) {
+            ngx_del_timer(&rd->probe_timer);
+        }
+
+        rd->closing = 1;
+
+        if (rd->ac) {
+            /* pending callbacks run with no reply; cleanup releases the fd */
+            redisAsyncFree(rd->ac);
+        }
+
+        rd->conf = NULL;
+    }
+}
+
+
+/* the cache's Redis is the state's unless configured apart */
+
+static ngx_http_7digital_redis_t *
+ngx_http_7digital_redis_target(ngx_uint_t target)
+{
+    if (target == NGX_HTTP_7DIGITAL_REDIS_CACHE
+        && ngx_http_7digital_redis[target].conf != NULL)
+    {
+        return &ngx_http_7digital_redis[target];
     }
 
-    if (rd->connect_timer.timer_set) {
-        ngx_del_timer(&rd->connect_timer);
-    }
-
-    if (rd->retry_timer.timer_set) {
-        ngx_del_timer(&rd->retry_timer);
-    }
-
-    if (rd->probe_timer.timer_set) {
-        ngx_del_timer(&rd->probe_timer);
-    }
-
-    rd->closing = 1;
-
-    if (rd->ac) {
-        /* pending callbacks run with no reply; cleanup releases the fd */
-        redisAsyncFree(rd->ac);
-    }
-
-    rd->conf = NULL;
+    return &ngx_http_7digital_redis[NGX_HTTP_7DIGITAL_REDIS_STATE];
 }
 
 
@@ -376,13 +409,13 @@ ngx_http_7digital_redis_exit_worker(void)
  */
 
 ngx_int_t
-ngx_http_7digital_redis_command(ngx_http_7digital_redis_op_t **opp,
-    ngx_http_7digital_redis_pt handler, void *data, int argc,
-    const char **argv, const size_t *argvlen)
+ngx_http_7digital_redis_command(ngx_uint_t target,
+    ngx_http_7digital_redis_op_t **opp, ngx_http_7digital_redis_pt handler,
+    void *data, int argc, const char **argv, const size_t *argvlen)
 {
     ngx_http_7digital_redis_t  *rd;
 
-    rd = &ngx_http_7digital_redis;
+    rd = ngx_http_7digital_redis_target(target);
 
     if (opp) {
         *opp = NULL;
@@ -413,7 +446,8 @@ ngx_http_7digital_redis_command(ngx_http_7digital_redis_op_t **opp,
 ngx_uint_t
 ngx_http_7digital_redis_exiting(void)
 {
-    return ngx_http_7digital_redis.closing;
+    return ngx_http_7digital_redis[NGX_HTTP_7DIGITAL_REDIS_STATE].closing
+           || ngx_http_7digital_redis[NGX_HTTP_7DIGITAL_REDIS_CACHE].closing;
 }
 
 
@@ -429,6 +463,7 @@ ngx_http_7digital_redis_send(ngx_http_7digital_redis_t *rd,
         return NGX_DECLINED;
     }
 
+    op->rd = rd;
     op->handler = handler;
     op->data = data;
     op->slot = opp;
@@ -479,9 +514,9 @@ ngx_http_7digital_redis_cancel(ngx_http_7digital_redis_op_t *op)
 
 
 ngx_uint_t
-ngx_http_7digital_redis_configured(void)
+ngx_http_7digital_redis_configured(ngx_uint_t target)
 {
-    return ngx_http_7digital_redis.conf != NULL;
+    return ngx_http_7digital_redis_target(target)->conf != NULL;
 }
 
 
@@ -525,7 +560,7 @@ ngx_http_7digital_redis_op_timeout(ngx_event_t *ev)
 
     ngx_http_7digital_redis_t     *rd;
 
-    rd = &ngx_http_7digital_redis;
+    rd = op->rd;
     op->done = 1;
 
     if (op->slot) {
@@ -534,8 +569,8 @@ ngx_http_7digital_redis_op_timeout(ngx_event_t *ev)
 
     if (!rd->failing && !rd->closing) {
         ngx_log_error(NGX_LOG_WARN, ev->log, 0,
-                      "sevendigital: redis did not answer within %M ms, "
-                      "going on without it", rd->conf->timeout);
+                      "sevendigital: %s did not answer within %M ms, "
+                      "going on without it", rd->name, rd->conf->timeout);
         ngx_http_7digital_redis_fail(rd, NULL);
     }
 
@@ -554,8 +589,8 @@ ngx_http_7digital_redis_fail(ngx_http_7digital_redis_t *rd, const char *why)
 {
     if (!rd->failing && why) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "sevendigital: redis unavailable (%s), "
-                      "going on without it", why);
+                      "sevendigital: %s unavailable (%s), "
+                      "going on without it", rd->name, why);
     }
 
     rd->failing = 1;
@@ -621,7 +656,7 @@ ngx_http_7digital_redis_probe_reply(void *data, void *reply)
         rd->failing = 0;
         rd->backoff = NGX_HTTP_7DIGITAL_REDIS_BACKOFF_MIN;
         ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                      "sevendigital: redis is reachable again");
+                      "sevendigital: %s is reachable again", rd->name);
         return;
     }
 

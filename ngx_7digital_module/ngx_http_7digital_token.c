@@ -68,7 +68,7 @@ ngx_http_7digital_token_lookup(ngx_http_request_t *r,
     const char  *argv[2];
     size_t       argvlen[2];
 
-    if (!ngx_http_7digital_redis_configured()) {
+    if (!ngx_http_7digital_redis_configured(NGX_HTTP_7DIGITAL_REDIS_STATE)) {
         return NGX_DONE;
     }
 
@@ -82,6 +82,7 @@ ngx_http_7digital_token_lookup(ngx_http_request_t *r,
     argvlen[1] = key.len;
 
     return ngx_http_7digital_batch_add(r, &ctx->batch,
+                                       NGX_HTTP_7DIGITAL_REDIS_STATE,
                                        ngx_http_7digital_token_reply, ctx, 2,
                                        argv, argvlen);
 }
@@ -269,8 +270,9 @@ ngx_http_7digital_token_store(ngx_http_request_t *r,
 
     /* sent before the answer goes on, so a next call on this worker finds
      * it; the reply is only checked, nobody waits for it */
-    if (ngx_http_7digital_redis_command(NULL, ngx_http_7digital_token_stored,
-                                        NULL, 5, argv, argvlen)
+    if (ngx_http_7digital_redis_command(NGX_HTTP_7DIGITAL_REDIS_STATE, NULL,
+                                        ngx_http_7digital_token_stored, NULL, 5,
+                                        argv, argvlen)
         != NGX_OK)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,

@@ -218,7 +218,7 @@ like($out, qr/requires "sevendigital_upstream_key"/, 'other errors still show');
 unlike($out, qr/SUPERSECRET/, 'the secret itself is never printed');
 
 ($rc, $out) = nginx_t(in_location('sevendigital_cache_purge 7digital;'));
-like($out, qr/"sevendigital_cache_purge" requires "sevendigital_redis" in .*nginx\.conf:\d+/,
+like($out, qr/"sevendigital_cache_purge" requires "sevendigital_redis" or "sevendigital_redis_cache" in .*nginx\.conf:\d+/,
      'purge needs Redis');
 
 ($rc, $out) = nginx_t("sevendigital_redis 127.0.0.1:6379;\n"

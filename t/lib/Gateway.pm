@@ -234,9 +234,11 @@ sub nonce_key {
            . hmac_sha256_hex("$partner\n$ts\n$nonce", 'sevendigital-nonce');
 }
 
-# A redis-server of the test's own, to stop, pause and restart.
+# A redis-server of the test's own, to stop, pause and restart; more
+# arguments go to redis-server ("--maxmemory", "2mb", ...).
 sub start_redis {
-    my $port = shift // free_port();
+    my ($port, @extra) = @_;
+    $port //= free_port();
     my $pid = fork;
     die "fork: $!" unless defined $pid;
     if ($pid == 0) {
@@ -244,7 +246,7 @@ sub start_redis {
         open STDOUT, '>', '/dev/null';
         exec '/usr/bin/redis-server', '--port', $port, '--bind', '127.0.0.1',
              '--save', '', '--appendonly', 'no', '--daemonize', 'no',
-             '--loglevel', 'warning'
+             '--loglevel', 'warning', @extra
             or die "exec redis-server: $!";
     }
     push @Children, $pid;
