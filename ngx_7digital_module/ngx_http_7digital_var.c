@@ -165,22 +165,27 @@ ngx_http_7digital_request_variable(ngx_http_request_t *r,
 
 /*
  * r->request_line with the query string's credentials left out, or the
- * line itself when there are none (or its query is not a part of it).
+ * line itself when there are none.  The query is found in the line as
+ * text, not by pointer: HTTP/2 builds the line in a buffer of its own.
  */
 
 static ngx_int_t
 ngx_http_7digital_request_line(ngx_http_request_t *r, ngx_str_t *line)
 {
-    u_char     *p, *rl_end, *args_end;
+    u_char     *p, *q, *rl_end, *args_end;
     ngx_str_t   args;
 
     *line = r->request_line;
 
-    rl_end = r->request_line.data + r->request_line.len;
-    args_end = r->args.data + r->args.len;
+    if (r->args.len == 0 || r->request_line.len == 0) {
+        return NGX_OK;
+    }
 
-    if (r->args.len == 0 || r->args.data <= r->request_line.data
-        || args_end > rl_end)
+    rl_end = r->request_line.data + r->request_line.len;
+    q = ngx_strlchr(r->request_line.data, rl_end, '?');
+
+    if (q == NULL || (size_t) (rl_end - q - 1) < r->args.len
+        || ngx_memcmp(q + 1, r->args.data, r->args.len) != 0)
     {
         return NGX_OK;
     }
@@ -198,9 +203,11 @@ ngx_http_7digital_request_line(ngx_http_request_t *r, ngx_str_t *line)
         return NGX_ERROR;
     }
 
+    args_end = q + 1 + r->args.len;
+
     /* "GET /path?" (the "?" only if something is left) */
     p = ngx_cpymem(line->data, r->request_line.data,
-                   r->args.data - r->request_line.data - (args.len ? 0 : 1));
+                   q - r->request_line.data + (args.len ? 1 : 0));
     p = ngx_cpymem(p, args.data, args.len);
     p = ngx_cpymem(p, args_end, rl_end - args_end);
 
