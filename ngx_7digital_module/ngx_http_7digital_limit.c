@@ -7,15 +7,15 @@
  * called with EVALSHA in the request's one batch (and sent again on
  * NOSCRIPT).  A node that sends a partner many requests takes a few at
  * once (a lease: at most an eighth of what is left, shared by the nodes,
- * twice what the last lease served and one, and 64), lets them through
- * itself within 100 ms and gives back what it did not use with its next
- * request to Redis, so that a busy partner does not cost Redis a script
- * per request.  The node's own counters use the monotonic clock.  When
- * Redis cannot
- * answer, each node counts in shared memory its share of the limit (the
- * limit divided by the number of nodes), so that the fleet stays near the
- * budget; that is logged once per incident.  Refused credentials are
- * limited per client address on the node.
+ * twice what it let through since its last lease and one, and 64), lets
+ * them through itself within the lease's time and gives back what it did
+ * not use with its next request to Redis, so that a busy partner does not
+ * cost Redis a script per request.  The node's own counters use the
+ * monotonic clock.  When Redis cannot answer, each node counts in shared
+ * memory its share of the limit (the limit divided by the number of
+ * nodes), so that the fleet stays near the budget; that is logged once
+ * per incident.  Refused credentials are limited per client address on
+ * the node.
  */
 
 
@@ -44,7 +44,7 @@
 #define NGX_HTTP_7DIGITAL_LEASE_LEFT       0   /* not yet let through */
 #define NGX_HTTP_7DIGITAL_LEASE_EXPIRES    1
 #define NGX_HTTP_7DIGITAL_LEASE_REDIS_LEFT 2   /* what Redis said was left */
-#define NGX_HTTP_7DIGITAL_LEASE_SERVED     3   /* since the last ask */
+#define NGX_HTTP_7DIGITAL_LEASE_SERVED     3   /* since the last reply */
 
 /* the node's own clock for its counters: monotonic, microseconds */
 #define ngx_http_7digital_limit_now()  ((uint64_t) ngx_current_msec * 1000)
@@ -356,9 +356,6 @@ ngx_http_7digital_limit_leased(ngx_http_request_t *r,
     ask = ngx_min(ask, NGX_HTTP_7DIGITAL_LIMIT_LEASE_MAX);
     ask = mcf->limit_lease ? ask : 1;
 
-    /* the others asking meanwhile ask for one */
-    e->value[NGX_HTTP_7DIGITAL_LEASE_SERVED] = 0;
-
     ctx->limit_ask = ask ? ask : 1;
 
 done:
@@ -403,7 +400,8 @@ ngx_http_7digital_limit_lease(ngx_http_request_t *r,
                                       now + (uint64_t) mcf->limit_lease * 1000;
         }
 
-        e->value[NGX_HTTP_7DIGITAL_LEASE_SERVED]++;
+        /* the next lease is sized by what this one lets through */
+        e->value[NGX_HTTP_7DIGITAL_LEASE_SERVED] = 1;
 
         e->value[NGX_HTTP_7DIGITAL_LEASE_REDIS_LEFT] =
                                                  ctx->limit_result.remaining;
