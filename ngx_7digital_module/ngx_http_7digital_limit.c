@@ -832,8 +832,11 @@ ngx_http_7digital_limit_header_filter(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_7digital_module);
 
-    /* after an internal redirect (error_page) the context is elsewhere */
-    if (ctx == NULL && r == r->main) {
+    /*
+     * Only after an internal redirect (error_page) is the context
+     * elsewhere: other answers never pay for looking it up.
+     */
+    if (ctx == NULL && r == r->main && r->internal) {
         ctx = ngx_http_7digital_find_ctx(r);
     }
 
