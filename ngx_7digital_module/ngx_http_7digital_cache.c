@@ -28,7 +28,7 @@ static ngx_int_t ngx_http_7digital_cache_read(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx, redisReply *rep,
     ngx_http_7digital_cache_entry_t **entry);
 static ngx_http_7digital_cache_entry_t *ngx_http_7digital_cache_take(
-    ngx_http_request_t *r, redisReply *rep);
+    ngx_http_request_t *r, ngx_http_7digital_ctx_t *ctx, redisReply *rep);
 static ngx_int_t ngx_http_7digital_cache_header_filter(
     ngx_http_request_t *r);
 static ngx_int_t ngx_http_7digital_cache_body_filter(ngx_http_request_t *r,
@@ -48,6 +48,13 @@ static ngx_int_t ngx_http_7digital_cache_stale_body(ngx_http_request_t *r,
 static ngx_int_t ngx_http_7digital_cache_headers(ngx_http_request_t *r,
     ngx_http_7digital_cache_entry_t *e);
 static ngx_uint_t ngx_http_7digital_cache_swallow(ngx_chain_t *in);
+static ngx_int_t ngx_http_7digital_cache_front_hit(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx,
+    ngx_uint_t unavailable);
+static ngx_int_t ngx_http_7digital_cache_unavailable(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
+static void ngx_http_7digital_cache_front_put(ngx_http_7digital_ctx_t *ctx,
+    ngx_http_7digital_cache_entry_t *e, ngx_str_t *bytes);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -97,13 +104,134 @@ ngx_http_7digital_cache_lookup(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    if (lcf->cache_front) {
+        ctx->front = lcf->cache_front;
+        ctx->front_epoch = ngx_http_7digital_front_epoch(ctx->front);
+
+        rc = ngx_http_7digital_cache_front_hit(r, lcf, ctx, 0);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
     rc = ngx_http_7digital_cache_fetch(r, ctx);
 
     if (rc == NGX_DECLINED) {
         ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_BYPASS;
+        return ngx_http_7digital_cache_unavailable(r, lcf, ctx);
     }
 
     return rc;
+}
+
+
+/*
+ * The entry from the front tier: NGX_DECLINED when it has none to serve
+ * (an expired one is kept for a failing upstream while Redis cannot
+ * answer), NGX_OK for a hit, with no command for Redis.
+ */
+
+static ngx_int_t
+ngx_http_7digital_cache_front_hit(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx,
+    ngx_uint_t unavailable)
+{
+    ngx_int_t                         rc;
+    ngx_str_t                         bytes;
+    ngx_http_7digital_cache_entry_t  *e;
+
+    rc = ngx_http_7digital_front_get(ctx->front, &ctx->cache_key, unavailable,
+                                     r->pool, &bytes);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    e = ngx_palloc(r->pool, sizeof(ngx_http_7digital_cache_entry_t));
+    if (e == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_7digital_cache_decode(&bytes, e) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    if (e->fresh_until > ngx_time()) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "sevendigital: cache hit in the front tier%s",
+                       unavailable ? ", redis unavailable" : "");
+
+        ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_HIT;
+        ctx->cache_entry = e;
+        ctx->cache_front = 1;
+        ctx->cache_store = 0;
+        return NGX_OK;
+    }
+
+    if (unavailable && lcf->cache_stale && e->stale_until > ngx_time()) {
+        ctx->cache_stale = e;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * Redis cannot answer.  With a front tier the cache goes on on this node:
+ * a hot entry is served from it, and a miss is stored there at once, one
+ * request of the node refreshing each key (see
+ * ngx_http_7digital_cache_lock()).  Without one, the request bypasses the
+ * cache.
+ */
+
+static ngx_int_t
+ngx_http_7digital_cache_unavailable(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    if (ctx->front == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ctx->front_unavailable = 1;
+
+    rc = ngx_http_7digital_cache_front_hit(r, lcf, ctx, 1);
+
+    if (rc == NGX_DECLINED) {
+        ctx->cache_status = ctx->cache_stale
+                            ? NGX_HTTP_7DIGITAL_CACHE_EXPIRED
+                            : NGX_HTTP_7DIGITAL_CACHE_MISS;
+        ctx->cache_store = 1;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "sevendigital: redis unavailable, front tier: %ui",
+                   (ngx_uint_t) ctx->cache_status);
+
+    return (rc == NGX_ERROR) ? NGX_ERROR : NGX_DECLINED;
+}
+
+
+/* a Redis hit or a stored answer counts as a use of the key's entry */
+
+static void
+ngx_http_7digital_cache_front_put(ngx_http_7digital_ctx_t *ctx,
+    ngx_http_7digital_cache_entry_t *e, ngx_str_t *bytes)
+{
+    ngx_http_7digital_front_copy_t  copy;
+
+    if (ctx->front == NULL) {
+        return;
+    }
+
+    copy.bytes = *bytes;
+    copy.epoch = ctx->front_epoch;
+    copy.stored = e->stored;
+    copy.keep_until = e->stale_until;
+    copy.now = ctx->front_unavailable;
+
+    ngx_http_7digital_front_put(ctx->front, &ctx->cache_key, &copy);
 }
 
 
@@ -231,8 +359,16 @@ ngx_http_7digital_cache_reply(ngx_http_request_t *r, void *data, void *reply)
     ngx_http_7digital_loc_conf_t     *lcf;
     ngx_http_7digital_cache_entry_t  *e;
 
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_7digital_module);
+
     if (ngx_http_7digital_cache_read(r, ctx, reply, &e) != NGX_OK) {
         ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_BYPASS;
+
+        if (reply == NULL) {
+            /* no answer in time: the front tier answers if it can */
+            (void) ngx_http_7digital_cache_unavailable(r, lcf, ctx);
+        }
+
         goto done;
     }
 
@@ -247,8 +383,6 @@ ngx_http_7digital_cache_reply(ngx_http_request_t *r, void *data, void *reply)
         ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_EXPIRED;
 
         /* kept for an upstream that fails while it is being refreshed */
-        lcf = ngx_http_get_module_loc_conf(r, ngx_http_7digital_module);
-
         if (lcf->cache_stale && e->stale_until > ngx_time()) {
             ctx->cache_stale = e;
         }
@@ -259,6 +393,8 @@ ngx_http_7digital_cache_reply(ngx_http_request_t *r, void *data, void *reply)
     ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_HIT;
     ctx->cache_store = 0;
     ctx->cache_entry = e;
+
+    ngx_http_7digital_cache_front_put(ctx, e, &ctx->cache_bytes);
 
 done:
 
@@ -316,7 +452,7 @@ ngx_http_7digital_cache_read(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    e = ngx_http_7digital_cache_take(r, rep->element[0]);
+    e = ngx_http_7digital_cache_take(r, ctx, rep->element[0]);
 
     if (e && e->generation != ctx->cache_generation) {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -337,7 +473,8 @@ ngx_http_7digital_cache_read(ngx_http_request_t *r,
  */
 
 static ngx_http_7digital_cache_entry_t *
-ngx_http_7digital_cache_take(ngx_http_request_t *r, redisReply *rep)
+ngx_http_7digital_cache_take(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, redisReply *rep)
 {
     ngx_str_t                         bytes;
     ngx_pool_cleanup_t               *cln;
@@ -359,6 +496,7 @@ ngx_http_7digital_cache_take(ngx_http_request_t *r, redisReply *rep)
 
     bytes.data = (u_char *) rep->str;
     bytes.len = rep->len;
+    ctx->cache_bytes = bytes;
 
     if (ngx_http_7digital_cache_decode(&bytes, e) != NGX_OK) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
@@ -584,6 +722,8 @@ ngx_http_7digital_cache_refresh(ngx_http_request_t *r,
     sctx->auth = ctx->auth;
     sctx->cache_key = ctx->cache_key;
     sctx->cache_generation = ctx->cache_generation;
+    sctx->front = ctx->front;
+    sctx->front_epoch = ctx->front_epoch;
     sctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_EXPIRED;
     sctx->cache_store = 1;
     sctx->cache_background = 1;
@@ -833,6 +973,8 @@ ngx_http_7digital_cache_store(ngx_http_request_t *r,
         return;
     }
 
+    ngx_http_7digital_cache_front_put(ctx, &e, &bytes);
+
     argv[0] = "SET";
     argvlen[0] = 3;
     argv[1] = (const char *) ctx->cache_key.data;
@@ -930,6 +1072,8 @@ ngx_http_7digital_cache_stored(void *data, void *reply)
 #define NGX_HTTP_7DIGITAL_LOCK_HELD     1
 #define NGX_HTTP_7DIGITAL_LOCK_WAITING  2
 #define NGX_HTTP_7DIGITAL_LOCK_REREAD   3
+#define NGX_HTTP_7DIGITAL_LOCK_NODE     4    /* the front tier's, held */
+#define NGX_HTTP_7DIGITAL_LOCK_NODE_WAITING  5
 
 
 static void ngx_http_7digital_lock_reply(ngx_http_request_t *r, void *data,
@@ -937,6 +1081,11 @@ static void ngx_http_7digital_lock_reply(ngx_http_request_t *r, void *data,
 static ngx_int_t ngx_http_7digital_lock_arm(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx);
 static void ngx_http_7digital_lock_tick(ngx_event_t *ev);
+static ngx_int_t ngx_http_7digital_lock_node(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
+static ngx_int_t ngx_http_7digital_lock_node_wait(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
+static void ngx_http_7digital_lock_node_tick(ngx_event_t *ev);
 static void ngx_http_7digital_lock_gone(ngx_http_request_t *r, void *data,
     void *reply);
 static void ngx_http_7digital_lock_entry(ngx_http_request_t *r, void *data,
@@ -964,6 +1113,10 @@ ngx_http_7digital_cache_lock(ngx_http_request_t *r,
     /* a HEAD stores nothing: it would hold the others up for nothing */
     if (lcf->cache_lock_timeout == 0 || r->method != NGX_HTTP_GET) {
         return NGX_OK;
+    }
+
+    if (ctx->front_unavailable) {
+        return ngx_http_7digital_lock_node(r, lcf, ctx);
     }
 
     /* "sevendigital:lock:" and the digest the cache key ends with */
@@ -1064,6 +1217,10 @@ ngx_http_7digital_cache_lock_wait(ngx_http_request_t *r,
     if (ctx->lock == NGX_HTTP_7DIGITAL_LOCK_REREAD) {
         ctx->lock = NGX_HTTP_7DIGITAL_LOCK_NONE;
         return NGX_OK;
+    }
+
+    if (ctx->lock == NGX_HTTP_7DIGITAL_LOCK_NODE_WAITING) {
+        return ngx_http_7digital_lock_node_wait(r, lcf, ctx);
     }
 
     if (ctx->lock != NGX_HTTP_7DIGITAL_LOCK_WAITING) {
@@ -1185,6 +1342,117 @@ ngx_http_7digital_lock_tick(ngx_event_t *ev)
 }
 
 
+/*
+ * Redis cannot answer: the node's own lock, in the front tier, so that the
+ * origin sees one request per key and node, not one per client.  The
+ * others take the expired entry if there is one (UPDATING), or look every
+ * 50 ms for the entry in the tier, and go upstream themselves once the
+ * lock is gone without one, or its time is over.
+ */
+
+static ngx_int_t
+ngx_http_7digital_lock_node(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx)
+{
+    ngx_int_t            rc;
+    ngx_pool_cleanup_t  *cln;
+
+    rc = ngx_http_7digital_front_lock(ctx->front, &ctx->cache_key,
+                                      lcf->cache_lock_timeout);
+
+    if (rc == NGX_OK) {
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            ngx_http_7digital_front_unlock(ctx->front, &ctx->cache_key);
+            return NGX_ERROR;
+        }
+
+        cln->handler = ngx_http_7digital_lock_end;
+        cln->data = ctx;
+        ctx->lock = NGX_HTTP_7DIGITAL_LOCK_NODE;
+
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "sevendigital: redis unavailable, node's cache "
+                       "lock taken");
+        return NGX_OK;
+    }
+
+    if (rc != NGX_BUSY) {
+        return NGX_OK;
+    }
+
+    if (ctx->cache_stale) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "sevendigital: node's cache lock busy, expired "
+                       "entry sent");
+        ctx->cache_entry = ctx->cache_stale;
+        ctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_UPDATING;
+        ctx->cache_store = 0;
+        return NGX_OK;
+    }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "sevendigital: node's cache lock busy, waiting for the "
+                   "entry");
+
+    ctx->lock_deadline = ngx_current_msec + lcf->cache_lock_timeout;
+
+    if (ngx_http_7digital_lock_arm(r, ctx) != NGX_OK) {
+        return NGX_OK;
+    }
+
+    /* the tier is looked at, not Redis (the cleanup is lock_arm()'s) */
+    ctx->lock_timer.handler = ngx_http_7digital_lock_node_tick;
+    ctx->lock = NGX_HTTP_7DIGITAL_LOCK_NODE_WAITING;
+
+    return NGX_AGAIN;
+}
+
+
+static ngx_int_t
+ngx_http_7digital_lock_node_wait(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_7digital_cache_front_hit(r, lcf, ctx, 1);
+
+    if (rc != NGX_DECLINED) {
+        ctx->lock = NGX_HTTP_7DIGITAL_LOCK_NONE;
+        return rc;
+    }
+
+    if (!ngx_http_7digital_front_locked(ctx->front, &ctx->cache_key)
+        || (ngx_msec_int_t) (ctx->lock_deadline - ngx_current_msec) <= 0)
+    {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "sevendigital: node's cache lock gone without an "
+                       "entry, going upstream");
+        ctx->lock = NGX_HTTP_7DIGITAL_LOCK_NONE;
+        return NGX_OK;
+    }
+
+    return (ngx_http_7digital_lock_arm(r, ctx) == NGX_OK) ? NGX_AGAIN
+                                                          : NGX_OK;
+}
+
+
+static void
+ngx_http_7digital_lock_node_tick(ngx_event_t *ev)
+{
+    ngx_http_7digital_ctx_t *ctx = ev->data;
+
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = ctx->batch.request;
+    c = r->connection;
+
+    ngx_http_7digital_batch_run_phases(r, NULL);
+    ngx_http_run_posted_requests(c);
+}
+
+
 /* EXISTS of the lock: no answer counts as gone, so nobody waits on */
 
 static void
@@ -1229,7 +1497,8 @@ ngx_http_7digital_lock_cleanup(void *data)
 ngx_uint_t
 ngx_http_7digital_cache_locked(ngx_http_7digital_ctx_t *ctx)
 {
-    return ctx->lock == NGX_HTTP_7DIGITAL_LOCK_HELD;
+    return ctx->lock == NGX_HTTP_7DIGITAL_LOCK_HELD
+           || ctx->lock == NGX_HTTP_7DIGITAL_LOCK_NODE;
 }
 
 
@@ -1244,6 +1513,12 @@ ngx_http_7digital_cache_unlock(ngx_http_7digital_ctx_t *ctx)
 {
     const char  *argv[5];
     size_t       argvlen[5];
+
+    if (ctx->lock == NGX_HTTP_7DIGITAL_LOCK_NODE) {
+        ctx->lock = NGX_HTTP_7DIGITAL_LOCK_NONE;
+        ngx_http_7digital_front_unlock(ctx->front, &ctx->cache_key);
+        return;
+    }
 
     if (ctx->lock != NGX_HTTP_7DIGITAL_LOCK_HELD) {
         return;

@@ -364,6 +364,20 @@ static ngx_command_t  ngx_http_7digital_commands[] = {
       offsetof(ngx_http_7digital_loc_conf_t, cache_lock_timeout),
       NULL },
 
+    { ngx_string("sevendigital_cache_front_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_7digital_front_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("sevendigital_cache_front"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_7digital_front,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("sevendigital_cache_stale"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_sec_slot,
@@ -1431,18 +1445,22 @@ ngx_http_7digital_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    if (mcf->redis_cache.configured) {
-        return ngx_http_7digital_redis_init_worker(cycle, &mcf->redis_cache,
-                                                NGX_HTTP_7DIGITAL_REDIS_CACHE);
+    if (mcf->redis_cache.configured
+        && ngx_http_7digital_redis_init_worker(cycle, &mcf->redis_cache,
+                                               NGX_HTTP_7DIGITAL_REDIS_CACHE)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
-    return NGX_OK;
+    return ngx_http_7digital_front_init_worker(cycle, mcf->front_zones);
 }
 
 
 static void
 ngx_http_7digital_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_http_7digital_front_exit_worker();
     ngx_http_7digital_redis_exit_worker();
 }
 
@@ -1492,6 +1510,7 @@ ngx_http_7digital_create_loc_conf(ngx_conf_t *cf)
     conf->cache_stale = NGX_CONF_UNSET;
     conf->cache_lock_timeout = NGX_CONF_UNSET_MSEC;
     conf->cache_background_update = NGX_CONF_UNSET;
+    conf->cache_front = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -1535,8 +1554,19 @@ ngx_http_7digital_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               prev->cache_lock_timeout, 3000);
     ngx_conf_merge_value(conf->cache_background_update,
                          prev->cache_background_update, 0);
+    ngx_conf_merge_ptr_value(conf->cache_front, prev->cache_front, NULL);
 
     if (conf->cache_valid == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* the whole http block is read: a zone named is declared by now */
+    if (conf->cache_front && conf->cache_front->data == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"sevendigital_cache_front\" zone \"%V\" is "
+                           "unknown: declare it with "
+                           "\"sevendigital_cache_front_zone\"",
+                           &conf->cache_front->shm.name);
         return NGX_CONF_ERROR;
     }
 

@@ -150,6 +150,7 @@ typedef struct {
     ngx_shm_zone_t                 *nonce_zone;
     size_t                          nonce_cache_size;
     ngx_shm_zone_t                 *limit_zone;
+    ngx_array_t                    *front_zones;   /* ngx_shm_zone_t * */
     ngx_uint_t                      limit_nodes;
     ngx_msec_t                      limit_lease;
     ngx_flag_t                      log_credentials;
@@ -197,6 +198,7 @@ typedef struct {
     time_t                          cache_stale;
     ngx_msec_t                      cache_lock_timeout;
     ngx_flag_t                      cache_background_update;
+    ngx_shm_zone_t                 *cache_front;
     ngx_uint_t                      purge_api;
     ngx_http_complex_value_t       *purge_path;
 } ngx_http_7digital_loc_conf_t;
@@ -253,6 +255,9 @@ typedef struct ngx_http_7digital_ctx_s {
     ngx_uint_t                      cache_argc;
     uint64_t                        cache_generation;
     ngx_str_t                       lock_key;
+    ngx_str_t                       cache_bytes;  /* the entry, encoded */
+    ngx_shm_zone_t                 *front;
+    ngx_uint_t                      front_epoch;  /* when Redis was asked */
     ngx_http_7digital_cache_entry_t *cache_entry;
     ngx_http_7digital_cache_entry_t *cache_stale;
     ngx_buf_t                      *cache_buf;
@@ -276,6 +281,8 @@ typedef struct ngx_http_7digital_ctx_s {
     unsigned                        cache_refresh:1;
     unsigned                        lock_free:1;
     unsigned                        lock_entry:1;
+    unsigned                        cache_front:1;    /* served from shm */
+    unsigned                        front_unavailable:1;  /* Redis is not */
     unsigned                        cd_hashed:1;
     unsigned                        has_nonce:1;
     unsigned                        replay:1;
@@ -401,6 +408,35 @@ char *ngx_http_7digital_nonce_zone(ngx_conf_t *cf,
 ngx_int_t ngx_http_7digital_token_init_filters(ngx_conf_t *cf);
 ngx_int_t ngx_http_7digital_token_lookup(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx);
+
+/* ngx_http_7digital_front.c: the cache's shared-memory front tier */
+typedef struct {
+    ngx_str_t                       bytes;       /* the entry, encoded */
+    ngx_uint_t                      epoch;       /* when Redis was asked */
+    time_t                          stored;
+    time_t                          keep_until;  /* servable until */
+    ngx_uint_t                      now;         /* admitted at once */
+} ngx_http_7digital_front_copy_t;
+
+char *ngx_http_7digital_front_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_7digital_front(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_uint_t ngx_http_7digital_front_epoch(ngx_shm_zone_t *zone);
+ngx_int_t ngx_http_7digital_front_get(ngx_shm_zone_t *zone, ngx_str_t *key,
+    ngx_uint_t unavailable, ngx_pool_t *pool, ngx_str_t *bytes);
+void ngx_http_7digital_front_put(ngx_shm_zone_t *zone, ngx_str_t *key,
+    ngx_http_7digital_front_copy_t *copy);
+ngx_int_t ngx_http_7digital_front_lock(ngx_shm_zone_t *zone, ngx_str_t *key,
+    ngx_msec_t timeout);
+ngx_uint_t ngx_http_7digital_front_locked(ngx_shm_zone_t *zone,
+    ngx_str_t *key);
+void ngx_http_7digital_front_unlock(ngx_shm_zone_t *zone, ngx_str_t *key);
+void ngx_http_7digital_front_flush(ngx_shm_zone_t *zone);
+void ngx_http_7digital_front_counted(ngx_array_t *zones, ngx_int_t purges);
+ngx_int_t ngx_http_7digital_front_init_worker(ngx_cycle_t *cycle,
+    ngx_array_t *zones);
+void ngx_http_7digital_front_exit_worker(void);
+ngx_str_t *ngx_http_7digital_front_purges_key(void);
 
 /* ngx_http_7digital_cache.c */
 ngx_int_t ngx_http_7digital_cache_init_filters(ngx_conf_t *cf);

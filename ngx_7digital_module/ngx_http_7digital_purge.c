@@ -32,8 +32,12 @@ static ngx_int_t ngx_http_7digital_purge_prefix(ngx_http_request_t *r,
     ngx_str_t *reason);
 static ngx_int_t ngx_http_7digital_purge_keys(ngx_http_request_t *r,
     ngx_uint_t api, ngx_str_t *path, ngx_array_t *params, ngx_str_t *argv);
+static ngx_int_t ngx_http_7digital_purge_front(ngx_http_request_t *r,
+    ngx_http_7digital_purge_t *p);
 static void ngx_http_7digital_purge_reply(ngx_http_request_t *r, void *data,
     void *reply);
+static void ngx_http_7digital_purge_counted(ngx_http_request_t *r,
+    void *data, void *reply);
 static void ngx_http_7digital_purge_done(ngx_http_request_t *r, void *data);
 static ngx_int_t ngx_http_7digital_purge_send(ngx_http_request_t *r,
     ngx_uint_t status, ngx_str_t *body);
@@ -207,6 +211,10 @@ ngx_http_7digital_purge_handler(ngx_http_request_t *r)
                                              &reason);
     }
 
+    if (ngx_http_7digital_purge_front(r, p) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     (void) ngx_http_7digital_batch_park(r, &p->batch,
                                         ngx_http_7digital_purge_done, p, 1);
 
@@ -283,6 +291,73 @@ ngx_http_7digital_purge_keys(ngx_http_request_t *r, ngx_uint_t api,
 
     return ngx_http_7digital_cache_entry_key(r->pool, api, path, &xml,
                                              params, &argv[2]);
+}
+
+
+/*
+ * The front tiers: this node's copies are dropped now, those of other
+ * nodes when they see the purge counter move (in the same batch, so
+ * after the purge itself).
+ */
+
+static ngx_int_t
+ngx_http_7digital_purge_front(ngx_http_request_t *r,
+    ngx_http_7digital_purge_t *p)
+{
+    ngx_str_t                      *key;
+    ngx_uint_t                      i;
+    const char                     *argv[2];
+    size_t                          argvlen[2];
+    ngx_shm_zone_t                **zone;
+    ngx_http_7digital_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_7digital_module);
+
+    if (mcf->front_zones == NULL) {
+        return NGX_OK;
+    }
+
+    zone = mcf->front_zones->elts;
+
+    for (i = 0; i < mcf->front_zones->nelts; i++) {
+        ngx_http_7digital_front_flush(zone[i]);
+    }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "sevendigital: purge: front tier dropped");
+
+    key = ngx_http_7digital_front_purges_key();
+
+    argv[0] = "INCR";
+    argvlen[0] = 4;
+    argv[1] = (const char *) key->data;
+    argvlen[1] = key->len;
+
+    return (ngx_http_7digital_batch_add(r, &p->batch,
+                                        NGX_HTTP_7DIGITAL_REDIS_CACHE,
+                                        ngx_http_7digital_purge_counted, p,
+                                        2, argv, argvlen)
+            == NGX_ERROR) ? NGX_ERROR : NGX_OK;
+}
+
+
+static void
+ngx_http_7digital_purge_counted(ngx_http_request_t *r, void *data,
+    void *reply)
+{
+    redisReply  *rep = reply;
+
+    ngx_http_7digital_main_conf_t  *mcf;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "sevendigital: purge counted: %s",
+                   rep ? "yes" : "no answer");
+
+    if (rep && rep->type == REDIS_REPLY_INTEGER) {
+        mcf = ngx_http_get_module_main_conf(r, ngx_http_7digital_module);
+        ngx_http_7digital_front_counted(mcf->front_zones,
+                                        (ngx_int_t) rep->integer);
+    }
 }
 
 

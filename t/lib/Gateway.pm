@@ -160,9 +160,14 @@ sub start_blackhole {
 # One Redis command over RESP, for tests that look into or plant data:
 # a string, an integer, or a status line as it came ("+OK", "-ERR ...").
 sub redis {
-    my @args = @_;
+    return redis_at($ENV{TEST_NGINX_REDIS_PORT}, @_);
+}
+
+# the same, to the Redis on $port (a test's own, see start_redis)
+sub redis_at {
+    my ($port, @args) = @_;
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $ENV{TEST_NGINX_REDIS_PORT},
+                                  PeerPort => $port,
                                   Proto => 'tcp')
         or die "redis: $!";
     print $s '*' . scalar(@args) . "\r\n"
