@@ -46,6 +46,7 @@ typedef struct {
 } ngx_http_7digital_front_node_t;
 
 
+/* begins as ngx_http_7digital_shtree_t does */
 typedef struct {
     ngx_rbtree_t                    rbtree;
     ngx_rbtree_node_t               sentinel;
@@ -265,26 +266,11 @@ ngx_http_7digital_front_init_zone(ngx_shm_zone_t *zone, void *data)
 
     ctx->shpool = (ngx_slab_pool_t *) zone->shm.addr;
 
-    if (zone->shm.exists) {
-        ctx->sh = ctx->shpool->data;
-        return NGX_OK;
-    }
+    ctx->sh = ngx_http_7digital_shtree(zone,
+                                       sizeof(ngx_http_7digital_front_sh_t),
+                                       ngx_http_7digital_front_insert);
 
-    ctx->sh = ngx_slab_calloc(ctx->shpool,
-                              sizeof(ngx_http_7digital_front_sh_t));
-    if (ctx->sh == NULL) {
-        return NGX_ERROR;
-    }
-
-    ctx->shpool->data = ctx->sh;
-
-    ngx_rbtree_init(&ctx->sh->rbtree, &ctx->sh->sentinel,
-                    ngx_http_7digital_front_insert);
-    ngx_queue_init(&ctx->sh->queue);
-
-    ctx->shpool->log_nomem = 0;
-
-    return NGX_OK;
+    return (ctx->sh == NULL) ? NGX_ERROR : NGX_OK;
 }
 
 

@@ -389,6 +389,14 @@ void ngx_http_7digital_redis_keep(void *reply);
 void ngx_http_7digital_redis_release(void *reply);
 
 /* ngx_http_7digital_shtable.c */
+typedef struct {
+    ngx_rbtree_t                    rbtree;
+    ngx_rbtree_node_t               sentinel;
+    ngx_queue_t                     queue;
+} ngx_http_7digital_shtree_t;
+
+void *ngx_http_7digital_shtree(ngx_shm_zone_t *zone, size_t size,
+    ngx_rbtree_insert_pt insert);
 ngx_shm_zone_t *ngx_http_7digital_shtable_add(ngx_conf_t *cf, ngx_str_t *name,
     size_t size);
 void ngx_http_7digital_shtable_lock(ngx_shm_zone_t *zone);

@@ -99,26 +99,46 @@ ngx_http_7digital_shtable_init_zone(ngx_shm_zone_t *zone, void *data)
 
     ctx->shpool = (ngx_slab_pool_t *) zone->shm.addr;
 
+    ctx->sh = ngx_http_7digital_shtree(zone,
+                                       sizeof(ngx_http_7digital_shtable_sh_t),
+                                       ngx_http_7digital_shtable_insert);
+
+    return (ctx->sh == NULL) ? NGX_ERROR : NGX_OK;
+}
+
+
+/*
+ * The shared part of a zone that begins with a tree and a list (see
+ * ngx_http_7digital_shtree_t): found again in a zone that exists already
+ * (Windows), made on the first start.
+ */
+
+void *
+ngx_http_7digital_shtree(ngx_shm_zone_t *zone, size_t size,
+    ngx_rbtree_insert_pt insert)
+{
+    ngx_slab_pool_t            *shpool;
+    ngx_http_7digital_shtree_t *sh;
+
+    shpool = (ngx_slab_pool_t *) zone->shm.addr;
+
     if (zone->shm.exists) {
-        ctx->sh = ctx->shpool->data;
-        return NGX_OK;
+        return shpool->data;
     }
 
-    ctx->sh = ngx_slab_calloc(ctx->shpool,
-                              sizeof(ngx_http_7digital_shtable_sh_t));
-    if (ctx->sh == NULL) {
-        return NGX_ERROR;
+    sh = ngx_slab_calloc(shpool, size);
+    if (sh == NULL) {
+        return NULL;
     }
 
-    ctx->shpool->data = ctx->sh;
+    shpool->data = sh;
 
-    ngx_rbtree_init(&ctx->sh->rbtree, &ctx->sh->sentinel,
-                    ngx_http_7digital_shtable_insert);
-    ngx_queue_init(&ctx->sh->queue);
+    ngx_rbtree_init(&sh->rbtree, &sh->sentinel, insert);
+    ngx_queue_init(&sh->queue);
 
-    ctx->shpool->log_nomem = 0;
+    shpool->log_nomem = 0;
 
-    return NGX_OK;
+    return sh;
 }
 
 
