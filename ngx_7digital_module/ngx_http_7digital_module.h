@@ -382,6 +382,10 @@ void ngx_http_7digital_redis_keep(void *reply);
 void ngx_http_7digital_redis_release(void *reply);
 
 /* ngx_http_7digital_shtable.c */
+ngx_shm_zone_t *ngx_http_7digital_zone_add(ngx_conf_t *cf, ngx_str_t *name,
+    size_t size, ngx_shm_zone_init_pt init, void *data);
+ngx_int_t ngx_http_7digital_zone_arg(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_str_t *value, ngx_str_t *name, size_t *size);
 ngx_shm_zone_t *ngx_http_7digital_shtable_add(ngx_conf_t *cf, ngx_str_t *name,
     size_t size);
 void ngx_http_7digital_shtable_lock(ngx_shm_zone_t *zone);
