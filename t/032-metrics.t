@@ -455,5 +455,7 @@ $m1 = $m;
 is(catalogue('p-key-199', 1)->{status}, 200, 'a partner without a row');
 $m = scrape();
 is(delta($m1, $m, sprintf $none7, '2xx'), 1, '... counted as no partner');
+Gateway::stop_nginx($dir);
+$dir = undef;
 
 done_testing();
