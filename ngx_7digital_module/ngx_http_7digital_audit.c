@@ -247,6 +247,7 @@ ngx_http_7digital_audit_intent(ngx_http_request_t *r,
         != NGX_OK
         || ngx_http_7digital_audit_write(r, lcf, &rec) != NGX_OK)
     {
+        ngx_http_7digital_metrics_record(NGX_HTTP_7DIGITAL_METRIC_INTENT, 0);
         ngx_log_error(NGX_LOG_CRIT, r->connection->log, 0,
                       "sevendigital: a sale by partner \"%V\" was refused, "
                       "its audit record could not be written",
@@ -260,6 +261,10 @@ ngx_http_7digital_audit_intent(ngx_http_request_t *r,
 
     ctx->audited = 1;
     ctx->audit_conf = lcf;
+    ctx->audit_in_flight = 1;
+
+    ngx_http_7digital_metrics_record(NGX_HTTP_7DIGITAL_METRIC_INTENT, 1);
+    ngx_http_7digital_metrics_sales(1);
 
     return NGX_OK;
 }
@@ -419,6 +424,7 @@ ngx_http_7digital_audit_refused(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx,
     ngx_uint_t status, ngx_str_t *reason)
 {
+    ngx_uint_t                  written;
     ngx_http_7digital_record_t  rec;
 
     if (ctx->route.endpoint == NULL
@@ -429,15 +435,19 @@ ngx_http_7digital_audit_refused(ngx_http_request_t *r,
     }
 
     if (ngx_http_7digital_audit_record(r, ctx, lcf, "refused", &rec)
-        != NGX_OK)
+        == NGX_OK)
     {
-        return;
+        rec.status = status;
+        rec.reason = *reason;
+
+        written = (ngx_http_7digital_audit_write(r, lcf, &rec) == NGX_OK);
+
+    } else {
+        written = 0;
     }
 
-    rec.status = status;
-    rec.reason = *reason;
-
-    (void) ngx_http_7digital_audit_write(r, lcf, &rec);
+    ngx_http_7digital_metrics_record(NGX_HTTP_7DIGITAL_METRIC_REFUSED,
+                                     written);
 }
 
 
@@ -457,23 +467,33 @@ ngx_http_7digital_audit_outcome(ngx_http_request_t *r,
 
     ctx->audit_done = 1;
 
+    /* an idempotent replay has an outcome and no intent */
+    if (ctx->audit_in_flight) {
+        ctx->audit_in_flight = 0;
+        ngx_http_7digital_metrics_sales(-1);
+    }
+
     /* the location whose trail holds the intent */
     lcf = ctx->audit_conf;
 
     if (ngx_http_7digital_audit_record(r, ctx, lcf, "outcome", &rec)
-        != NGX_OK)
+        == NGX_OK)
     {
-        return;
+        ngx_http_7digital_audit_result(r, ctx, &rec);
+
+        if (ngx_http_7digital_audit_write(r, lcf, &rec) == NGX_OK) {
+            ngx_http_7digital_metrics_record(NGX_HTTP_7DIGITAL_METRIC_OUTCOME,
+                                             1);
+            return;
+        }
     }
 
-    ngx_http_7digital_audit_result(r, ctx, &rec);
+    ngx_http_7digital_metrics_record(NGX_HTTP_7DIGITAL_METRIC_OUTCOME, 0);
 
-    if (ngx_http_7digital_audit_write(r, lcf, &rec) != NGX_OK) {
-        ngx_log_error(NGX_LOG_CRIT, r->connection->log, 0,
-                      "sevendigital: the outcome of a sale by partner "
-                      "\"%V\" could not be written, the sale is in doubt",
-                      &ctx->partner->id);
-    }
+    ngx_log_error(NGX_LOG_CRIT, r->connection->log, 0,
+                  "sevendigital: the outcome of a sale by partner "
+                  "\"%V\" could not be written, the sale is in doubt",
+                  &ctx->partner->id);
 }
 
 

@@ -98,7 +98,6 @@ ngx_http_7digital_front_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_7digital_main_conf_t *mcf = conf;
 
-    u_char                         *p;
     size_t                          size;
     ngx_int_t                       n;
     ngx_str_t                      *value, name, s;
@@ -116,27 +115,9 @@ ngx_http_7digital_front_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ctx->ttl = 1000;
     ctx->uses = 2;
 
-    p = (u_char *) ngx_strchr(value[1].data, ':');
-
-    if (p == NULL || p == value[1].data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid zone \"%V\" in \"%V\", "
-                           "expected name:size", &value[1], &cmd->name);
-        return NGX_CONF_ERROR;
-    }
-
-    name.data = value[1].data;
-    name.len = p - value[1].data;
-
-    s.data = p + 1;
-    s.len = value[1].data + value[1].len - s.data;
-
-    size = (size_t) ngx_parse_size(&s);
-
-    if (size == (size_t) NGX_ERROR || size < 8 * ngx_pagesize) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid size \"%V\" in \"%V\", at least %uzk",
-                           &s, &cmd->name, 8 * ngx_pagesize / 1024);
+    if (ngx_http_7digital_zone_arg(cf, cmd, &value[1], &name, &size)
+        != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -185,19 +166,11 @@ ngx_http_7digital_front_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    zone = ngx_shared_memory_add(cf, &name, size, &ngx_http_7digital_module);
+    zone = ngx_http_7digital_zone_add(cf, &name, size,
+                                      ngx_http_7digital_front_init_zone, ctx);
     if (zone == NULL) {
         return NGX_CONF_ERROR;
     }
-
-    if (zone->data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "zone \"%V\" is already declared", &name);
-        return NGX_CONF_ERROR;
-    }
-
-    zone->init = ngx_http_7digital_front_init_zone;
-    zone->data = ctx;
 
     if (mcf->front_zones == NULL) {
         mcf->front_zones = ngx_array_create(cf->pool, 1,

@@ -449,6 +449,7 @@ ngx_http_7digital_idem_send(ngx_http_request_t *r,
 #endif
 
     ctx->idem_replayed = 1;
+    ngx_http_7digital_metrics_replay();
 
     body.data = p + 1;
     body.len = end - body.data;

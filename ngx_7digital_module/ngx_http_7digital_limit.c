@@ -120,8 +120,7 @@ ngx_http_7digital_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_7digital_main_conf_t *mcf = conf;
 
-    u_char      *p;
-    ssize_t      size;
+    size_t       size;
     ngx_int_t    n;
     ngx_str_t   *value, name, s;
     ngx_uint_t   i;
@@ -132,35 +131,9 @@ ngx_http_7digital_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    p = (u_char *) ngx_strchr(value[1].data, ':');
-
-    if (p == NULL || p == value[1].data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid zone \"%V\" in \"%V\", write it as "
-                           "name:size", &value[1], &cmd->name);
-        return NGX_CONF_ERROR;
-    }
-
-    name.data = value[1].data;
-    name.len = p - name.data;
-
-    s.data = p + 1;
-    s.len = value[1].data + value[1].len - s.data;
-
-    size = ngx_parse_size(&s);
-
-    if (size == NGX_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid zone size \"%V\" in \"%V\"",
-                           &value[1], &cmd->name);
-        return NGX_CONF_ERROR;
-    }
-
-    if (size < (ssize_t) (8 * ngx_pagesize)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "zone \"%V\" in \"%V\" is too small, at least "
-                           "%uz bytes are needed", &value[1], &cmd->name,
-                           8 * ngx_pagesize);
+    if (ngx_http_7digital_zone_arg(cf, cmd, &value[1], &name, &size)
+        != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 

@@ -287,6 +287,20 @@ static ngx_command_t  ngx_http_7digital_commands[] = {
       0,
       NULL },
 
+    { ngx_string("sevendigital_metrics_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_7digital_metrics_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("sevendigital_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_7digital_metrics,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("sevendigital_idempotency"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -1143,7 +1157,7 @@ ngx_http_7digital_answer_handler(ngx_http_request_t *r)
 }
 
 
-/* a sale's outcome is written, and its idempotency key settled */
+/* the request is counted, a sale's outcome written, its key settled */
 
 static ngx_int_t
 ngx_http_7digital_log_handler(ngx_http_request_t *r)
@@ -1161,6 +1175,8 @@ ngx_http_7digital_log_handler(ngx_http_request_t *r)
     if (ctx == NULL) {
         return NGX_OK;
     }
+
+    ngx_http_7digital_metrics_request(r, ctx);
 
     ngx_http_7digital_audit_outcome(r, ctx);
 
@@ -1410,7 +1426,9 @@ ngx_http_7digital_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_7digital_limit_init() != NGX_OK) {
+    if (ngx_http_7digital_limit_init() != NGX_OK
+        || ngx_http_7digital_metrics_default_zone(cf, mcf) != NGX_CONF_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -1436,6 +1454,8 @@ ngx_http_7digital_init_process(ngx_cycle_t *cycle)
     if (mcf == NULL) {
         return NGX_OK;
     }
+
+    ngx_http_7digital_metrics_init_process(cycle);
 
     if (mcf->redis.configured
         && ngx_http_7digital_redis_init_worker(cycle, &mcf->redis,

@@ -32,7 +32,8 @@ typedef enum {
     NGX_HTTP_7DIGITAL_AUTH_BAD_SIGNATURE,
     NGX_HTTP_7DIGITAL_AUTH_REPLAY,
     NGX_HTTP_7DIGITAL_AUTH_UNAVAILABLE,
-    NGX_HTTP_7DIGITAL_AUTH_EXPIRED = NGX_HTTP_7DIGITAL_CHECK_EXPIRED
+    NGX_HTTP_7DIGITAL_AUTH_EXPIRED = NGX_HTTP_7DIGITAL_CHECK_EXPIRED,
+    NGX_HTTP_7DIGITAL_AUTH_NSTATUS      /* how many there are */
 } ngx_http_7digital_auth_e;
 
 
@@ -55,6 +56,21 @@ typedef struct ngx_http_7digital_redis_op_s  ngx_http_7digital_redis_op_t;
 /* which Redis a command is for: state is never evicted, the cache may be */
 #define NGX_HTTP_7DIGITAL_REDIS_STATE  0
 #define NGX_HTTP_7DIGITAL_REDIS_CACHE  1
+
+/* what the Redis client counts, by connection */
+#define NGX_HTTP_7DIGITAL_METRIC_COMMAND    0   /* sent */
+#define NGX_HTTP_7DIGITAL_METRIC_ERROR      1   /* error reply, or lost */
+#define NGX_HTTP_7DIGITAL_METRIC_TIMEOUT    2
+#define NGX_HTTP_7DIGITAL_METRIC_RECONNECT  3
+#define NGX_HTTP_7DIGITAL_METRIC_SKIPPED    4   /* not sent: Redis is out */
+#define NGX_HTTP_7DIGITAL_REDIS_EVENTS      5
+
+/* the audit trail's records, as counted */
+#define NGX_HTTP_7DIGITAL_METRIC_INTENT     0
+#define NGX_HTTP_7DIGITAL_METRIC_OUTCOME    1
+#define NGX_HTTP_7DIGITAL_METRIC_REFUSED    2
+#define NGX_HTTP_7DIGITAL_RECORD_TYPES      3
+
 typedef struct ngx_http_7digital_batch_op_s  ngx_http_7digital_batch_op_t;
 
 /* the reply is NULL when Redis failed, timed out or went away */
@@ -133,7 +149,8 @@ typedef enum {
     NGX_HTTP_7DIGITAL_CACHE_EXPIRED,
     NGX_HTTP_7DIGITAL_CACHE_BYPASS,
     NGX_HTTP_7DIGITAL_CACHE_STALE,
-    NGX_HTTP_7DIGITAL_CACHE_UPDATING
+    NGX_HTTP_7DIGITAL_CACHE_UPDATING,
+    NGX_HTTP_7DIGITAL_CACHE_NSTATUS     /* how many there are */
 } ngx_http_7digital_cache_status_e;
 
 
@@ -155,6 +172,8 @@ typedef struct {
     ngx_msec_t                      limit_lease;
     ngx_flag_t                      log_credentials;
     ngx_int_t                       request_id;   /* variable index */
+    ngx_shm_zone_t                 *metrics_zone;
+    ngx_uint_t                      metrics;      /* a location shows them */
 } ngx_http_7digital_main_conf_t;
 
 
@@ -294,6 +313,7 @@ typedef struct ngx_http_7digital_ctx_s {
     unsigned                        audit_syncing:1;
     unsigned                        audit_synced:1;
     unsigned                        audit_sync_failed:1;
+    unsigned                        audit_in_flight:1;   /* in the gauge */
     unsigned                        idem_replayed:1;
     unsigned                        idem_unread:1;
     unsigned                        idem_kept:1;
@@ -397,6 +417,10 @@ typedef struct {
 
 void *ngx_http_7digital_shtree(ngx_shm_zone_t *zone, size_t size,
     ngx_rbtree_insert_pt insert);
+ngx_shm_zone_t *ngx_http_7digital_zone_add(ngx_conf_t *cf, ngx_str_t *name,
+    size_t size, ngx_shm_zone_init_pt init, void *data);
+ngx_int_t ngx_http_7digital_zone_arg(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_str_t *value, ngx_str_t *name, size_t *size);
 ngx_shm_zone_t *ngx_http_7digital_shtable_add(ngx_conf_t *cf, ngx_str_t *name,
     size_t size);
 void ngx_http_7digital_shtable_lock(ngx_shm_zone_t *zone);
@@ -521,7 +545,26 @@ void ngx_http_7digital_auth_error(ngx_uint_t api,
     ngx_http_7digital_auth_e auth, ngx_str_t *param,
     ngx_http_7digital_error_t *err);
 
+/* ngx_http_7digital_metrics.c */
+char *ngx_http_7digital_metrics_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_7digital_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_7digital_metrics_default_zone(ngx_conf_t *cf,
+    ngx_http_7digital_main_conf_t *mcf);
+void ngx_http_7digital_metrics_init_process(ngx_cycle_t *cycle);
+void ngx_http_7digital_metrics_request(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx);
+uint64_t ngx_http_7digital_metrics_clock(void);
+void ngx_http_7digital_metrics_redis(ngx_uint_t target, ngx_uint_t what);
+void ngx_http_7digital_metrics_redis_latency(ngx_uint_t target,
+    uint64_t start);
+void ngx_http_7digital_metrics_record(ngx_uint_t type, ngx_uint_t written);
+void ngx_http_7digital_metrics_sales(ngx_int_t n);
+void ngx_http_7digital_metrics_replay(void);
+
 /* ngx_http_7digital_var.c */
+extern ngx_str_t  ngx_http_7digital_cache_names[];
 ngx_int_t ngx_http_7digital_hide_credentials(ngx_http_request_t *r);
 ngx_int_t ngx_http_7digital_add_variables(ngx_conf_t *cf);
 

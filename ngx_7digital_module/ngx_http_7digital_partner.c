@@ -14,7 +14,6 @@
 #include "ngx_http_7digital_pure.h"
 
 
-#define NGX_HTTP_7DIGITAL_MAX_ID_LEN   64
 #define NGX_HTTP_7DIGITAL_MAX_KEY_LEN  256
 
 

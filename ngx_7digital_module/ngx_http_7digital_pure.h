@@ -19,6 +19,7 @@
 #define NGX_HTTP_7DIGITAL_API_CD        0x02
 
 #define NGX_HTTP_7DIGITAL_MAX_PARAMS    256
+#define NGX_HTTP_7DIGITAL_MAX_ID_LEN    64    /* a partner's id */
 
 /* the same values as ngx_http_7digital_auth_e */
 #define NGX_HTTP_7DIGITAL_CHECK_OK         1
@@ -305,6 +306,15 @@ ngx_int_t ngx_http_7digital_gcra_rate(ngx_str_t *value, uint64_t *interval);
 ngx_int_t ngx_http_7digital_gcra_step(uint64_t *tat, uint64_t now,
     ngx_http_7digital_limit_t *limit, uint64_t n, uint64_t back,
     ngx_http_7digital_gcra_t *g);
+
+/* ngx_http_7digital_exposition.c */
+#define NGX_HTTP_7DIGITAL_BUCKETS       13    /* the last is +Inf */
+#define NGX_HTTP_7DIGITAL_SECONDS_LEN   (NGX_INT64_LEN + 7)
+extern uint64_t  ngx_http_7digital_buckets[];
+ngx_uint_t ngx_http_7digital_bucket(uint64_t usec);
+size_t ngx_http_7digital_label_len(ngx_str_t *value);
+u_char *ngx_http_7digital_label_escape(u_char *dst, ngx_str_t *value);
+u_char *ngx_http_7digital_seconds(u_char *dst, uint64_t usec);
 
 /* ngx_http_7digital_endpoint.c */
 extern ngx_str_t  ngx_http_7digital_class_names[];

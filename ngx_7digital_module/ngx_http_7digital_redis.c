@@ -38,6 +38,7 @@ struct ngx_http_7digital_redis_op_s {
     void                           *data;
     ngx_http_7digital_redis_op_t  **slot;
     ngx_event_t                     timer;
+    uint64_t                        sent;   /* for its latency */
     unsigned                        done:1;
 };
 
@@ -58,8 +59,10 @@ struct ngx_http_7digital_redis_s {
     ngx_msec_t                      backoff;
     ngx_uint_t                      state;
     ngx_http_7digital_redis_op_t   *probe;
+    ngx_uint_t                      target;
     unsigned                        failing:1;
     unsigned                        closing:1;
+    unsigned                        connected:1;   /* once, at least */
 };
 
 
@@ -321,6 +324,7 @@ ngx_http_7digital_redis_init_worker(ngx_cycle_t *cycle,
     rd->name = (target == NGX_HTTP_7DIGITAL_REDIS_CACHE) ? "cache redis"
                                                          : "redis";
     rd->conf = conf;
+    rd->target = target;
     rd->backoff = NGX_HTTP_7DIGITAL_REDIS_BACKOFF_MIN;
 
     rd->connect_timer.handler = ngx_http_7digital_redis_connect_timeout;
@@ -426,18 +430,19 @@ ngx_http_7digital_redis_command(ngx_uint_t target,
     }
 
     /* an incident: nobody waits until a probe has had a reply */
-    if (rd->failing) {
-        return NGX_DECLINED;
-    }
-
-    if (rd->state == NGX_HTTP_7DIGITAL_REDIS_DOWN
-        && ngx_http_7digital_redis_connect(rd) != NGX_OK)
+    if (rd->failing
+        || (rd->state == NGX_HTTP_7DIGITAL_REDIS_DOWN
+            && ngx_http_7digital_redis_connect(rd) != NGX_OK)
+        || ngx_http_7digital_redis_send(rd, opp, handler, data, argc, argv,
+                                        argvlen)
+           != NGX_OK)
     {
+        ngx_http_7digital_metrics_redis(rd->target,
+                                        NGX_HTTP_7DIGITAL_METRIC_SKIPPED);
         return NGX_DECLINED;
     }
 
-    return ngx_http_7digital_redis_send(rd, opp, handler, data, argc, argv,
-                                        argvlen);
+    return NGX_OK;
 }
 
 
@@ -492,6 +497,10 @@ ngx_http_7digital_redis_send(ngx_http_7digital_redis_t *rd,
         *opp = op;
     }
 
+    op->sent = ngx_http_7digital_metrics_clock();
+    ngx_http_7digital_metrics_redis(rd->target,
+                                    NGX_HTTP_7DIGITAL_METRIC_COMMAND);
+
     return NGX_OK;
 }
 
@@ -529,7 +538,19 @@ ngx_http_7digital_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
 
     reply = r;
 
+    /* a late reply too: how slow Redis is, whoever still waits for it */
+    if (reply) {
+        ngx_http_7digital_metrics_redis_latency(op->rd->target, op->sent);
+    }
+
     if (!op->done) {
+        if ((reply == NULL && !op->rd->closing)
+            || (reply && reply->type == REDIS_REPLY_ERROR))
+        {
+            ngx_http_7digital_metrics_redis(op->rd->target,
+                                            NGX_HTTP_7DIGITAL_METRIC_ERROR);
+        }
+
         op->done = 1;
 
         if (op->slot) {
@@ -566,6 +587,9 @@ ngx_http_7digital_redis_op_timeout(ngx_event_t *ev)
     if (op->slot) {
         *op->slot = NULL;
     }
+
+    ngx_http_7digital_metrics_redis(rd->target,
+                                    NGX_HTTP_7DIGITAL_METRIC_TIMEOUT);
 
     if (!rd->failing && !rd->closing) {
         ngx_log_error(NGX_LOG_WARN, ev->log, 0,
@@ -762,6 +786,13 @@ ngx_http_7digital_redis_on_connect(const redisAsyncContext *ac, int status)
     }
 
     rd->state = NGX_HTTP_7DIGITAL_REDIS_READY;
+
+    if (rd->connected) {
+        ngx_http_7digital_metrics_redis(rd->target,
+                                        NGX_HTTP_7DIGITAL_METRIC_RECONNECT);
+    }
+
+    rd->connected = 1;
 
     /* connected is not answering: during an incident, a probe decides */
     if (rd->failing) {

@@ -55,13 +55,26 @@ static void ngx_http_7digital_shtable_expire(
 ngx_shm_zone_t *
 ngx_http_7digital_shtable_add(ngx_conf_t *cf, ngx_str_t *name, size_t size)
 {
-    ngx_shm_zone_t                   *zone;
     ngx_http_7digital_shtable_ctx_t  *ctx;
 
     ctx = ngx_pcalloc(cf->pool, sizeof(ngx_http_7digital_shtable_ctx_t));
     if (ctx == NULL) {
         return NULL;
     }
+
+    return ngx_http_7digital_zone_add(cf, name, size,
+                                      ngx_http_7digital_shtable_init_zone,
+                                      ctx);
+}
+
+
+/* one of the module's zones, whatever it holds; data is its init's */
+
+ngx_shm_zone_t *
+ngx_http_7digital_zone_add(ngx_conf_t *cf, ngx_str_t *name, size_t size,
+    ngx_shm_zone_init_pt init, void *data)
+{
+    ngx_shm_zone_t  *zone;
 
     zone = ngx_shared_memory_add(cf, name, size, &ngx_http_7digital_module);
     if (zone == NULL) {
@@ -74,10 +87,61 @@ ngx_http_7digital_shtable_add(ngx_conf_t *cf, ngx_str_t *name, size_t size)
         return NULL;
     }
 
-    zone->init = ngx_http_7digital_shtable_init_zone;
-    zone->data = ctx;
+    zone->init = init;
+    zone->data = data;
 
     return zone;
+}
+
+
+/*
+ * The "name:size" of a zone directive, at least 8 pages: NGX_ERROR once
+ * it has said what is wrong.
+ */
+
+ngx_int_t
+ngx_http_7digital_zone_arg(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_str_t *value, ngx_str_t *name, size_t *size)
+{
+    u_char     *p;
+    ssize_t     n;
+    ngx_str_t   s;
+
+    p = (u_char *) ngx_strchr(value->data, ':');
+
+    if (p == NULL || p == value->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone \"%V\" in \"%V\", write it as "
+                           "name:size", value, &cmd->name);
+        return NGX_ERROR;
+    }
+
+    name->data = value->data;
+    name->len = p - name->data;
+
+    s.data = p + 1;
+    s.len = value->data + value->len - s.data;
+
+    n = ngx_parse_size(&s);
+
+    if (n == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone size \"%V\" in \"%V\"",
+                           value, &cmd->name);
+        return NGX_ERROR;
+    }
+
+    if (n < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" in \"%V\" is too small, at least "
+                           "%uz bytes are needed", value, &cmd->name,
+                           8 * ngx_pagesize);
+        return NGX_ERROR;
+    }
+
+    *size = n;
+
+    return NGX_OK;
 }
 
 

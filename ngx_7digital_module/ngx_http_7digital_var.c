@@ -268,7 +268,7 @@ ngx_http_7digital_auth_status_variable(ngx_http_request_t *r,
 
 
 /* indexed by ngx_http_7digital_cache_status_e */
-static ngx_str_t  ngx_http_7digital_cache_names[] = {
+ngx_str_t  ngx_http_7digital_cache_names[NGX_HTTP_7DIGITAL_CACHE_NSTATUS] = {
     ngx_null_string,
     ngx_string("HIT"),
     ngx_string("MISS"),

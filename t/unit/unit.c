@@ -9,6 +9,7 @@
  *            .hexdigest())'
  *   epochs:  python3 datetime.fromisoformat(...).timestamp()
  *   escape:  python3 urllib.parse.quote(s, safe="~")
+ *   bounds:  python3 '%g' % seconds (what Prometheus's Go client writes)
  */
 
 
@@ -736,6 +737,69 @@ test_escape(void)
 }
 
 
+/* the text exposition format's label escapes, seconds and buckets */
+
+static void
+test_exposition(void)
+{
+    u_char      buf[64], *p;
+    ngx_str_t   v, out;
+    ngx_uint_t  i, ok_all;
+
+    static uint64_t     usec[] = { 250, 500, 1000, 100000, 1000000 };
+    static const char  *text[] = { "0.00025", "0.0005", "0.001", "0.1",
+                                   "1" };
+
+    v = (ngx_str_t) S("a\"b\\c\nd");
+
+    p = ngx_http_7digital_label_escape(buf, &v);
+    out.data = buf;
+    out.len = p - buf;
+
+    ok(eq(&out, "a\\\"b\\\\c\\nd"),
+       "label values: quote, backslash and line feed escaped");
+    ok(ngx_http_7digital_label_len(&v) == out.len,
+       "label values: the escaped length is told beforehand");
+
+    v = (ngx_str_t) S("acme-7.digital_x");
+    p = ngx_http_7digital_label_escape(buf, &v);
+    out.len = p - buf;
+    ok(eq(&out, "acme-7.digital_x"), "label values: the rest is kept");
+
+    ok_all = 1;
+
+    for (i = 0; i < sizeof(usec) / sizeof(usec[0]); i++) {
+        p = ngx_http_7digital_seconds(buf, usec[i]);
+        out.len = p - buf;
+        ok_all &= eq(&out, text[i]);
+    }
+
+    ok(ok_all, "bucket bounds in seconds, as Python's %g writes them");
+
+    p = ngx_http_7digital_seconds(buf, 1234567);
+    out.len = p - buf;
+    ok(eq(&out, "1.234567"), "seconds: to the microsecond");
+
+    p = ngx_http_7digital_seconds(buf, 0);
+    out.len = p - buf;
+    ok(eq(&out, "0"), "seconds: zero");
+
+    ok(ngx_http_7digital_bucket(0) == 0
+       && ngx_http_7digital_bucket(250) == 0
+       && ngx_http_7digital_bucket(251) == 1
+       && ngx_http_7digital_bucket(1000000) == NGX_HTTP_7DIGITAL_BUCKETS - 2
+       && ngx_http_7digital_bucket(1000001) == NGX_HTTP_7DIGITAL_BUCKETS - 1,
+       "buckets: a bound is in its bucket, past the last is +Inf");
+
+    for (i = 1, ok_all = 1; i < NGX_HTTP_7DIGITAL_BUCKETS - 1; i++) {
+        ok_all &= (ngx_http_7digital_buckets[i]
+                   > ngx_http_7digital_buckets[i - 1]);
+    }
+
+    ok(ok_all, "buckets: bounds in increasing order");
+}
+
+
 static void
 test_authorization(void)
 {
@@ -1227,6 +1291,7 @@ main(void)
     test_gcra();
     test_params();
     test_escape();
+    test_exposition();
     test_authorization();
     test_sha256();
     test_oauth();
