@@ -43,6 +43,9 @@ sub gateway {
         location ~ ^/purge(/.*)\$ {
             sevendigital_cache_purge 7digital \$1;
         }
+        location = /metrics {
+            sevendigital_metrics;
+        }
     }
 $extra
 CONF
@@ -101,6 +104,20 @@ sub purge {
     return $res =~ m{^HTTP/1\.1 (\d+)} ? $1 : 0;
 }
 
+# the front tier's hits, as the metrics endpoint counts them (parsed with
+# the Prometheus client's own parser)
+sub front_hits {
+    my ($p) = @_;
+    my $r = Gateway::http_get($p, '/metrics');
+    my $in = "$ENV{TEST_NGINX_SERVROOT}-front-metrics.txt";
+    open my $fh, '>', $in or die $!;
+    print $fh $r->{body};
+    close $fh;
+    my $json = `/usr/bin/python3 $FindBin::Bin/lib/prometheus_parse.py < $in`;
+    my ($n) = $json =~ /"sevendigital_cache_front_hits_total\{\}": ([\d.]+)/;
+    return $n // -1;
+}
+
 sub upstream { Gateway::mock_count($mock, '/1.2/release/details') }
 
 # A node keeps nothing Redis answered before it has read Redis's purge
@@ -128,11 +145,13 @@ Gateway::http_get($mock, '/__mock/reset');
 is_deeply(get($port, 'f1'), [200, 'MISS'], 'a miss');
 is_deeply(get($port, 'f1'), [200, 'HIT'], 'a hit from Redis: admitted');
 my $before = mgets();
+my $counted = front_hits($port);
 my @hits = map { get($port, 'f1') } 1 .. 10;
 is_deeply(\@hits, [map { [200, 'HIT'] } 1 .. 10],
           'ten more hits, from both workers');
 is(mgets(), $before, '... none of them asked Redis');
 is(upstream(), 1, '... nor the upstream');
+cmp_ok(front_hits($port), '==', $counted + 10, '... and the metrics count them');
 
 # the key of another partner: the same entry, same tier
 is_deeply(get($port, 'f1', 'globex-key-0002'), [200, 'HIT'],
