@@ -494,9 +494,9 @@ qr/^\[\]$/,
 "GET /1.2/release/details?releaseId=%4&oauth_consumer_key=$main::K",
 "GET /1.2/release/details?releaseId=1&oauth_consumer_key=$main::K&q=%",
 "GET /1.2/release/details?%%41=1&oauth_consumer_key=$main::K",
-"GET /1.2/release/%zz?releaseId=1&oauth_consumer_key=$main::K",
-"GET /1.2/release/details%?releaseId=1&oauth_consumer_key=$main::K",
-"GET /1.2/release/det%00ails?releaseId=1&oauth_consumer_key=$main::K",
+"GET /1.2/release/%zz?releaseId=1",
+"GET /1.2/release/details%?releaseId=1",
+"GET /1.2/release/det%00ails?releaseId=1",
 "GET /1.2/release/details%0A?releaseId=1&oauth_consumer_key=$main::K",
 "GET /1.2/release/details%0D%0AX-Injected:%201?releaseId=1&oauth_consumer_key=$main::K",
 "GET /1.2/release/details%FF?releaseId=1&oauth_consumer_key=$main::K",
@@ -519,9 +519,9 @@ qr/^\[\]$/,
 
 
 
-=== TEST 5: raw control characters in the request line are refused by nginx itself, in the API's format through error_page
+=== TEST 5: raw control characters in the request line are refused by nginx itself, in the API's format through error_page (nginx logs such a line as it came, so these carry no partner key)
 --- raw_request eval
-"GET /1.2/release/details?releaseId=1\x0b2&oauth_consumer_key=$main::K HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+"GET /1.2/release/details?releaseId=1\x0b2 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
 --- error_code: 400
 --- response_body_like eval
 main::xml_error(1002, 'Bad request')
@@ -531,7 +531,7 @@ main::xml_error(1002, 'Bad request')
 === TEST 6: ... in the path too
 --- same_nginx
 --- raw_request eval
-"GET /1.2/release/det\x1b[31mails?releaseId=1&oauth_consumer_key=$main::K HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+"GET /1.2/release/det\x1b[31mails?releaseId=1 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
 --- error_code: 400
 --- response_body_like eval
 main::xml_error(1002, 'Bad request')
