@@ -596,7 +596,23 @@ ngx_http_7digital_audit_result(ngx_http_request_t *r,
     if (!rec->sent) {
         ngx_str_set(&rec->result, "failed");
 
-        if (r->upstream) {
+        /*
+         * A connection tried is the upstream's failure; none tried, the
+         * client's: its body never came whole
+         */
+        if (r->upstream && r->upstream_states && r->upstream_states->nelts) {
+            ngx_str_set(&rec->reason,
+                        "upstream unreachable, nothing was sent");
+
+        } else if (r->connection->timedout) {
+            ngx_str_set(&rec->reason,
+                        "client timed out before the request was sent");
+
+        } else if (r->connection->error) {
+            ngx_str_set(&rec->reason, "client closed the connection before "
+                        "the request was sent");
+
+        } else if (r->upstream) {
             ngx_str_set(&rec->reason,
                         "upstream unreachable, nothing was sent");
 

@@ -42,6 +42,11 @@ static ngx_int_t ngx_http_7digital_refuse(ngx_http_request_t *r,
     ngx_http_7digital_error_t *err);
 static ngx_int_t ngx_http_7digital_deliver_params(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_error_t *err);
+static ngx_int_t ngx_http_7digital_conflict(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, ngx_str_t *name,
+    ngx_http_7digital_error_t *err);
+static ngx_int_t ngx_http_7digital_check_path(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_error_t *err);
 static void ngx_http_7digital_ctx_cleanup(void *data);
 static void ngx_http_7digital_redirected(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx);
@@ -604,6 +609,15 @@ ngx_http_7digital_stages(ngx_http_request_t *r,
         if (ngx_http_7digital_route(r, lcf, ctx) != NGX_OK) {
             ctx->stage = NGX_HTTP_7DIGITAL_STAGE_DONE;
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        rc = ngx_http_7digital_check_path(r, ctx, &err);
+
+        if (rc != NGX_OK) {
+            ctx->stage = NGX_HTTP_7DIGITAL_STAGE_DONE;
+            return rc == NGX_DECLINED ? ngx_http_7digital_refuse(r, lcf, ctx,
+                                                                 &err)
+                                      : NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         /* fall through */
@@ -1206,8 +1220,9 @@ ngx_http_7digital_refuse(ngx_http_request_t *r,
 
 
 /*
- * deliveritem's parameters, checked as 7digital would before anything is
- * recorded or sent: a sale the upstream must refuse is never logged as
+ * A sale's parameters, checked before anything is recorded or sent: each
+ * business field has one value, and deliveritem's are what 7digital
+ * requires, so that a sale the upstream must refuse is never logged as
  * one in doubt.
  */
 
@@ -1218,6 +1233,14 @@ ngx_http_7digital_deliver_params(ngx_http_request_t *r,
     u_char      *p;
     ngx_str_t    name;
     ngx_uint_t   missing;
+
+    if (ctx->route.class == NGX_HTTP_7DIGITAL_CLASS_PURCHASE
+        && ngx_http_7digital_record_conflict(ctx->api, &ctx->in.query,
+                                             &ctx->in.body, &name)
+           != NGX_OK)
+    {
+        return ngx_http_7digital_conflict(r, ctx, &name, err);
+    }
 
     if (ctx->api != NGX_HTTP_7DIGITAL_API_7D
         || !ctx->route.endpoint->xml_only
@@ -1246,6 +1269,76 @@ ngx_http_7digital_deliver_params(ngx_http_request_t *r,
                    "sevendigital: deliveritem refused: %V", &err->message);
 
     return NGX_DECLINED;
+}
+
+
+/*
+ * A sale whose business field has two values is refused before anything
+ * is recorded or sent: the trail must say what the upstream carries out.
+ */
+
+static ngx_int_t
+ngx_http_7digital_conflict(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, ngx_str_t *name,
+    ngx_http_7digital_error_t *err)
+{
+    u_char  *p;
+
+    err->status = NGX_HTTP_BAD_REQUEST;
+    err->code = 1002;
+    err->parameter = *name;
+
+    /* the refusal's record cannot say which sale it was: no fields */
+    ctx->in.query.nelts = 0;
+    ctx->in.body.nelts = 0;
+
+    if (ctx->api == NGX_HTTP_7DIGITAL_API_CD) {
+        ngx_str_set(&err->message, "Conflicting values");
+
+    } else {
+        p = ngx_pnalloc(r->pool,
+                        sizeof("Conflicting values for ") - 1 + name->len);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        err->message.data = p;
+        err->message.len = ngx_sprintf(p, "Conflicting values for %V", name)
+                           - p;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "sevendigital: sale refused, conflicting values of "
+                   "\"%V\"", name);
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * The path, as nginx decoded it, must be text (no control character, only
+ * UTF-8): no endpoint of either API has anything else, and the path goes
+ * into the audit trail and upstream.
+ */
+
+static ngx_int_t
+ngx_http_7digital_check_path(ngx_http_request_t *r,
+    ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_error_t *err)
+{
+    ngx_uint_t  problem;
+
+    problem = ngx_http_7digital_text_check(&r->uri);
+
+    if (problem == NGX_HTTP_7DIGITAL_TEXT_OK) {
+        return NGX_OK;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "sevendigital: path refused, problem %ui", problem);
+
+    ctx->auth = NGX_HTTP_7DIGITAL_AUTH_MALFORMED;
+
+    return ngx_http_7digital_input_error(r->pool, problem, "path", err);
 }
 
 

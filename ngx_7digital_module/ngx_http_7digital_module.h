@@ -367,6 +367,8 @@ ngx_int_t ngx_http_7digital_read_input(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_input_t *in,
     ngx_uint_t with_body, ngx_http_7digital_error_t *err);
 ngx_uint_t ngx_http_7digital_wants_body(ngx_http_request_t *r);
+ngx_int_t ngx_http_7digital_input_error(ngx_pool_t *pool, ngx_uint_t problem,
+    const char *what, ngx_http_7digital_error_t *err);
 ngx_int_t ngx_http_7digital_body_text(ngx_http_request_t *r, ngx_str_t *text);
 ngx_int_t ngx_http_7digital_set_body(ngx_http_request_t *r, ngx_str_t *text);
 ngx_int_t ngx_http_7digital_set_args(ngx_http_request_t *r, ngx_str_t *args);

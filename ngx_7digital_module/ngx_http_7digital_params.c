@@ -15,6 +15,7 @@ static ngx_int_t ngx_http_7digital_hex(u_char c);
 static ngx_uint_t ngx_http_7digital_log_secret(u_char *p, u_char *end);
 static ngx_int_t ngx_http_7digital_add_param(ngx_pool_t *pool,
     ngx_array_t *params, u_char *start, u_char *end);
+static size_t ngx_http_7digital_utf8_char(u_char *p, u_char *end);
 
 
 /* the OAuth protocol parameters a partner signs with; never forwarded */
@@ -181,6 +182,120 @@ ngx_http_7digital_hex(u_char c)
     }
 
     return -1;
+}
+
+
+/*
+ * Text as a request may carry it once decoded, in a parameter's name or
+ * value or in the path: no control character (NUL, CR and LF above all,
+ * which end a header, a request line or a log line wherever a value is
+ * copied to) and nothing but UTF-8, which an audit record's JSON could
+ * only show altered.  NGX_HTTP_7DIGITAL_TEXT_OK, or what is wrong.
+ */
+
+ngx_uint_t
+ngx_http_7digital_text_check(ngx_str_t *s)
+{
+    u_char      *p, *end;
+    size_t       n;
+    ngx_uint_t   rc;
+
+    rc = NGX_HTTP_7DIGITAL_TEXT_OK;
+
+    p = s->data;
+    end = p + s->len;
+
+    while (p < end) {
+
+        if (*p < 0x20 || *p == 0x7f) {
+            rc = NGX_HTTP_7DIGITAL_TEXT_CONTROL;
+            break;
+        }
+
+        n = (*p < 0x80) ? 1 : ngx_http_7digital_utf8_char(p, end);
+
+        if (n == 0) {
+            rc = NGX_HTTP_7DIGITAL_TEXT_UTF8;
+            break;
+        }
+
+        p += n;
+    }
+
+    return rc;
+}
+
+
+/*
+ * The length of the UTF-8 sequence at p, 0 when it is not one: RFC 3629,
+ * so no overlong form, no surrogate, nothing above U+10FFFF.
+ */
+
+static size_t
+ngx_http_7digital_utf8_char(u_char *p, u_char *end)
+{
+    size_t    n, i;
+    uint32_t  cp, min;
+
+    if (*p >= 0xc2 && *p <= 0xdf) {
+        n = 2;
+        cp = *p & 0x1f;
+        min = 0x80;
+
+    } else if (*p >= 0xe0 && *p <= 0xef) {
+        n = 3;
+        cp = *p & 0x0f;
+        min = 0x800;
+
+    } else if (*p >= 0xf0 && *p <= 0xf4) {
+        n = 4;
+        cp = *p & 0x07;
+        min = 0x10000;
+
+    } else {
+        return 0;
+    }
+
+    if ((size_t) (end - p) < n) {
+        return 0;
+    }
+
+    for (i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+
+        cp = cp << 6 | (p[i] & 0x3f);
+    }
+
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+        return 0;
+    }
+
+    return n;
+}
+
+
+/* the first problem of any parameter's name or value, as text_check */
+
+ngx_uint_t
+ngx_http_7digital_params_check(ngx_array_t *params)
+{
+    ngx_uint_t                  i, rc;
+    ngx_http_7digital_param_t  *prm;
+
+    rc = NGX_HTTP_7DIGITAL_TEXT_OK;
+    prm = params->elts;
+
+    for (i = 0; i < params->nelts && rc == NGX_HTTP_7DIGITAL_TEXT_OK; i++) {
+        rc = ngx_http_7digital_text_check(&prm[i].name);
+
+        if (rc == NGX_HTTP_7DIGITAL_TEXT_OK) {
+            rc = ngx_http_7digital_text_check(&prm[i].value);
+        }
+    }
+
+    return rc;
 }
 
 

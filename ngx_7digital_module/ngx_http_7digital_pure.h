@@ -60,6 +60,16 @@
 
 #define NGX_HTTP_7DIGITAL_ROUTE_PARAMS  4
 
+/*
+ * What is wrong with a request's text: ngx_http_7digital_text_check(), and
+ * for a query string or a form body, its parser.
+ */
+#define NGX_HTTP_7DIGITAL_TEXT_OK        0
+#define NGX_HTTP_7DIGITAL_TEXT_CONTROL   1    /* U+0000-U+001F, U+007F */
+#define NGX_HTTP_7DIGITAL_TEXT_UTF8      2
+#define NGX_HTTP_7DIGITAL_TEXT_ENCODING  3    /* a bad percent-escape */
+#define NGX_HTTP_7DIGITAL_TEXT_TOO_MANY  4    /* over MAX_PARAMS */
+
 
 /* one name=value pair as it appeared on the wire, and decoded */
 typedef struct {
@@ -212,6 +222,8 @@ ngx_int_t ngx_http_7digital_parse_params(ngx_pool_t *pool, ngx_str_t *src,
     ngx_array_t *params);
 ngx_int_t ngx_http_7digital_decode(ngx_pool_t *pool, ngx_str_t *src,
     ngx_str_t *dst, ngx_uint_t form);
+ngx_uint_t ngx_http_7digital_text_check(ngx_str_t *s);
+ngx_uint_t ngx_http_7digital_params_check(ngx_array_t *params);
 ngx_int_t ngx_http_7digital_parse_authorization(ngx_pool_t *pool,
     ngx_str_t *value, ngx_array_t *params);
 ngx_int_t ngx_http_7digital_join_params(ngx_pool_t *pool,
@@ -292,6 +304,8 @@ void ngx_http_7digital_record_amount(ngx_uint_t api, ngx_array_t *fields,
     ngx_str_t *amount, ngx_str_t *currency);
 ngx_int_t ngx_http_7digital_deliver_check(ngx_array_t *query,
     ngx_array_t *body, ngx_str_t *name, ngx_uint_t *missing);
+ngx_int_t ngx_http_7digital_record_conflict(ngx_uint_t api,
+    ngx_array_t *query, ngx_array_t *body, ngx_str_t *name);
 ngx_int_t ngx_http_7digital_record_encode(ngx_pool_t *pool,
     ngx_http_7digital_record_t *rec, ngx_str_t *line);
 ngx_int_t ngx_http_7digital_record_find_id(ngx_uint_t api, ngx_str_t *body,

@@ -298,6 +298,64 @@ ngx_http_7digital_deliver_check(ngx_array_t *query, ngx_array_t *body,
 }
 
 
+/*
+ * A business field sent twice with different values (twice in the query,
+ * or in the query and the body) could be recorded with one value and
+ * carried out by the upstream with the other: NGX_DECLINED, *name the
+ * first such field.  The same value twice is one value.
+ */
+
+ngx_int_t
+ngx_http_7digital_record_conflict(ngx_uint_t api, ngx_array_t *query,
+    ngx_array_t *body, ngx_str_t *name)
+{
+    ngx_uint_t                  i, j;
+    ngx_str_t                  *first;
+    ngx_array_t                *src[2];
+    ngx_http_7digital_param_t  *prm;
+    ngx_http_7digital_field_t  *spec;
+
+    spec = (api == NGX_HTTP_7DIGITAL_API_CD) ? ngx_http_7digital_cd_fields
+                                             : ngx_http_7digital_7d_fields;
+    src[0] = body;
+    src[1] = query;
+
+    for ( /* void */ ; spec->name.len; spec++) {
+        first = NULL;
+
+        for (j = 0; j < 2; j++) {
+            prm = src[j]->elts;
+
+            for (i = 0; i < src[j]->nelts; i++) {
+                if (prm[i].name.len != spec->name.len
+                    || ngx_strncmp(prm[i].name.data, spec->name.data,
+                                   spec->name.len)
+                       != 0)
+                {
+                    continue;
+                }
+
+                if (first == NULL) {
+                    first = &prm[i].value;
+                    continue;
+                }
+
+                if (first->len != prm[i].value.len
+                    || ngx_strncmp(first->data, prm[i].value.data,
+                                   first->len)
+                       != 0)
+                {
+                    *name = spec->name;
+                    return NGX_DECLINED;
+                }
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_7digital_any(ngx_str_t *value)
 {

@@ -106,14 +106,53 @@ static ngx_int_t
 ngx_http_7digital_parse_into(ngx_pool_t *pool, ngx_str_t *text,
     ngx_array_t *params, const char *what, ngx_http_7digital_error_t *err)
 {
-    ngx_int_t  rc;
+    ngx_int_t   rc;
+    ngx_uint_t  problem;
 
     rc = ngx_http_7digital_parse_params(pool, text, params);
 
-    if (rc == NGX_OK || rc == NGX_ERROR) {
-        return rc;
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
     }
 
+    if (rc == NGX_OK) {
+        problem = ngx_http_7digital_params_check(params);
+
+    } else {
+        problem = (rc == NGX_ABORT) ? NGX_HTTP_7DIGITAL_TEXT_TOO_MANY
+                                    : NGX_HTTP_7DIGITAL_TEXT_ENCODING;
+    }
+
+    if (problem == NGX_HTTP_7DIGITAL_TEXT_OK) {
+        return NGX_OK;
+    }
+
+    /* a refused sale's record holds nothing of the text that was refused */
+    params->nelts = 0;
+
+    return ngx_http_7digital_input_error(pool, problem, what, err);
+}
+
+
+/*
+ * Why a query string, a form body or a path was refused, by problem
+ * (NGX_HTTP_7DIGITAL_TEXT_*): 400, 7digital's 1002; the message names the
+ * part of the request and never repeats what it held.
+ */
+
+static char  *ngx_http_7digital_input_problems[] = {
+    "",
+    "the %s has a control character",
+    "the %s is not UTF-8",
+    "the %s has invalid percent-encoding",
+    "the %s has more than %d parameters"
+};
+
+
+ngx_int_t
+ngx_http_7digital_input_error(ngx_pool_t *pool, ngx_uint_t problem,
+    const char *what, ngx_http_7digital_error_t *err)
+{
     err->status = NGX_HTTP_BAD_REQUEST;
     err->code = 1002;
 
@@ -123,16 +162,22 @@ ngx_http_7digital_parse_into(ngx_pool_t *pool, ngx_str_t *text,
     }
 
     err->message.len = ngx_snprintf(err->message.data, 128,
-                                     rc == NGX_ABORT
-                                     ? "the %s has more than %d parameters"
-                                     : "the %s has invalid percent-encoding",
+                                     ngx_http_7digital_input_problems[problem],
                                      what, NGX_HTTP_7DIGITAL_MAX_PARAMS)
                        - err->message.data;
 
-    if (*what == 'q') {
-        ngx_str_set(&err->parameter, "query");
+    /* Choose Digital's errors[] name the part: query, body, path */
+    switch (*what) {
 
-    } else {
+    case 'q':
+        ngx_str_set(&err->parameter, "query");
+        break;
+
+    case 'p':
+        ngx_str_set(&err->parameter, "path");
+        break;
+
+    default:
         ngx_str_set(&err->parameter, "body");
     }
 

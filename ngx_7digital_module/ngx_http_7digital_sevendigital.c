@@ -93,7 +93,12 @@ ngx_http_7digital_7d_identify(ngx_http_request_t *r,
                 return NGX_ERROR;
             }
 
-            if (rc == NGX_DECLINED || rc == NGX_ABORT) {
+            /* a value that is not text is a malformed header, too */
+            if (rc == NGX_DECLINED || rc == NGX_ABORT
+                || ngx_http_7digital_params_check(&ctx->in.header)
+                   != NGX_HTTP_7DIGITAL_TEXT_OK)
+            {
+                ctx->in.header.nelts = 0;
                 auth = NGX_HTTP_7DIGITAL_AUTH_MALFORMED;
                 goto refused;
             }

@@ -1,7 +1,8 @@
 
 /*
  * libFuzzer target for every parser of client input: query strings and
- * urlencoded bodies, OAuth Authorization headers, x-cd-date values, the
+ * urlencoded bodies and the text checks of what they decode to, OAuth
+ * Authorization headers, x-cd-date values, the
  * Choose Digital hash data built from them, the endpoint matcher, a sale's
  * records and fingerprint; and the cache entry decoder,
  * since Redis contents are input too.  The first byte picks the
@@ -66,6 +67,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
 
         (void) ngx_http_7digital_deliver_check(&a, &b, &name, &missing);
+        (void) ngx_http_7digital_record_conflict(NGX_HTTP_7DIGITAL_API_7D,
+                                                 &a, &b, &name);
+        (void) ngx_http_7digital_record_conflict(NGX_HTTP_7DIGITAL_API_CD,
+                                                 &b, &a, &name);
 
         uri = (ngx_str_t) ngx_string("/1.2/user/purchase/1/track/2");
         (void) ngx_http_7digital_endpoint_path(NULL,
@@ -136,7 +141,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         }
 
+        /* the same bytes as decoded text (a path, as nginx decoded it) */
+        (void) ngx_http_7digital_text_check(&in);
+
         if (ngx_http_7digital_parse_params(NULL, &in, &a) == NGX_OK) {
+            (void) ngx_http_7digital_params_check(&a);
             (void) ngx_http_7digital_join_params(NULL, &a,
                                       ngx_http_7digital_is_oauth_credential,
                                       NULL, &out);
@@ -148,7 +157,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
 
     case 1:
-        (void) ngx_http_7digital_parse_authorization(NULL, &in, &a);
+        if (ngx_http_7digital_parse_authorization(NULL, &in, &a) == NGX_OK) {
+            (void) ngx_http_7digital_params_check(&a);
+        }
         break;
 
     case 2:

@@ -569,6 +569,27 @@ test_gcra(void)
 }
 
 
+/* a query string and a form body, parsed as the gateway parses them */
+
+static void
+query_and_body(const char *query, const char *body, ngx_array_t *q,
+    ngx_array_t *b)
+{
+    ngx_str_t  src;
+
+    ngx_array_init(q, NULL, 4, sizeof(ngx_http_7digital_param_t));
+    ngx_array_init(b, NULL, 4, sizeof(ngx_http_7digital_param_t));
+
+    src.data = (u_char *) query;
+    src.len = strlen(query);
+    ngx_http_7digital_parse_params(NULL, &src, q);
+
+    src.data = (u_char *) body;
+    src.len = strlen(body);
+    ngx_http_7digital_parse_params(NULL, &src, b);
+}
+
+
 static void
 test_cd_families(void)
 {
@@ -603,17 +624,7 @@ test_cd_families(void)
         uri.len = strlen(v[i].uri);
 
         fields = cd_fields(&uri);
-
-        ngx_array_init(&q, NULL, 4, sizeof(ngx_http_7digital_param_t));
-        ngx_array_init(&b, NULL, 4, sizeof(ngx_http_7digital_param_t));
-
-        src.data = (u_char *) v[i].query;
-        src.len = strlen(v[i].query);
-        ngx_http_7digital_parse_params(NULL, &src, &q);
-
-        src.data = (u_char *) v[i].body;
-        src.len = strlen(v[i].body);
-        ngx_http_7digital_parse_params(NULL, &src, &b);
+        query_and_body(v[i].query, v[i].body, &q, &b);
 
         ok(fields != NULL
            && ngx_http_7digital_cd_auth_data(NULL, fields, &q, &b, &data,
@@ -721,6 +732,121 @@ test_params(void)
     ok(ngx_http_7digital_log_args(NULL, &src, &dst) == NGX_OK
        && dst.data == src.data,
        "log: other names, even close ones, are kept");
+}
+
+
+/*
+ * Text checks: which byte strings are UTF-8 is what Python's
+ * bytes.decode("utf-8") says (strict: no overlong form, no surrogate,
+ * nothing above U+10FFFF).
+ */
+
+static void
+test_text(void)
+{
+    ngx_int_t                   conflict;
+    ngx_str_t                   s, name;
+    ngx_uint_t                  i, rc;
+    ngx_array_t                 q, b;
+
+    static struct { const char *bytes; size_t len; ngx_uint_t want; }  v[] = {
+        { "", 0, NGX_HTTP_7DIGITAL_TEXT_OK },
+        { "plain", 5, NGX_HTTP_7DIGITAL_TEXT_OK },
+        { "\xe2\x82\xac", 3, NGX_HTTP_7DIGITAL_TEXT_OK },
+        { "\xf0\x9f\x8e\xb5", 4, NGX_HTTP_7DIGITAL_TEXT_OK },
+        { "caf\xc3\xa9", 5, NGX_HTTP_7DIGITAL_TEXT_OK },
+        { "\xc2\x80", 2, NGX_HTTP_7DIGITAL_TEXT_OK },
+        { "\xef\xbf\xbf", 3, NGX_HTTP_7DIGITAL_TEXT_OK },
+        { "\xf4\x8f\xbf\xbf", 4, NGX_HTTP_7DIGITAL_TEXT_OK },
+        { "\xff", 1, NGX_HTTP_7DIGITAL_TEXT_UTF8 },
+        { "\xc0\xaf", 2, NGX_HTTP_7DIGITAL_TEXT_UTF8 },
+        { "\xc1\xbf", 2, NGX_HTTP_7DIGITAL_TEXT_UTF8 },
+        { "\xe0\x80\xaf", 3, NGX_HTTP_7DIGITAL_TEXT_UTF8 },
+        { "\xed\xa0\x80", 3, NGX_HTTP_7DIGITAL_TEXT_UTF8 },
+        { "\xf4\x90\x80\x80", 4, NGX_HTTP_7DIGITAL_TEXT_UTF8 },
+        { "\xf5\x80\x80\x80", 4, NGX_HTTP_7DIGITAL_TEXT_UTF8 },
+        { "\xc3", 1, NGX_HTTP_7DIGITAL_TEXT_UTF8 },
+        { "\xe2\x82", 2, NGX_HTTP_7DIGITAL_TEXT_UTF8 },
+        { "\xf0\x9f\x8e", 3, NGX_HTTP_7DIGITAL_TEXT_UTF8 },
+        { "a\x80" "b", 3, NGX_HTTP_7DIGITAL_TEXT_UTF8 },
+        { "\xe2\x28\xa1", 3, NGX_HTTP_7DIGITAL_TEXT_UTF8 },
+        { "a\0b", 3, NGX_HTTP_7DIGITAL_TEXT_CONTROL },
+        { "a\rb", 3, NGX_HTTP_7DIGITAL_TEXT_CONTROL },
+        { "a\nb", 3, NGX_HTTP_7DIGITAL_TEXT_CONTROL },
+        { "\t", 1, NGX_HTTP_7DIGITAL_TEXT_CONTROL },
+        { "\x1b[31m", 5, NGX_HTTP_7DIGITAL_TEXT_CONTROL },
+        { "\x7f", 1, NGX_HTTP_7DIGITAL_TEXT_CONTROL },
+        { "\xff\n", 2, NGX_HTTP_7DIGITAL_TEXT_UTF8 },
+    };
+
+    for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        s.data = (u_char *) v[i].bytes;
+        s.len = v[i].len;
+        rc = ngx_http_7digital_text_check(&s);
+
+        if (rc != v[i].want) {
+            printf("# text %u: got %u, want %u\n", (unsigned) i,
+                   (unsigned) rc, (unsigned) v[i].want);
+        }
+
+        ok(rc == v[i].want, "text check: control characters and UTF-8");
+    }
+
+    /* parameters are checked decoded: names and values, + and %XX alike */
+    static struct { const char *src; ngx_uint_t want; }  p[] = {
+        { "releaseId=1&q=caf%C3%A9+%E2%82%AC", NGX_HTTP_7DIGITAL_TEXT_OK },
+        { "releaseId=1%00", NGX_HTTP_7DIGITAL_TEXT_CONTROL },
+        { "releaseId=1%0D%0AX-Injected:%201", NGX_HTTP_7DIGITAL_TEXT_CONTROL },
+        { "a%0Ab=1", NGX_HTTP_7DIGITAL_TEXT_CONTROL },
+        { "a=1&b=2\n", NGX_HTTP_7DIGITAL_TEXT_CONTROL },
+        { "q=%FF", NGX_HTTP_7DIGITAL_TEXT_UTF8 },
+        { "%C0%AF=1", NGX_HTTP_7DIGITAL_TEXT_UTF8 },
+        { "q=%ED%A0%80", NGX_HTTP_7DIGITAL_TEXT_UTF8 },
+    };
+
+    for (i = 0; i < sizeof(p) / sizeof(p[0]); i++) {
+        ngx_array_init(&q, NULL, 4, sizeof(ngx_http_7digital_param_t));
+        s.data = (u_char *) p[i].src;
+        s.len = strlen(p[i].src);
+        ok(ngx_http_7digital_parse_params(NULL, &s, &q) == NGX_OK
+           && ngx_http_7digital_params_check(&q) == p[i].want, p[i].src);
+    }
+
+    ngx_array_init(&q, NULL, 4, sizeof(ngx_http_7digital_param_t));
+    s = (ngx_str_t) S("OAuth oauth_consumer_key=\"k\", "
+                      "oauth_token=\"t%0D%0Ax\"");
+    ok(ngx_http_7digital_parse_authorization(NULL, &s, &q) == NGX_OK
+       && ngx_http_7digital_params_check(&q)
+          == NGX_HTTP_7DIGITAL_TEXT_CONTROL,
+       "OAuth header values are checked decoded too");
+
+    /* a sale's business field with two values, wherever they are */
+    static struct { const char *query, *body; ngx_uint_t api;
+                    const char *name; }  c[] = {
+        { "releaseId=1&releaseId=1", "", NGX_HTTP_7DIGITAL_API_7D, NULL },
+        { "releaseId=1", "releaseId=1", NGX_HTTP_7DIGITAL_API_7D, NULL },
+        { "password=a&password=b", "", NGX_HTTP_7DIGITAL_API_7D, NULL },
+        { "releaseId=1&releaseId=2", "", NGX_HTTP_7DIGITAL_API_7D,
+          "releaseId" },
+        { "retailPrice=0.99", "retailPrice=99", NGX_HTTP_7DIGITAL_API_7D,
+          "retailPrice" },
+        { "", "currency=GBP&currency=USD", NGX_HTTP_7DIGITAL_API_7D,
+          "currency" },
+        { "priceSold=1", "priceSold=100", NGX_HTTP_7DIGITAL_API_CD,
+          "priceSold" },
+        { "releaseId=1&releaseId=2", "", NGX_HTTP_7DIGITAL_API_CD, NULL },
+    };
+
+    for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        query_and_body(c[i].query, c[i].body, &q, &b);
+
+        conflict = ngx_http_7digital_record_conflict(c[i].api, &q, &b,
+                                                     &name);
+        ok(c[i].name ? conflict == NGX_DECLINED && eq(&name, c[i].name)
+                     : conflict == NGX_OK,
+           "a sale's field with two values is a conflict, one value twice "
+           "is not");
+    }
 }
 
 
@@ -1290,6 +1416,7 @@ main(void)
     test_records();
     test_gcra();
     test_params();
+    test_text();
     test_escape();
     test_exposition();
     test_authorization();
