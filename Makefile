@@ -7,6 +7,8 @@
 #   make test                 build, then run every suite (prove -r t)
 #   make demo                 build, then start the demo gateway on loopback
 #   make deb                  build the Debian package in build/deb/
+#   make micro                build/micro: what one signature costs
+#                             (bench/run.sh runs it; docs/benchmarks.md)
 
 SHELL :=        /bin/bash
 NGX_SRC ?=      /usr/share/nginx/src
@@ -110,3 +112,15 @@ $(BUILD)/fuzz_parsers: $(BUILD)/Makefile t/fuzz/fuzz_parsers.c t/unit/shim.c \
 .PHONY: valgrind
 valgrind: module
 	TEST_NGINX_USE_VALGRIND=1 prove $(filter-out t/010-unit.t t/011-fuzz.t t/003-config.t t/025-debian-package.t,$(wildcard t/0*.t))
+
+# bench/micro.c: ns per signature, over the same pure files as the unit
+# tests, optimised as the module is (-O2)
+MICRO_CFLAGS := -g -O2 -Wall -Wextra -Wno-unused-parameter -Werror
+
+.PHONY: micro
+micro: $(BUILD)/micro
+
+$(BUILD)/micro: $(BUILD)/Makefile bench/micro.c t/unit/shim.c $(PURE) \
+                ngx_7digital_module/ngx_http_7digital_pure.h
+	$(CC) $(MICRO_CFLAGS) $(PURE_INCS) -o $@ bench/micro.c t/unit/shim.c \
+	    $(PURE) -lcrypto -ljansson

@@ -110,10 +110,11 @@ declare -A RPS P50 P99
 for run in $(seq "$RUNS"); do
     for p in $SERVERS; do
         out=$ROOT/results/$p-$run.txt
-        read -r rps p99 err < <(wrk_run "http://127.0.0.1:${PORT[$p]}/music/purchase" \
-                                        "$out" "$ROOT/purchase.lua")
-        [ -n "${err:-}" ] && echo "bench: $p: $err" >&2
-        p50=$(awk '/^ +50%/{print $2}' "$out")
+        read -r rps p50 p99 bad err < <(wrk_run \
+            "http://127.0.0.1:${PORT[$p]}/music/purchase" "$out" \
+            -s "$ROOT/purchase.lua")
+        [ "$bad$err" = 00 ] \
+            || echo "bench: $p: $bad non-2xx answers, $err socket errors" >&2
         RPS[$p]="${RPS[$p]:-} $rps"; P50[$p]="${P50[$p]:-} $p50"
         P99[$p]="${P99[$p]:-} $p99"
     done
@@ -130,7 +131,7 @@ for p in $SERVERS; do
     r=$(median ${RPS[$p]})
     printf '| %s %s | %s | %s | %s | %s |\n' "$p" "${DESC[$p]}" "$r" \
         "$(awk -v a="$r" -v b="$n" 'BEGIN{printf "%.2f", a / b}')" \
-        "$(median ${P50[$p]})" "$(median ${P99[$p]})"
+        "$(fmt_us "$(median ${P50[$p]})")" "$(fmt_us "$(median ${P99[$p]})")"
 done
 echo
 for p in W S; do

@@ -31,14 +31,36 @@ workers_rss() { # $1 peer: the sum of its workers' RSS, in KB
     ps -o rss= --ppid "$master" | awk '{s += $1} END {print s + 0}'
 }
 
-wrk_run() { # $1 url $2 outfile [$3 wrk script] -> "rps p99"
-    wrk -t"$THREADS" -c"$CONNS" -d"$DUR"s --latency ${3:+-s "$3"} "$1" \
-        > "$2" 2>&1
-    awk '/Requests\/sec/{r=$2} /^ +99%/{p99=$2}
-         /Non-2xx|Socket errors/{e=e" "$0}
-         END{printf "%s %s%s\n", r, p99, (e ? " ERR:" e : "")}' "$2"
+# $1 url $2 outfile, then wrk's own arguments (-s script, -H header, or
+# -t/-c/-d to override the run's): prints "rps p50 p99 non2xx errors",
+# the latencies in microseconds, errors the sum of wrk's socket errors
+wrk_run() {
+    local url=$1 out=$2
+    shift 2
+    wrk -t"$THREADS" -c"$CONNS" -d"$DUR"s --latency "$@" "$url" > "$out" 2>&1
+    awk 'function us(v) {
+             if (v ~ /us$/) return v + 0;
+             if (v ~ /ms$/) return v * 1000;
+             if (v ~ /m$/) return v * 60e6;
+             return v * 1e6 }
+         /Requests\/sec/ { r = $2 }
+         /^ +50%/ { p50 = us($2) }
+         /^ +99%/ { p99 = us($2) }
+         /Non-2xx or 3xx responses/ { bad = $NF }
+         /Socket errors/ { gsub(/,/, ""); e = $4 + $6 + $8 + $10 }
+         END { printf "%s %.0f %.0f %d %d\n", (r == "" ? 0 : r), p50, p99,
+                      bad, e }' "$out"
 }
 
-median() { # numbers, or durations with a unit (all in one unit per call)
-    printf '%s\n' $* | sort -g | awk '{v[NR] = $0} END {print v[int((NR + 1) / 2)]}'
+# microseconds as wrk would show them: 812us, 1.94ms; none: a dash
+fmt_us() {
+    awk -v v="$1" 'BEGIN { if (v == "") printf "–";
+                           else if (v < 1000) printf "%dus", v;
+                           else printf "%.2fms", v / 1000 }'
+}
+
+median() { # numbers; of an even count, the mean of the middle two
+    printf '%s\n' $* | sort -g | awk '{ v[NR] = $1 }
+        END { if (NR % 2) print v[(NR + 1) / 2];
+              else if (NR) print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
