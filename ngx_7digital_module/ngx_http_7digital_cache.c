@@ -20,6 +20,8 @@ static ngx_uint_t ngx_http_7digital_cache_bypass(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
 static ngx_int_t ngx_http_7digital_cache_keys(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
+static ngx_int_t ngx_http_7digital_cache_argv(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx);
 static ngx_int_t ngx_http_7digital_cache_fetch(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx);
 static void ngx_http_7digital_cache_reply(ngx_http_request_t *r, void *data,
@@ -113,6 +115,11 @@ ngx_http_7digital_cache_lookup(ngx_http_request_t *r,
         if (rc != NGX_DECLINED) {
             return rc;
         }
+    }
+
+    /* the scopes' generations only for Redis: a purge moved them there */
+    if (ngx_http_7digital_cache_argv(r, lcf, ctx) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     rc = ngx_http_7digital_cache_fetch(r, ctx);
@@ -235,15 +242,13 @@ ngx_http_7digital_cache_front_put(ngx_http_7digital_ctx_t *ctx,
 }
 
 
-/* the entry's key, then the generation key of each of its scopes */
+/* the entry's key: the front tier's and Redis's */
 
 static ngx_int_t
 ngx_http_7digital_cache_keys(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx)
 {
-    ngx_str_t    format, *key;
-    ngx_uint_t   i;
-    ngx_array_t  keys;
+    ngx_str_t  format;
 
     /* 7digital answers XML or JSON as asked; Choose Digital JSON only */
     if (lcf->api == NGX_HTTP_7DIGITAL_API_7D
@@ -255,6 +260,22 @@ ngx_http_7digital_cache_keys(ngx_http_request_t *r,
         ngx_str_set(&format, "json");
     }
 
+    return ngx_http_7digital_cache_entry_key(r->pool, lcf->api, &r->uri,
+                                             &format, &ctx->in.query,
+                                             &ctx->cache_key);
+}
+
+
+/* the MGET: the entry, then the generation key of each of its scopes */
+
+static ngx_int_t
+ngx_http_7digital_cache_argv(ngx_http_request_t *r,
+    ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx)
+{
+    ngx_str_t    *key;
+    ngx_uint_t    i;
+    ngx_array_t   keys;
+
     if (ngx_array_init(&keys, r->pool, 1 + NGX_HTTP_7DIGITAL_SCOPES,
                        sizeof(ngx_str_t))
         != NGX_OK)
@@ -263,19 +284,16 @@ ngx_http_7digital_cache_keys(ngx_http_request_t *r,
     }
 
     key = ngx_array_push(&keys);
+    *key = ctx->cache_key;
 
-    if (ngx_http_7digital_cache_entry_key(r->pool, lcf->api, &r->uri,
-                                          &format, &ctx->in.query, key)
-        != NGX_OK
-        || ngx_http_7digital_cache_scopes(r->pool,
-                                          ngx_http_7digital_api_name(lcf->api),
-                                          &r->uri, &ctx->in.query, &keys)
-           != NGX_OK)
+    if (ngx_http_7digital_cache_scopes(r->pool,
+                                       ngx_http_7digital_api_name(lcf->api),
+                                       &r->uri, &ctx->in.query, &keys)
+        != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    ctx->cache_key = *key;
     ctx->cache_argc = keys.nelts + 1;
     ctx->cache_argv = ngx_palloc(r->pool,
                                  ctx->cache_argc * sizeof(const char *));
@@ -974,6 +992,15 @@ ngx_http_7digital_cache_store(ngx_http_request_t *r,
     }
 
     ngx_http_7digital_cache_front_put(ctx, &e, &bytes);
+
+    /*
+     * Without an answer from Redis the scopes' generations are unknown:
+     * the entry stays on this node, and Redis is not sent one that could
+     * outlive a purge.
+     */
+    if (ctx->front_unavailable) {
+        return;
+    }
 
     argv[0] = "SET";
     argvlen[0] = 3;
