@@ -26,6 +26,14 @@ Control endpoints (never counted):
                                          signing: unsigned, 2-legged,
                                          3-legged (7digital), header or
                                          header+hash (Choose Digital)
+  GET  /__mock/sales                     every purchase received since the
+                                         last reset, failed ones included:
+                                         [{"time", "method", "path", "sale",
+                                         "request_id", "status"}]
+                                         sale: its transactionId (query or
+                                         form); request_id: its X-Request-Id
+                                         header; status: what the mock
+                                         answered ("closed" for close=1)
 
 With --audit-file, a purchase (its own list, below, not the gateway's) is
 refused with 412 unless the gateway's audit trail already holds an intent
@@ -90,6 +98,7 @@ class State:
         self.last = None
         self.log = []
         self.sales = 0
+        self.received = []
 
     def count(self, path):
         with self.lock:
@@ -104,6 +113,53 @@ class State:
             if rule['times'] <= 0:
                 del self.failures[path]
             return dict(rule)
+
+
+class Trail:
+    """The gateway's audit trail, read as it grows: each sale reads only
+    what was appended since the last one (a trail of thousands of sales is
+    not read again per sale).  A file replaced or truncated (its inode,
+    size or first bytes differ) is read again from its start."""
+
+    def __init__(self, name):
+        self.name = name
+        self.lock = threading.Lock()
+        self.inode = None
+        self.pos = 0
+        self.head = b''
+        self.open = {}
+
+    def open_intents(self):
+        """{request id: path} of the intents without an outcome yet, or
+        None when there is no trail."""
+        with self.lock:
+            try:
+                f = open(self.name, 'rb')
+            except FileNotFoundError:
+                return None
+            with f:
+                st = os.fstat(f.fileno())
+                head = f.read(len(self.head)) if self.head else b''
+                if (st.st_ino != self.inode or st.st_size < self.pos
+                        or head != self.head):
+                    self.inode, self.pos, self.open = st.st_ino, 0, {}
+                f.seek(self.pos)
+                data = f.read()
+                if self.pos == 0:
+                    self.head = data[:256]
+            # a line still being written is read with the next sale
+            end = data.rfind(b'\n') + 1
+            self.pos += end
+            for line in data[:end].splitlines():
+                try:
+                    rec = json.loads(line.decode('utf-8', 'replace'))
+                except ValueError:
+                    continue
+                if rec.get('type') == 'intent':
+                    self.open[rec.get('id')] = rec.get('path', '').lower()
+                elif rec.get('type') == 'outcome':
+                    self.open.pop(rec.get('id'), None)
+            return dict(self.open)
 
 
 def to_xml(name, value):
@@ -143,6 +199,22 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- plumbing ---------------------------------------------------------
 
+    sale = None
+
+    def received_sale(self, url, body):
+        """A purchase as it arrived, in the list /__mock/sales shows; its
+        status is filled in when the mock answers."""
+        params = dict(urllib.parse.parse_qsl(url.query))
+        params.update(self.form_params(body))
+        sale = {'time': time.time(), 'method': self.command,
+                'path': url.path, 'sale': params.get('transactionId'),
+                'request_id': self.headers.get('X-Request-Id'),
+                'status': None}
+        st = self.server.state
+        with st.lock:
+            st.received.append(sale)
+        return sale
+
     def read_body(self):
         n = int(self.headers.get('Content-Length') or 0)
         return self.rfile.read(n) if n > 0 else b''
@@ -150,6 +222,8 @@ class Handler(BaseHTTPRequestHandler):
     def send(self, status, body, ctype, extra=None):
         if isinstance(body, str):
             body = body.encode('utf-8')
+        if self.sale is not None:
+            self.sale['status'] = status
         self.send_response(status)
         self.send_header('Content-Type', ctype)
         self.send_header('Content-Length', str(len(body)))
@@ -169,6 +243,7 @@ class Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_GET
 
     def handle_any(self):
+        self.sale = None
         url = urllib.parse.urlsplit(self.path)
         body = self.read_body()
         if url.path.startswith('/__mock/'):
@@ -184,12 +259,16 @@ class Handler(BaseHTTPRequestHandler):
                 'content_length': self.headers.get('Content-Length'),
             }
 
+        if self.is_purchase(url):
+            self.sale = self.received_sale(url, body)
         rule = st.take_failure(url.path)
         if rule:
             if rule.get('delay'):
                 time.sleep(float(rule['delay']))
             if rule.get('close'):
                 self.close_connection = True
+                if self.sale is not None:
+                    self.sale['status'] = 'closed'
                 self.connection.shutdown(2)
                 return
             if rule.get('status'):
@@ -217,21 +296,18 @@ class Handler(BaseHTTPRequestHandler):
         return bool(rx.match(self.norm_path(url)))
 
     def intent_recorded(self, url):
-        """An intent for this path, in the gateway's trail, still open."""
-        name = self.server.opts.audit_file
-        if not name or not os.path.exists(name):
+        """An intent for this sale, in the gateway's trail, still open: the
+        one of its X-Request-Id when the gateway sends one (bench/chaos
+        does), else one for its path."""
+        trail = self.server.trail
+        if trail is None:
             return True
-        open_intents = {}
-        with open(name, encoding='utf-8', errors='replace') as f:
-            for line in f:
-                try:
-                    rec = json.loads(line)
-                except ValueError:
-                    continue
-                if rec.get('type') == 'intent':
-                    open_intents[rec.get('id')] = rec.get('path', '').lower()
-                elif rec.get('type') == 'outcome':
-                    open_intents.pop(rec.get('id'), None)
+        open_intents = trail.open_intents()
+        if open_intents is None:
+            return True
+        rid = self.headers.get('X-Request-Id')
+        if rid:
+            return rid in open_intents
         return self.norm_path(url) in open_intents.values()
 
     def signing_mode(self, url, body):
@@ -269,8 +345,13 @@ class Handler(BaseHTTPRequestHandler):
         if what == 'log':
             with st.lock:
                 return self.send(200, json.dumps(st.log), 'application/json')
+        if what == 'sales':
+            with st.lock:
+                return self.send(200, json.dumps(st.received),
+                                 'application/json')
         if what == 'reset':
             with st.lock:
+                st.received = []
                 st.log = []
                 st.counts.clear()
                 st.failures.clear()
@@ -608,6 +689,7 @@ def main():
     server.state = State()
     server.tokens = {}
     server.next_tokens = []
+    server.trail = Trail(opts.audit_file) if opts.audit_file else None
     with open(opts.partners) as f:
         server.partners = json.load(f)['partners']
     name = '7digital.json' if opts.api == '7digital' else 'choosedigital.json'
