@@ -545,7 +545,7 @@ ngx_http_7digital_idem_keep(ngx_http_request_t *r,
             "if redis.call('GET', KEYS[1]) == ARGV[1] then "
             "return redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) "
             "end return 0", &value, &ttlv)
-        != NGX_OK)
+        == NGX_ERROR)
     {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "sevendigital: the answer to a keyed sale by partner "
@@ -599,35 +599,213 @@ ngx_http_7digital_idem_finish(ngx_http_request_t *r,
 }
 
 
+/*
+ * What a request leaves to settle after it (a key freed, an answer kept)
+ * must reach Redis even when Redis cannot take it now: a claim whose reply
+ * never came may still land there once a paused Redis goes on, and would
+ * then turn every retry of a sale that never left away for the key's whole
+ * life.  Each settlement is a copy of its own, sent again every second
+ * until Redis has run it; the scripts only act on a key that still holds
+ * the request's claim, so running one twice is harmless.
+ */
+
+#define NGX_HTTP_7DIGITAL_IDEM_LATER      1000
+#define NGX_HTTP_7DIGITAL_IDEM_RETRY      1000
+
+
+typedef struct {
+    ngx_queue_t                     queue;
+    const char                     *script;
+    ngx_str_t                       key;
+    ngx_str_t                       claim;
+    ngx_str_t                       value;       /* empty: freed */
+    ngx_str_t                       ttl;
+} ngx_http_7digital_idem_later_t;
+
+
+static ngx_int_t ngx_http_7digital_idem_send_later(
+    ngx_http_7digital_idem_later_t *l);
+static void ngx_http_7digital_idem_retry(ngx_event_t *ev);
+
+
+static ngx_queue_t   ngx_http_7digital_idem_later;
+static ngx_uint_t    ngx_http_7digital_idem_nlater;
+static ngx_event_t   ngx_http_7digital_idem_timer;
+
+
 /* a script run on the key if it still holds this request's claim */
 
 static ngx_int_t
 ngx_http_7digital_idem_if_ours(ngx_http_7digital_ctx_t *ctx, char *script,
     ngx_str_t *value, ngx_str_t *ttl)
 {
+    u_char                          *p;
+    size_t                           len;
+    ngx_http_7digital_idem_later_t  *l;
+
+    len = sizeof(ngx_http_7digital_idem_later_t) + ctx->idem_redis_key.len
+          + ctx->idem_claim.len + (value ? value->len + ttl->len : 0);
+
+    l = ngx_alloc(len, ngx_cycle->log);
+    if (l == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = (u_char *) (l + 1);
+
+    l->script = script;
+    l->key.data = p;
+    l->key.len = ctx->idem_redis_key.len;
+    p = ngx_cpymem(p, ctx->idem_redis_key.data, l->key.len);
+    l->claim.data = p;
+    l->claim.len = ctx->idem_claim.len;
+    p = ngx_cpymem(p, ctx->idem_claim.data, l->claim.len);
+    ngx_str_null(&l->value);
+    ngx_str_null(&l->ttl);
+
+    if (value) {
+        l->value.data = p;
+        l->value.len = value->len;
+        p = ngx_cpymem(p, value->data, value->len);
+        l->ttl.data = p;
+        l->ttl.len = ttl->len;
+        ngx_memcpy(p, ttl->data, ttl->len);
+    }
+
+    if (ngx_http_7digital_idem_send_later(l) == NGX_OK) {
+        return NGX_OK;
+    }
+
+    /* not now: sent again once Redis takes commands */
+    ngx_http_7digital_idem_done(l, NULL);
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_7digital_idem_send_later(ngx_http_7digital_idem_later_t *l)
+{
     const char  *argv[7];
     size_t       argvlen[7];
 
     argv[0] = "EVAL";
     argvlen[0] = 4;
-    argv[1] = script;
-    argvlen[1] = ngx_strlen(script);
+    argv[1] = l->script;
+    argvlen[1] = ngx_strlen(l->script);
     argv[2] = "1";
     argvlen[2] = 1;
-    argv[3] = (const char *) ctx->idem_redis_key.data;
-    argvlen[3] = ctx->idem_redis_key.len;
-    argv[4] = (const char *) ctx->idem_claim.data;
-    argvlen[4] = ctx->idem_claim.len;
-
-    if (value) {
-        argv[5] = (const char *) value->data;
-        argvlen[5] = value->len;
-        argv[6] = (const char *) ttl->data;
-        argvlen[6] = ttl->len;
-    }
+    argv[3] = (const char *) l->key.data;
+    argvlen[3] = l->key.len;
+    argv[4] = (const char *) l->claim.data;
+    argvlen[4] = l->claim.len;
+    argv[5] = (const char *) l->value.data;
+    argvlen[5] = l->value.len;
+    argv[6] = (const char *) l->ttl.data;
+    argvlen[6] = l->ttl.len;
 
     return ngx_http_7digital_redis_command(NGX_HTTP_7DIGITAL_REDIS_STATE, NULL,
-        ngx_http_7digital_idem_done, NULL, value ? 7 : 5, argv, argvlen);
+        ngx_http_7digital_idem_done, l, l->value.data ? 7 : 5, argv, argvlen);
+}
+
+
+/* Redis ran it, or it waits for the next try */
+
+static void
+ngx_http_7digital_idem_done(void *data, void *reply)
+{
+    ngx_http_7digital_idem_later_t *l = data;
+
+    redisReply  *rep = reply;
+
+    if ((rep && rep->type != REDIS_REPLY_ERROR) || ngx_exiting || ngx_quit
+        || ngx_terminate)
+    {
+        if (rep == NULL) {
+            ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                          "sevendigital: an idempotency key left unsettled "
+                          "by an exiting worker, retries get 409 until it "
+                          "expires");
+        }
+
+        ngx_free(l);
+        return;
+    }
+
+    if (ngx_http_7digital_idem_nlater == 0) {
+        ngx_queue_init(&ngx_http_7digital_idem_later);
+    }
+
+    if (ngx_http_7digital_idem_nlater >= NGX_HTTP_7DIGITAL_IDEM_LATER) {
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "sevendigital: %ui idempotency keys wait to be settled "
+                      "in Redis, one more dropped: retries get 409 until it "
+                      "expires", ngx_http_7digital_idem_nlater);
+        ngx_free(l);
+        return;
+    }
+
+    ngx_queue_insert_tail(&ngx_http_7digital_idem_later, &l->queue);
+    ngx_http_7digital_idem_nlater++;
+
+    if (!ngx_http_7digital_idem_timer.timer_set) {
+        ngx_http_7digital_idem_timer.handler = ngx_http_7digital_idem_retry;
+        ngx_http_7digital_idem_timer.log = ngx_cycle->log;
+        ngx_http_7digital_idem_timer.cancelable = 1;
+        ngx_add_timer(&ngx_http_7digital_idem_timer,
+                      NGX_HTTP_7DIGITAL_IDEM_RETRY);
+    }
+}
+
+
+static void
+ngx_http_7digital_idem_retry(ngx_event_t *ev)
+{
+    ngx_queue_t                     *q;
+    ngx_http_7digital_idem_later_t  *l;
+
+    while (ngx_http_7digital_idem_nlater) {
+        q = ngx_queue_head(&ngx_http_7digital_idem_later);
+        l = ngx_queue_data(q, ngx_http_7digital_idem_later_t, queue);
+
+        if (ngx_http_7digital_idem_send_later(l) != NGX_OK) {
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+                           "sevendigital: %ui idempotency keys wait for "
+                           "redis", ngx_http_7digital_idem_nlater);
+            ngx_add_timer(ev, NGX_HTTP_7DIGITAL_IDEM_RETRY);
+            return;
+        }
+
+        ngx_queue_remove(q);
+        ngx_http_7digital_idem_nlater--;
+    }
+}
+
+
+/* a worker that exits drops what it could not settle (and says so) */
+
+void
+ngx_http_7digital_idem_exit_worker(void)
+{
+    ngx_queue_t  *q;
+
+    if (ngx_http_7digital_idem_timer.timer_set) {
+        ngx_del_timer(&ngx_http_7digital_idem_timer);
+    }
+
+    if (ngx_http_7digital_idem_nlater) {
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "sevendigital: %ui idempotency keys left unsettled "
+                      "by an exiting worker, retries get 409 until they "
+                      "expire", ngx_http_7digital_idem_nlater);
+    }
+
+    while (ngx_http_7digital_idem_nlater) {
+        q = ngx_queue_head(&ngx_http_7digital_idem_later);
+        ngx_queue_remove(q);
+        ngx_free(ngx_queue_data(q, ngx_http_7digital_idem_later_t, queue));
+        ngx_http_7digital_idem_nlater--;
+    }
 }
 
 
@@ -638,11 +816,4 @@ ngx_http_7digital_idem_init_filters(ngx_conf_t *cf)
     ngx_http_top_body_filter = ngx_http_7digital_idem_body_filter;
 
     return NGX_OK;
-}
-
-
-static void
-ngx_http_7digital_idem_done(void *data, void *reply)
-{
-    /* sent without anyone waiting; a failure leaves the key in flight */
 }

@@ -1574,6 +1574,7 @@ static void
 ngx_http_7digital_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_7digital_front_exit_worker();
+    ngx_http_7digital_idem_exit_worker();
     ngx_http_7digital_redis_exit_worker();
 }
 

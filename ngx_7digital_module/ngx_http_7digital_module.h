@@ -516,6 +516,7 @@ ngx_int_t ngx_http_7digital_idem_send(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx);
 void ngx_http_7digital_idem_finish(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_loc_conf_t *lcf);
+void ngx_http_7digital_idem_exit_worker(void);
 ngx_int_t ngx_http_7digital_idem_init_filters(ngx_conf_t *cf);
 void ngx_http_7digital_audit_refused(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx,
