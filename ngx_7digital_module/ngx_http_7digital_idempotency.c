@@ -631,6 +631,7 @@ static void ngx_http_7digital_idem_retry(ngx_event_t *ev);
 static ngx_queue_t   ngx_http_7digital_idem_later;
 static ngx_uint_t    ngx_http_7digital_idem_nlater;
 static ngx_event_t   ngx_http_7digital_idem_timer;
+static ngx_connection_t  ngx_http_7digital_idem_conn;
 
 
 /* a script run on the key if it still holds this request's claim */
@@ -749,6 +750,9 @@ ngx_http_7digital_idem_done(void *data, void *reply)
     ngx_http_7digital_idem_nlater++;
 
     if (!ngx_http_7digital_idem_timer.timer_set) {
+        /* nginx's debug log reads a timer's data as a connection */
+        ngx_http_7digital_idem_conn.fd = (ngx_socket_t) -1;
+        ngx_http_7digital_idem_timer.data = &ngx_http_7digital_idem_conn;
         ngx_http_7digital_idem_timer.handler = ngx_http_7digital_idem_retry;
         ngx_http_7digital_idem_timer.log = ngx_cycle->log;
         ngx_http_7digital_idem_timer.cancelable = 1;
