@@ -15,8 +15,8 @@ use Time::HiRes qw(time sleep);
 
 my $port = Gateway::free_port();
 my ($redis, $rport) = Gateway::start_redis();
-my $trail = "$FindBin::Bin/servroot-paused-audit.log";
-unlink $trail;
+# in the gateway's own directory, which start_nginx makes anew
+my $trail = "$FindBin::Bin/servroot-paused/logs/audit.log";
 
 my $dir = Gateway::start_nginx('paused', <<"CONF", port => $port);
     sevendigital_partners $ENV{TEST_NGINX_FIXTURES}/partners.json;
