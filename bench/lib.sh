@@ -42,3 +42,19 @@ wrk_run() { # $1 url $2 outfile [$3 wrk script] -> "rps p99"
 median() { # numbers, or durations with a unit (all in one unit per call)
     printf '%s\n' $* | sort -g | awk '{v[NR] = $0} END {print v[int((NR + 1) / 2)]}'
 }
+
+# A re-signed pass-through's location: $1 the API (7digital, choosedigital),
+# $2 its prefix, $3 the origin's port.  The caller sets PROXY (proxy_pass
+# and its settings) and keeps upstream.secret in $ROOT.
+resign_location() {
+    echo "        location $2 {"
+    echo "            sevendigital_gateway $1;"
+    echo "            sevendigital_upstream_key bench-upstream-key;"
+    echo "            sevendigital_upstream_secret_file $ROOT/upstream.secret;"
+    if [ "$1" = 7digital ]; then
+        echo "            sevendigital_oauth_sign 2-legged;"
+        echo "            sevendigital_upstream_origin http://127.0.0.1:$3;"
+    fi
+    echo "            $PROXY"
+    echo "        }"
+}
