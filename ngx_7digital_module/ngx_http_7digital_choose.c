@@ -340,8 +340,7 @@ ngx_http_7digital_cd_forward(ngx_http_request_t *r,
     date.len = ngx_http_7digital_cd_date(date.data, ngx_time()) - date.data;
     sig.len = NGX_HTTP_7DIGITAL_SHA1_B64_LEN;
 
-    if (ngx_http_7digital_hmac_sha1_base64(&lcf->upstream_secret, &date,
-                                           sig.data)
+    if (ngx_http_7digital_hmac_base64(lcf->upstream_hmac, &date, sig.data)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -395,8 +394,8 @@ ngx_http_7digital_cd_forward_hash(ngx_http_request_t *r,
     add_b = NULL;
 
     if (ctx->cd_hashed) {
-        if (ngx_http_7digital_hmac_sha1_base64(&lcf->upstream_secret,
-                                               &ctx->cd_auth_data, buf)
+        if (ngx_http_7digital_hmac_base64(lcf->upstream_hmac,
+                                          &ctx->cd_auth_data, buf)
             != NGX_OK)
         {
             return NGX_ERROR;

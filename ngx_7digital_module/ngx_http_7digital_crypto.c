@@ -2,7 +2,10 @@
 /*
  * Copyright (C) ngx_7digital_module authors
  *
- * HMAC and digests over OpenSSL's one-shot calls; no state survives a call.
+ * HMAC and digests over OpenSSL's one-shot calls, and HMAC keys made
+ * ready once for the keys that sign every request: with OpenSSL 3 a
+ * one-shot HMAC() looks its algorithm up and sets up both pads each time,
+ * three times the work of hashing a base string.
  */
 
 
@@ -14,6 +17,16 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include "ngx_http_7digital_pure.h"
+
+
+/* the block of SHA-1 and SHA-256, which HMAC pads the key to */
+#define NGX_HTTP_7DIGITAL_HMAC_BLOCK  64
+
+
+static void ngx_http_7digital_sha1_base64(u_char *md, u_char *out);
+static ngx_int_t ngx_http_7digital_hmac_init(ngx_http_7digital_hmac_t *h,
+    ngx_uint_t sha256, u_char *key, size_t key_len);
+static void ngx_http_7digital_hmac_cleanup(void *data);
 
 
 ngx_int_t
@@ -41,16 +54,24 @@ ngx_http_7digital_hmac_sha1_base64(ngx_str_t *key, ngx_str_t *msg,
     u_char *out)
 {
     u_char  md[NGX_HTTP_7DIGITAL_SHA1_LEN];
-    u_char  b64[NGX_HTTP_7DIGITAL_SHA1_B64_LEN + 1];
 
     if (ngx_http_7digital_hmac_sha1(key, msg, md) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    EVP_EncodeBlock(b64, md, NGX_HTTP_7DIGITAL_SHA1_LEN);
-    ngx_memcpy(out, b64, NGX_HTTP_7DIGITAL_SHA1_B64_LEN);
+    ngx_http_7digital_sha1_base64(md, out);
 
     return NGX_OK;
+}
+
+
+static void
+ngx_http_7digital_sha1_base64(u_char *md, u_char *out)
+{
+    u_char  b64[NGX_HTTP_7DIGITAL_SHA1_B64_LEN + 1];
+
+    EVP_EncodeBlock(b64, md, NGX_HTTP_7DIGITAL_SHA1_LEN);
+    ngx_memcpy(out, b64, NGX_HTTP_7DIGITAL_SHA1_B64_LEN);
 }
 
 
@@ -68,6 +89,159 @@ ngx_http_7digital_hmac_sha256(u_char *key, size_t key_len, ngx_str_t *msg,
     {
         return NGX_ERROR;
     }
+
+    return NGX_OK;
+}
+
+
+/*
+ * RFC 2104: the digest's state after (key ^ ipad) and after (key ^ opad),
+ * a key longer than a block hashed first.  The pool's cleanup frees the
+ * states, also after a failure.
+ */
+
+static ngx_int_t
+ngx_http_7digital_hmac_init(ngx_http_7digital_hmac_t *h, ngx_uint_t sha256,
+    u_char *key, size_t key_len)
+{
+    size_t         i;
+    ngx_int_t      rc;
+    unsigned int   len;
+    const EVP_MD  *md;
+    u_char         k[NGX_HTTP_7DIGITAL_HMAC_BLOCK];
+    u_char         pad[NGX_HTTP_7DIGITAL_HMAC_BLOCK];
+
+    md = sha256 ? EVP_sha256() : EVP_sha1();
+
+    h->inner = EVP_MD_CTX_new();
+    h->outer = EVP_MD_CTX_new();
+    h->work = EVP_MD_CTX_new();
+
+    if (h->inner == NULL || h->outer == NULL || h->work == NULL
+        || EVP_MD_get_block_size(md) != NGX_HTTP_7DIGITAL_HMAC_BLOCK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(k, sizeof(k));
+
+    if (key_len > NGX_HTTP_7DIGITAL_HMAC_BLOCK) {
+        if (EVP_Digest(key, key_len, k, &len, md, NULL) != 1) {
+            return NGX_ERROR;
+        }
+
+    } else {
+        ngx_memcpy(k, key, key_len);
+    }
+
+    for (i = 0; i < NGX_HTTP_7DIGITAL_HMAC_BLOCK; i++) {
+        pad[i] = k[i] ^ 0x36;
+    }
+
+    rc = NGX_ERROR;
+
+    if (EVP_DigestInit_ex(h->inner, md, NULL) != 1
+        || EVP_DigestUpdate(h->inner, pad, NGX_HTTP_7DIGITAL_HMAC_BLOCK) != 1)
+    {
+        goto done;
+    }
+
+    for (i = 0; i < NGX_HTTP_7DIGITAL_HMAC_BLOCK; i++) {
+        pad[i] = k[i] ^ 0x5c;
+    }
+
+    if (EVP_DigestInit_ex(h->outer, md, NULL) != 1
+        || EVP_DigestUpdate(h->outer, pad, NGX_HTTP_7DIGITAL_HMAC_BLOCK) != 1)
+    {
+        goto done;
+    }
+
+    rc = NGX_OK;
+
+done:
+
+    OPENSSL_cleanse(k, sizeof(k));
+    OPENSSL_cleanse(pad, sizeof(pad));
+
+    return rc;
+}
+
+
+/* a ready key that lives as long as the pool */
+
+ngx_http_7digital_hmac_t *
+ngx_http_7digital_hmac_create(ngx_pool_t *pool, ngx_uint_t sha256,
+    ngx_str_t *key)
+{
+    ngx_pool_cleanup_t        *cln;
+    ngx_http_7digital_hmac_t  *h;
+
+    cln = ngx_pool_cleanup_add(pool, sizeof(ngx_http_7digital_hmac_t));
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    h = cln->data;
+    ngx_memzero(h, sizeof(ngx_http_7digital_hmac_t));
+    cln->handler = ngx_http_7digital_hmac_cleanup;
+
+    if (ngx_http_7digital_hmac_init(h, sha256, key->data, key->len)
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return h;
+}
+
+
+static void
+ngx_http_7digital_hmac_cleanup(void *data)
+{
+    ngx_http_7digital_hmac_t  *h = data;
+
+    EVP_MD_CTX_free(h->inner);
+    EVP_MD_CTX_free(h->outer);
+    EVP_MD_CTX_free(h->work);
+}
+
+
+/* out receives the digest's length: 20 bytes (SHA-1) or 32 (SHA-256) */
+
+ngx_int_t
+ngx_http_7digital_hmac(ngx_http_7digital_hmac_t *h, ngx_str_t *msg,
+    u_char *out)
+{
+    unsigned int  len;
+    u_char        md[EVP_MAX_MD_SIZE];
+
+    if (EVP_MD_CTX_copy_ex(h->work, h->inner) != 1
+        || EVP_DigestUpdate(h->work, msg->data, msg->len) != 1
+        || EVP_DigestFinal_ex(h->work, md, &len) != 1
+        || EVP_MD_CTX_copy_ex(h->work, h->outer) != 1
+        || EVP_DigestUpdate(h->work, md, len) != 1
+        || EVP_DigestFinal_ex(h->work, out, &len) != 1)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* SHA-1 only; out receives NGX_HTTP_7DIGITAL_SHA1_B64_LEN bytes */
+
+ngx_int_t
+ngx_http_7digital_hmac_base64(ngx_http_7digital_hmac_t *h, ngx_str_t *msg,
+    u_char *out)
+{
+    u_char  md[EVP_MAX_MD_SIZE];
+
+    if (ngx_http_7digital_hmac(h, msg, md) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_7digital_sha1_base64(md, out);
 
     return NGX_OK;
 }

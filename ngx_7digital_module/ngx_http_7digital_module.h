@@ -170,6 +170,8 @@ typedef struct {
     ngx_str_t                       upstream_key;
     ngx_str_t                       upstream_secret;
     ngx_str_t                       upstream_secret_file;
+    ngx_http_7digital_hmac_t       *upstream_hmac;    /* keyed: the secret */
+    ngx_http_7digital_hmac_t       *upstream_oauth;   /* enc(secret) "&" */
     ngx_flag_t                      require_signature;
     time_t                          signature_window;
     ngx_uint_t                      oauth_sign;

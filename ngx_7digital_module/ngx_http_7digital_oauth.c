@@ -200,8 +200,26 @@ ngx_int_t
 ngx_http_7digital_oauth_sign(ngx_pool_t *pool, ngx_str_t *base,
     ngx_str_t *consumer_secret, ngx_str_t *token_secret, u_char *out)
 {
+    ngx_str_t  key;
+
+    if (ngx_http_7digital_oauth_key(pool, consumer_secret, token_secret, &key)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_7digital_hmac_sha1_base64(&key, base, out);
+}
+
+
+/* the signing key's text, which a key made ready once is made of too */
+
+ngx_int_t
+ngx_http_7digital_oauth_key(ngx_pool_t *pool, ngx_str_t *consumer_secret,
+    ngx_str_t *token_secret, ngx_str_t *key)
+{
     u_char     *p;
-    ngx_str_t   cs, ts, key;
+    ngx_str_t   cs, ts;
 
     if (ngx_http_7digital_escape(pool, consumer_secret, &cs) != NGX_OK
         || ngx_http_7digital_escape(pool, token_secret, &ts) != NGX_OK)
@@ -214,13 +232,13 @@ ngx_http_7digital_oauth_sign(ngx_pool_t *pool, ngx_str_t *base,
         return NGX_ERROR;
     }
 
-    key.data = p;
+    key->data = p;
     p = ngx_cpymem(p, cs.data, cs.len);
     *p++ = '&';
     p = ngx_cpymem(p, ts.data, ts.len);
-    key.len = p - key.data;
+    key->len = p - key->data;
 
-    return ngx_http_7digital_hmac_sha1_base64(&key, base, out);
+    return NGX_OK;
 }
 
 

@@ -10,6 +10,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include "ngx_http_7digital_pure.h"
 
@@ -557,12 +558,26 @@ static ngx_int_t
 ngx_http_7digital_registry_index(ngx_http_7digital_registry_t *reg,
     char *err, size_t errlen)
 {
+    ngx_str_t                     key;
     ngx_uint_t                    i, j;
     ngx_http_7digital_slot_t     *slot;
     ngx_http_7digital_partner_t  *p;
+    u_char                        lookup_key[NGX_HTTP_7DIGITAL_DIGEST_LEN];
 
-    if (RAND_bytes(reg->lookup_key, NGX_HTTP_7DIGITAL_DIGEST_LEN) != 1) {
+    if (RAND_bytes(lookup_key, NGX_HTTP_7DIGITAL_DIGEST_LEN) != 1) {
         ngx_snprintf((u_char *) err, errlen, "RAND_bytes() failed%Z");
+        return NGX_ERROR;
+    }
+
+    key.data = lookup_key;
+    key.len = NGX_HTTP_7DIGITAL_DIGEST_LEN;
+
+    reg->lookup = ngx_http_7digital_hmac_create(reg->partners.pool, 1, &key);
+
+    OPENSSL_cleanse(lookup_key, NGX_HTTP_7DIGITAL_DIGEST_LEN);
+
+    if (reg->lookup == NULL) {
+        ngx_snprintf((u_char *) err, errlen, "HMAC key setup failed%Z");
         return NGX_ERROR;
     }
 
@@ -603,9 +618,7 @@ ngx_http_7digital_registry_index(ngx_http_7digital_registry_t *reg,
 
         slot->partner = &p[i];
 
-        if (ngx_http_7digital_hmac_sha256(reg->lookup_key,
-                                          NGX_HTTP_7DIGITAL_DIGEST_LEN,
-                                          &p[i].key, slot->digest)
+        if (ngx_http_7digital_hmac(reg->lookup, &p[i].key, slot->digest)
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -641,11 +654,7 @@ ngx_http_7digital_registry_find(ngx_http_7digital_registry_t *reg,
         return NULL;
     }
 
-    if (ngx_http_7digital_hmac_sha256(reg->lookup_key,
-                                      NGX_HTTP_7DIGITAL_DIGEST_LEN, key,
-                                      digest)
-        != NGX_OK)
-    {
+    if (ngx_http_7digital_hmac(reg->lookup, key, digest) != NGX_OK) {
         return NULL;
     }
 

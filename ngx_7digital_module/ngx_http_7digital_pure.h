@@ -84,6 +84,18 @@ typedef struct {
 } ngx_http_7digital_gcra_t;
 
 
+/*
+ * An HMAC key made ready once: the digest's state after each of the
+ * key's two pads, so that a message costs only its own blocks.  "work" is
+ * the scratch state of the one process that uses it (a worker's copy).
+ */
+typedef struct {
+    void                           *inner;   /* EVP_MD_CTX */
+    void                           *outer;
+    void                           *work;
+} ngx_http_7digital_hmac_t;
+
+
 /* one key of a partner: a partner with several keys has one per key */
 typedef struct {
     ngx_str_t                       id;
@@ -107,7 +119,7 @@ typedef struct {
     ngx_str_t                       file;
     ngx_array_t                     partners;   /* partner_t */
     ngx_array_t                     slots;      /* slot_t, sorted */
-    u_char                          lookup_key[NGX_HTTP_7DIGITAL_DIGEST_LEN];
+    ngx_http_7digital_hmac_t       *lookup;     /* under a random key */
 } ngx_http_7digital_registry_t;
 
 
@@ -236,6 +248,8 @@ ngx_int_t ngx_http_7digital_oauth_base_string(ngx_pool_t *pool,
     ngx_str_t *method, ngx_str_t *uri, ngx_array_t *params, ngx_str_t *dst);
 ngx_int_t ngx_http_7digital_oauth_sign(ngx_pool_t *pool, ngx_str_t *base,
     ngx_str_t *consumer_secret, ngx_str_t *token_secret, u_char *out);
+ngx_int_t ngx_http_7digital_oauth_key(ngx_pool_t *pool,
+    ngx_str_t *consumer_secret, ngx_str_t *token_secret, ngx_str_t *key);
 ngx_int_t ngx_http_7digital_oauth_header(ngx_pool_t *pool,
     ngx_array_t *params, ngx_str_t *dst);
 u_char *ngx_http_7digital_put_port(u_char *p, ngx_uint_t port);
@@ -264,6 +278,12 @@ ngx_int_t ngx_http_7digital_hmac_sha1(ngx_str_t *key, ngx_str_t *msg,
 ngx_int_t ngx_http_7digital_hmac_sha1_base64(ngx_str_t *key, ngx_str_t *msg,
     u_char *out);
 ngx_int_t ngx_http_7digital_hmac_sha256(u_char *key, size_t key_len,
+    ngx_str_t *msg, u_char *out);
+ngx_http_7digital_hmac_t *ngx_http_7digital_hmac_create(ngx_pool_t *pool,
+    ngx_uint_t sha256, ngx_str_t *key);
+ngx_int_t ngx_http_7digital_hmac(ngx_http_7digital_hmac_t *h, ngx_str_t *msg,
+    u_char *out);
+ngx_int_t ngx_http_7digital_hmac_base64(ngx_http_7digital_hmac_t *h,
     ngx_str_t *msg, u_char *out);
 ngx_int_t ngx_http_7digital_sha256(ngx_str_t *msg, u_char *out);
 ngx_int_t ngx_http_7digital_sha256_hex(ngx_str_t *msg, u_char *out);

@@ -692,6 +692,7 @@ ngx_http_7digital_7d_sign(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx,
     ngx_str_t *body, ngx_http_7digital_skip_pt skip)
 {
+    ngx_int_t                   rc;
     ngx_str_t                   nonce, ts, sig, path, uri, base, text;
     ngx_str_t                   token_secret;
     ngx_str_t                   args, extra;
@@ -811,11 +812,18 @@ ngx_http_7digital_7d_sign(ngx_http_request_t *r,
            != NGX_OK
         || ngx_http_7digital_oauth_base_string(r->pool, &r->method_name,
                                                &uri, &params, &base)
-           != NGX_OK
-        || ngx_http_7digital_oauth_sign(r->pool, &base, &lcf->upstream_secret,
-                                        &token_secret, sig_buf)
            != NGX_OK)
     {
+        return NGX_ERROR;
+    }
+
+    /* 2-legged: the key made ready with the configuration */
+    rc = token_secret.len
+         ? ngx_http_7digital_oauth_sign(r->pool, &base, &lcf->upstream_secret,
+                                        &token_secret, sig_buf)
+         : ngx_http_7digital_hmac_base64(lcf->upstream_oauth, &base, sig_buf);
+
+    if (rc != NGX_OK) {
         return NGX_ERROR;
     }
 

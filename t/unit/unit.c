@@ -72,6 +72,80 @@ test_cd_date_hmac(void)
 }
 
 
+static int
+hex_of(u_char *dst, u_char *src, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        sprintf((char *) dst + 2 * i, "%02x", src[i]);
+    }
+
+    return 1;
+}
+
+
+/* RFC 2202 and RFC 4231, cases 2 and 6: a short key, and one longer
+ * than a block, hashed first; each key used twice */
+
+static void
+test_hmac_keyed(void)
+{
+    u_char                     out[NGX_HTTP_7DIGITAL_DIGEST_LEN];
+    u_char                     hex[2 * NGX_HTTP_7DIGITAL_DIGEST_LEN + 1];
+    u_char                     b64[NGX_HTTP_7DIGITAL_SHA1_B64_LEN + 1];
+    u_char                     big[131];
+    ngx_str_t                  key, msg, secret = S("choose-digital-test-secret");
+    ngx_uint_t                 i, j, n;
+    ngx_http_7digital_hmac_t  *h;
+
+    static struct {
+        ngx_uint_t   sha256;
+        size_t       key_len;   /* 0: "Jefe" */
+        const char  *msg, *hex;
+    }  v[] = {
+        { 0, 0, "what do ya want for nothing?",
+          "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79" },
+        { 0, 80, "Test Using Larger Than Block-Size Key - Hash Key First",
+          "aa4ae5e15272d00e95705637ce8a3b55ed402112" },
+        { 1, 0, "what do ya want for nothing?",
+          "5bdcc146bf60754e6a042426089575c7"
+          "5a003f089d2739839dec58b964ec3843" },
+        { 1, 131, "Test Using Larger Than Block-Size Key - Hash Key First",
+          "60e431591ee0b67f0d8a26aacbf5b77f"
+          "8e0bc6213728c5140546040f0ee37f54" },
+    };
+
+    ngx_memset(big, 0xaa, sizeof(big));
+
+    for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        key.data = v[i].key_len ? big : (u_char *) "Jefe";
+        key.len = v[i].key_len ? v[i].key_len : 4;
+        msg.data = (u_char *) v[i].msg;
+        msg.len = strlen(v[i].msg);
+        n = v[i].sha256 ? 32 : 20;
+
+        h = ngx_http_7digital_hmac_create(NULL, v[i].sha256, &key);
+
+        for (j = 0; j < 2; j++) {
+            ok(h && ngx_http_7digital_hmac(h, &msg, out) == NGX_OK
+               && hex_of(hex, out, n)
+               && strcmp((char *) hex, v[i].hex) == 0,
+               "a key made ready once gives the RFC's HMAC, twice");
+        }
+    }
+
+    /* the same Base64 as the one-shot call of test_cd_date_hmac() */
+    msg = (ngx_str_t) S("2026-11-23T10:15:30Z");
+    h = ngx_http_7digital_hmac_create(NULL, 0, &secret);
+    b64[NGX_HTTP_7DIGITAL_SHA1_B64_LEN] = '\0';
+
+    ok(h && ngx_http_7digital_hmac_base64(h, &msg, b64) == NGX_OK
+       && strcmp((char *) b64, "hmTnf/pOolRp+U/xXlwMXdwPfgM=") == 0,
+       "a key made ready once signs a date as the one-shot call does");
+}
+
+
 static void
 test_cd_parse_date(void)
 {
@@ -1219,6 +1293,7 @@ main(void)
     test_cache_scopes();
     test_cache_generation();
     test_cd_date_hmac();
+    test_hmac_keyed();
     test_cd_parse_date();
     test_cd_date_format();
     test_cd_families();
