@@ -22,6 +22,9 @@
 /* the block of SHA-1 and SHA-256, which HMAC pads the key to */
 #define NGX_HTTP_7DIGITAL_HMAC_BLOCK  64
 
+/* the CSPRNG's bytes drawn at once for nonces: 256 nonces */
+#define NGX_HTTP_7DIGITAL_NONCE_STORE  4096
+
 
 static void ngx_http_7digital_sha1_base64(u_char *md, u_char *out);
 static ngx_int_t ngx_http_7digital_hmac_init(ngx_http_7digital_hmac_t *h,
@@ -292,24 +295,44 @@ ngx_http_7digital_equal(ngx_str_t *a, ngx_str_t *b)
 }
 
 
-/* an OAuth nonce: 32 hex digits from the CSPRNG */
+/*
+ * An OAuth nonce: 32 hex digits from the CSPRNG.  Its bytes are drawn a
+ * few hundred nonces at a time, since a RAND_bytes() call costs far more
+ * than the 16 bytes it gives; the bytes belong to the process that drew
+ * them (ngx_pid), so that no two workers ever share a draw, and each
+ * leaves the store as it is used.
+ */
 
 ngx_int_t
 ngx_http_7digital_nonce(u_char *out)
 {
-    u_char      raw[NGX_HTTP_7DIGITAL_NONCE_LEN / 2];
-    ngx_uint_t  i;
+    u_char      *raw;
+    ngx_uint_t   i;
 
-    static u_char  hex[] = "0123456789abcdef";
+    static u_char      hex[] = "0123456789abcdef";
+    static u_char      store[NGX_HTTP_7DIGITAL_NONCE_STORE];
+    static size_t      left;
+    static ngx_pid_t   owner;
 
-    if (RAND_bytes(raw, sizeof(raw)) != 1) {
-        return NGX_ERROR;
+    if (left < NGX_HTTP_7DIGITAL_NONCE_LEN / 2 || owner != ngx_pid) {
+        if (RAND_bytes(store, sizeof(store)) != 1) {
+            left = 0;
+            return NGX_ERROR;
+        }
+
+        left = sizeof(store);
+        owner = ngx_pid;
     }
 
-    for (i = 0; i < sizeof(raw); i++) {
+    left -= NGX_HTTP_7DIGITAL_NONCE_LEN / 2;
+    raw = store + left;
+
+    for (i = 0; i < NGX_HTTP_7DIGITAL_NONCE_LEN / 2; i++) {
         *out++ = hex[raw[i] >> 4];
         *out++ = hex[raw[i] & 0x0f];
     }
+
+    OPENSSL_cleanse(raw, NGX_HTTP_7DIGITAL_NONCE_LEN / 2);
 
     return NGX_OK;
 }

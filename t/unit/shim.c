@@ -20,6 +20,10 @@ struct shim_block_s {
 };
 
 
+/* the process's id, as nginx keeps it */
+ngx_pid_t  ngx_pid;
+
+
 static shim_block_t        *shim_blocks;
 static ngx_pool_cleanup_t  *shim_cleanups;
 

@@ -146,6 +146,65 @@ test_hmac_keyed(void)
 }
 
 
+/* nonces: well formed, all different, and never a parent's after a fork */
+
+static void
+test_nonce(void)
+{
+    int         fd[2], status;
+    pid_t       pid;
+    ngx_uint_t  i, j, bad, same;
+    u_char      n[600][NGX_HTTP_7DIGITAL_NONCE_LEN];
+    u_char      child[NGX_HTTP_7DIGITAL_NONCE_LEN];
+
+    bad = 0;
+    same = 0;
+    ngx_pid = getpid();
+
+    /* more than one draw of the store */
+    for (i = 0; i < 600; i++) {
+        if (ngx_http_7digital_nonce(n[i]) != NGX_OK) {
+            bad++;
+            continue;
+        }
+
+        for (j = 0; j < NGX_HTTP_7DIGITAL_NONCE_LEN; j++) {
+            bad += !isxdigit(n[i][j]) || isupper(n[i][j]);
+        }
+
+        for (j = 0; j < i; j++) {
+            same += memcmp(n[i], n[j], NGX_HTTP_7DIGITAL_NONCE_LEN) == 0;
+        }
+    }
+
+    ok(bad == 0 && same == 0, "600 nonces: 32 lower-case hex digits, "
+       "no two alike");
+
+    /* a worker forked from a process with bytes left draws its own */
+    if (pipe(fd) != 0 || (pid = fork()) < 0) {
+        ok(0, "fork for the nonce test");
+        return;
+    }
+
+    if (pid == 0) {
+        ngx_pid = getpid();
+        ngx_http_7digital_nonce(child);
+        (void) !write(fd[1], child, sizeof(child));
+        _exit(0);
+    }
+
+    ngx_http_7digital_nonce(n[0]);
+    waitpid(pid, &status, 0);
+
+    ok(read(fd[0], child, sizeof(child)) == sizeof(child)
+       && memcmp(child, n[0], sizeof(child)) != 0,
+       "a forked process never hands out its parent's nonce bytes");
+
+    close(fd[0]);
+    close(fd[1]);
+}
+
+
 static void
 test_cd_parse_date(void)
 {
@@ -1294,6 +1353,7 @@ main(void)
     test_cache_generation();
     test_cd_date_hmac();
     test_hmac_keyed();
+    test_nonce();
     test_cd_parse_date();
     test_cd_date_format();
     test_cd_families();
