@@ -134,7 +134,8 @@ typedef struct {
     unsigned                        id:1;      /* a sale's answer has one */
     unsigned                        tokens:2;
     unsigned                        unknown:1;
-} ngx_http_7digital_endpoint_t;
+    unsigned                        run:8;     /* entries from this one */
+} ngx_http_7digital_endpoint_t;                /* with its first segment */
 
 
 /* an operator's sevendigital_endpoint */
