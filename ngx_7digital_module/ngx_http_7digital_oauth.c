@@ -22,6 +22,7 @@ typedef struct {
 static int ngx_libc_cdecl ngx_http_7digital_pair_cmp(const void *one,
     const void *two);
 static u_char *ngx_http_7digital_lower_copy(u_char *dst, ngx_str_t *src);
+static u_char *ngx_http_7digital_escape_again(u_char *dst, ngx_str_t *src);
 
 
 /*
@@ -73,7 +74,10 @@ ngx_http_7digital_oauth_base_uri(ngx_pool_t *pool, ngx_str_t *scheme,
  * Sections 3.4.1.3.2 and 3.4.1.1: every name and value encoded, sorted by
  * encoded name and then encoded value in byte order, duplicates and empty
  * values kept; then METHOD&enc(uri)&enc(parameters).  The params hold
- * decoded names and values; the caller leaves out oauth_signature.
+ * decoded names and values; the caller leaves out oauth_signature.  The
+ * parameters are written encoded twice in one pass: what the first
+ * encoding leaves is unreserved but for "%", and the "=" and "&" that join
+ * them.
  */
 
 ngx_int_t
@@ -82,7 +86,7 @@ ngx_http_7digital_oauth_base_string(ngx_pool_t *pool, ngx_str_t *method,
 {
     u_char                     *p;
     size_t                      len;
-    ngx_str_t                   norm, enc_uri, enc_norm;
+    ngx_str_t                   enc_uri;
     ngx_uint_t                  i;
     ngx_http_7digital_pair_t   *pairs;
     ngx_http_7digital_param_t  *prm;
@@ -95,7 +99,11 @@ ngx_http_7digital_oauth_base_string(ngx_pool_t *pool, ngx_str_t *method,
         return NGX_ERROR;
     }
 
-    len = 0;
+    if (ngx_http_7digital_escape(pool, uri, &enc_uri) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    len = method->len + 1 + enc_uri.len + 1;
 
     for (i = 0; i < params->nelts; i++) {
         if (ngx_http_7digital_escape(pool, &prm[i].name, &pairs[i].name)
@@ -106,38 +114,14 @@ ngx_http_7digital_oauth_base_string(ngx_pool_t *pool, ngx_str_t *method,
             return NGX_ERROR;
         }
 
-        len += pairs[i].name.len + 1 + pairs[i].value.len + 1;
+        /* "%26" name "%3D" value, each "%" of them as "%25" */
+        len += 3 + 3 * pairs[i].name.len + 3 + 3 * pairs[i].value.len;
     }
 
     ngx_qsort(pairs, params->nelts, sizeof(ngx_http_7digital_pair_t),
               ngx_http_7digital_pair_cmp);
 
-    p = ngx_pnalloc(pool, len ? len : 1);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    norm.data = p;
-
-    for (i = 0; i < params->nelts; i++) {
-        if (i) {
-            *p++ = '&';
-        }
-
-        p = ngx_cpymem(p, pairs[i].name.data, pairs[i].name.len);
-        *p++ = '=';
-        p = ngx_cpymem(p, pairs[i].value.data, pairs[i].value.len);
-    }
-
-    norm.len = p - norm.data;
-
-    if (ngx_http_7digital_escape(pool, uri, &enc_uri) != NGX_OK
-        || ngx_http_7digital_escape(pool, &norm, &enc_norm) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    p = ngx_pnalloc(pool, method->len + 1 + enc_uri.len + 1 + enc_norm.len);
+    p = ngx_pnalloc(pool, len);
     if (p == NULL) {
         return NGX_ERROR;
     }
@@ -151,11 +135,40 @@ ngx_http_7digital_oauth_base_string(ngx_pool_t *pool, ngx_str_t *method,
     *p++ = '&';
     p = ngx_cpymem(p, enc_uri.data, enc_uri.len);
     *p++ = '&';
-    p = ngx_cpymem(p, enc_norm.data, enc_norm.len);
+
+    for (i = 0; i < params->nelts; i++) {
+        if (i) {
+            p = ngx_cpymem(p, "%26", 3);
+        }
+
+        p = ngx_http_7digital_escape_again(p, &pairs[i].name);
+        p = ngx_cpymem(p, "%3D", 3);
+        p = ngx_http_7digital_escape_again(p, &pairs[i].value);
+    }
 
     dst->len = p - dst->data;
 
     return NGX_OK;
+}
+
+
+/* an encoded string encoded again: only its "%" signs change */
+
+static u_char *
+ngx_http_7digital_escape_again(u_char *dst, ngx_str_t *src)
+{
+    u_char  *s, *end, *pct;
+
+    s = src->data;
+    end = s + src->len;
+
+    while ((pct = ngx_strlchr(s, end, '%')) != NULL) {
+        dst = ngx_cpymem(dst, s, pct - s);
+        dst = ngx_cpymem(dst, "%25", 3);
+        s = pct + 1;
+    }
+
+    return ngx_cpymem(dst, s, end - s);
 }
 
 

@@ -18,6 +18,19 @@ static ngx_int_t ngx_http_7digital_add_param(ngx_pool_t *pool,
 
 
 /* the OAuth protocol parameters a partner signs with; never forwarded */
+/* RFC 3986 section 2.3: ALPHA DIGIT "-" "." "_" "~", a bit each */
+static uint32_t  ngx_http_7digital_unreserved_map[] = {
+    0x00000000,   /* 0x00-0x1f */
+    0x03ff6000,   /* 0x20-0x3f: "-" "." 0-9 */
+    0x87fffffe,   /* 0x40-0x5f: A-Z "_" */
+    0x47fffffe,   /* 0x60-0x7f: a-z "~" */
+    0x00000000, 0x00000000, 0x00000000, 0x00000000
+};
+
+#define ngx_http_7digital_unreserved(c)                                       \
+    (ngx_http_7digital_unreserved_map[(c) >> 5] & (1U << ((c) & 0x1f)))
+
+
 static ngx_str_t  ngx_http_7digital_oauth_credentials[] = {
     ngx_string("oauth_consumer_key"),
     ngx_string("oauth_signature"),
@@ -184,52 +197,45 @@ ngx_http_7digital_hex(u_char c)
 }
 
 
-/* RFC 3986 section 2.3: everything but ALPHA DIGIT "-" "." "_" "~" */
+/* RFC 3986 section 2.3: every byte but the unreserved ones */
 
 ngx_int_t
 ngx_http_7digital_escape(ngx_pool_t *pool, ngx_str_t *src, ngx_str_t *dst)
 {
-    u_char      c, *s, *end, *d;
-    size_t      n;
+    u_char  *s, *end, *d;
 
-    static u_char   hex[] = "0123456789ABCDEF";
+    static u_char  hex[] = "0123456789ABCDEF";
 
-    n = 0;
+    end = src->data + src->len;
 
-    for (s = src->data, end = s + src->len; s < end; s++) {
-        c = *s;
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
-              || (c >= '0' && c <= '9')
-              || c == '-' || c == '.' || c == '_' || c == '~'))
-        {
-            n++;
+    for (s = src->data; s < end; s++) {
+        if (!ngx_http_7digital_unreserved(*s)) {
+            break;
         }
     }
 
-    if (n == 0) {
+    if (s == end) {
         *dst = *src;
         return NGX_OK;
     }
 
-    d = ngx_pnalloc(pool, src->len + 2 * n);
+    /* what is left may all need escaping */
+    d = ngx_pnalloc(pool, src->len + 2 * (end - s));
     if (d == NULL) {
         return NGX_ERROR;
     }
 
     dst->data = d;
+    d = ngx_cpymem(d, src->data, s - src->data);
 
-    for (s = src->data; s < end; s++) {
-        c = *s;
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
-            || (c >= '0' && c <= '9')
-            || c == '-' || c == '.' || c == '_' || c == '~')
-        {
-            *d++ = c;
+    for ( /* void */ ; s < end; s++) {
+        if (ngx_http_7digital_unreserved(*s)) {
+            *d++ = *s;
 
         } else {
             *d++ = '%';
-            *d++ = hex[c >> 4];
-            *d++ = hex[c & 0x0f];
+            *d++ = hex[*s >> 4];
+            *d++ = hex[*s & 0x0f];
         }
     }
 

@@ -20,6 +20,9 @@
 void shim_reset(void);
 
 
+static int test_escape_bytes(void);
+
+
 static int  tests;
 static int  failures;
 
@@ -866,6 +869,44 @@ test_escape(void)
     ok(ngx_http_7digital_escape(NULL, &src, &dst) == NGX_OK
        && eq(&dst, "a%20b%2Bc%2Fd%3De~f-g_h.i%21%2A%27%28%29%C3%A9"),
        "RFC 3986 escaping matches Python's quote(safe='~')");
+
+    ok(test_escape_bytes(), "each of the 256 bytes is escaped unless "
+       "RFC 3986 lists it unreserved");
+}
+
+
+static int
+test_escape_bytes(void)
+{
+    char        want[4];
+    u_char      c;
+    ngx_str_t   src, dst;
+    ngx_uint_t  i;
+
+    static char  unreserved[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                "abcdefghijklmnopqrstuvwxyz0123456789-._~";
+
+    for (i = 0; i < 256; i++) {
+        c = (u_char) i;
+        src.data = &c;
+        src.len = 1;
+
+        if (i && strchr(unreserved, (int) i)) {
+            sprintf(want, "%c", (int) i);
+
+        } else {
+            sprintf(want, "%%%02X", (unsigned) i);
+        }
+
+        if (ngx_http_7digital_escape(NULL, &src, &dst) != NGX_OK
+            || !eq(&dst, want))
+        {
+            printf("# byte %u\n", (unsigned) i);
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 
