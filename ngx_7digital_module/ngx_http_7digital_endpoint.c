@@ -74,7 +74,7 @@ static ngx_str_t  ngx_http_7digital_cd_history_fields[] = {
     { ngx_string(pattern), methods, sign, class, hash,                        \
       ((flags) & SIGNED) != 0, ((flags) & XML) != 0, ((flags) & ID) != 0,     \
       ((flags) & REQTOKEN) ? NGX_HTTP_7DIGITAL_TOKENS_REQUEST                 \
-      : ((flags) & ACCTOKEN) ? NGX_HTTP_7DIGITAL_TOKENS_ACCESS : 0, 0, 0 }
+      : ((flags) & ACCTOKEN) ? NGX_HTTP_7DIGITAL_TOKENS_ACCESS : 0, 0, 0, 0 }
 
 
 /*
@@ -257,13 +257,13 @@ static ngx_http_7digital_endpoint_t  ngx_http_7digital_cd_endpoints[] = {
  */
 
 static ngx_http_7digital_endpoint_t  ngx_http_7digital_7d_unknown =
-    { ngx_string("(unknown)"), ANY, TWO, USER, NULL, 1, 0, 0, 0, 1, 0 };
+    { ngx_string("(unknown)"), ANY, TWO, USER, NULL, 1, 0, 0, 0, 1, 0, 0 };
 
 static ngx_http_7digital_endpoint_t  ngx_http_7digital_cd_unknown =
-    { ngx_string("(unknown)"), ANY, 0, USER, NULL, 0, 0, 0, 0, 1, 0 };
+    { ngx_string("(unknown)"), ANY, 0, USER, NULL, 0, 0, 0, 0, 1, 0, 0 };
 
 static ngx_http_7digital_endpoint_t  ngx_http_7digital_declared =
-    { ngx_string("(declared)"), ANY, TWO, USER, NULL, 0, 0, 0, 0, 1, 0 };
+    { ngx_string("(declared)"), ANY, TWO, USER, NULL, 0, 0, 0, 0, 1, 0, 0 };
 
 
 static ngx_int_t ngx_http_7digital_endpoint_fits(ngx_str_t *pattern,
@@ -415,6 +415,7 @@ ngx_http_7digital_endpoint_match(ngx_uint_t api, ngx_str_t *path,
     ngx_uint_t method, ngx_array_t *overrides,
     ngx_http_7digital_route_t *route)
 {
+    size_t                         head;
     ngx_int_t                      rc;
     ngx_uint_t                     i;
     ngx_http_7digital_route_t      other, scratch;
@@ -429,10 +430,15 @@ ngx_http_7digital_endpoint_match(ngx_uint_t api, ngx_str_t *path,
         ngx_http_7digital_endpoint_runs(e);
     }
 
+    head = ngx_http_7digital_endpoint_head(path);
+
     for ( /* void */ ; e->pattern.len; e++) {
         route->nparams = 0;
 
-        rc = ngx_http_7digital_endpoint_fits(&e->pattern, path, route);
+        /* a literal first segment of another length, and its run */
+        rc = (e->head && e->head != head)
+             ? NGX_ABORT
+             : ngx_http_7digital_endpoint_fits(&e->pattern, path, route);
 
         if (rc == NGX_ABORT) {
             /* the first segment differs: so does the rest of its run */
@@ -605,8 +611,9 @@ ngx_http_7digital_endpoint_fits(ngx_str_t *pattern, ngx_str_t *path,
 
 /*
  * Each entry's run: how many entries from it on share its literal first
- * segment ("release/..."); a table lists them together.  Computed once
- * per process, the first time the table is used.
+ * segment ("release/..."), which a table lists together; and that
+ * segment's length when it has no alternatives.  Computed once per
+ * process, the first time the table is used.
  */
 
 static void
@@ -620,6 +627,14 @@ ngx_http_7digital_endpoint_runs(ngx_http_7digital_endpoint_t *table)
     for (e = last - 1; e >= table; e--) {
         len = ngx_http_7digital_endpoint_head(&e->pattern);
         e->run = 1;
+
+        if (len < 256 && e->pattern.data[0] != ':'
+            && e->pattern.data[0] != '*'
+            && ngx_strlchr(e->pattern.data, e->pattern.data + len, '|')
+               == NULL)
+        {
+            e->head = len;
+        }
 
         if (e + 1 < last
             && e->pattern.data[0] != ':' && e->pattern.data[0] != '*'

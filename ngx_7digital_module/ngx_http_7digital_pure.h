@@ -135,7 +135,9 @@ typedef struct {
     unsigned                        tokens:2;
     unsigned                        unknown:1;
     unsigned                        run:8;     /* entries from this one */
-} ngx_http_7digital_endpoint_t;                /* with its first segment */
+                                               /* with its first segment */
+    unsigned                        head:8;    /* its length, a literal's */
+} ngx_http_7digital_endpoint_t;
 
 
 /* an operator's sevendigital_endpoint */
