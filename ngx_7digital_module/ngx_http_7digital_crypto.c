@@ -30,6 +30,7 @@ static void ngx_http_7digital_sha1_base64(u_char *md, u_char *out);
 static ngx_int_t ngx_http_7digital_hmac_init(ngx_http_7digital_hmac_t *h,
     ngx_uint_t sha256, u_char *key, size_t key_len);
 static void ngx_http_7digital_hmac_cleanup(void *data);
+static uint64_t ngx_http_7digital_le64(u_char *p);
 
 
 ngx_int_t
@@ -247,6 +248,77 @@ ngx_http_7digital_hmac_base64(ngx_http_7digital_hmac_t *h, ngx_str_t *msg,
     ngx_http_7digital_sha1_base64(md, out);
 
     return NGX_OK;
+}
+
+
+/*
+ * SipHash-2-4 (Aumasson and Bernstein, 2012): a keyed 64-bit hash made for
+ * tables of strings an attacker chooses, a few dozen instructions for a
+ * short one, where an HMAC costs two blocks of its digest.
+ */
+
+#define ngx_http_7digital_rotl(x, b)  (((x) << (b)) | ((x) >> (64 - (b))))
+
+#define ngx_http_7digital_sipround(v0, v1, v2, v3)                            \
+    v0 += v1; v1 = ngx_http_7digital_rotl(v1, 13); v1 ^= v0;                  \
+    v0 = ngx_http_7digital_rotl(v0, 32);                                      \
+    v2 += v3; v3 = ngx_http_7digital_rotl(v3, 16); v3 ^= v2;                  \
+    v0 += v3; v3 = ngx_http_7digital_rotl(v3, 21); v3 ^= v0;                  \
+    v2 += v1; v1 = ngx_http_7digital_rotl(v1, 17); v1 ^= v2;                  \
+    v2 = ngx_http_7digital_rotl(v2, 32)
+
+
+uint64_t
+ngx_http_7digital_siphash(u_char *key, u_char *data, size_t len)
+{
+    size_t    i;
+    uint64_t  k0, k1, v0, v1, v2, v3, m, last;
+
+    k0 = ngx_http_7digital_le64(key);
+    k1 = ngx_http_7digital_le64(key + 8);
+
+    v0 = k0 ^ 0x736f6d6570736575ULL;
+    v1 = k1 ^ 0x646f72616e646f6dULL;
+    v2 = k0 ^ 0x6c7967656e657261ULL;
+    v3 = k1 ^ 0x7465646279746573ULL;
+
+    for (i = 0; i + 8 <= len; i += 8) {
+        m = ngx_http_7digital_le64(data + i);
+        v3 ^= m;
+        ngx_http_7digital_sipround(v0, v1, v2, v3);
+        ngx_http_7digital_sipround(v0, v1, v2, v3);
+        v0 ^= m;
+    }
+
+    /* the last 0 to 7 bytes, and the length's low byte on top */
+    last = (uint64_t) len << 56;
+
+    for ( /* void */ ; i < len; i++) {
+        last |= (uint64_t) data[i] << (8 * (i & 7));
+    }
+
+    v3 ^= last;
+    ngx_http_7digital_sipround(v0, v1, v2, v3);
+    ngx_http_7digital_sipround(v0, v1, v2, v3);
+    v0 ^= last;
+
+    v2 ^= 0xff;
+    ngx_http_7digital_sipround(v0, v1, v2, v3);
+    ngx_http_7digital_sipround(v0, v1, v2, v3);
+    ngx_http_7digital_sipround(v0, v1, v2, v3);
+    ngx_http_7digital_sipround(v0, v1, v2, v3);
+
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+
+static uint64_t
+ngx_http_7digital_le64(u_char *p)
+{
+    return (uint64_t) p[0] | (uint64_t) p[1] << 8 | (uint64_t) p[2] << 16
+           | (uint64_t) p[3] << 24 | (uint64_t) p[4] << 32
+           | (uint64_t) p[5] << 40 | (uint64_t) p[6] << 48
+           | (uint64_t) p[7] << 56;
 }
 
 

@@ -30,6 +30,7 @@
 #define NGX_HTTP_7DIGITAL_SHA1_LEN      20
 #define NGX_HTTP_7DIGITAL_SHA1_B64_LEN  28
 #define NGX_HTTP_7DIGITAL_NONCE_LEN     32
+#define NGX_HTTP_7DIGITAL_SIPHASH_KEY   16
 #define NGX_HTTP_7DIGITAL_CD_DATE_LEN   (sizeof("2000-01-01T00:00:00Z") - 1)
 
 
@@ -110,7 +111,7 @@ typedef struct {
 
 
 typedef struct {
-    u_char                          digest[NGX_HTTP_7DIGITAL_DIGEST_LEN];
+    uint64_t                        digest;
     ngx_http_7digital_partner_t    *partner;
 } ngx_http_7digital_slot_t;
 
@@ -119,7 +120,7 @@ typedef struct {
     ngx_str_t                       file;
     ngx_array_t                     partners;   /* partner_t */
     ngx_array_t                     slots;      /* slot_t, sorted */
-    ngx_http_7digital_hmac_t       *lookup;     /* under a random key */
+    u_char                          lookup_key[NGX_HTTP_7DIGITAL_SIPHASH_KEY];
 } ngx_http_7digital_registry_t;
 
 
@@ -288,6 +289,7 @@ ngx_int_t ngx_http_7digital_hmac(ngx_http_7digital_hmac_t *h, ngx_str_t *msg,
     u_char *out);
 ngx_int_t ngx_http_7digital_hmac_base64(ngx_http_7digital_hmac_t *h,
     ngx_str_t *msg, u_char *out);
+uint64_t ngx_http_7digital_siphash(u_char *key, u_char *data, size_t len);
 ngx_int_t ngx_http_7digital_sha256(ngx_str_t *msg, u_char *out);
 ngx_int_t ngx_http_7digital_sha256_hex(ngx_str_t *msg, u_char *out);
 ngx_uint_t ngx_http_7digital_equal(ngx_str_t *a, ngx_str_t *b);

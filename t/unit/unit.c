@@ -149,6 +149,43 @@ test_hmac_keyed(void)
 }
 
 
+/*
+ * SipHash-2-4, the paper's key 00..0f over 00..(n-1): n = 0, 1 and 63 are
+ * the reference vectors, 15 the paper's example; 7, 8 and 16 take a
+ * block's edges (Python, from the paper's description)
+ */
+
+static void
+test_siphash(void)
+{
+    u_char      key[16], msg[64];
+    ngx_uint_t  i, all;
+
+    static struct { size_t n; uint64_t h; }  v[] = {
+        { 0, 0x726fdb47dd0e0e31ULL }, { 1, 0x74f839c593dc67fdULL },
+        { 7, 0xab0200f58b01d137ULL }, { 8, 0x93f5f5799a932462ULL },
+        { 15, 0xa129ca6149be45e5ULL }, { 16, 0x3f2acc7f57c29bdbULL },
+        { 63, 0x958a324ceb064572ULL },
+    };
+
+    for (i = 0; i < 64; i++) {
+        msg[i] = (u_char) i;
+        key[i & 15] = (u_char) (i & 15);
+    }
+
+    all = 1;
+
+    for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        if (ngx_http_7digital_siphash(key, msg, v[i].n) != v[i].h) {
+            printf("# SipHash of %u bytes\n", (unsigned) v[i].n);
+            all = 0;
+        }
+    }
+
+    ok(all, "SipHash-2-4 gives the reference vectors");
+}
+
+
 /* nonces: well formed, all different, and never a parent's after a fork */
 
 static void
@@ -1395,6 +1432,7 @@ main(void)
     test_cd_date_hmac();
     test_hmac_keyed();
     test_nonce();
+    test_siphash();
     test_cd_parse_date();
     test_cd_date_format();
     test_cd_families();
