@@ -23,6 +23,8 @@ static int ngx_libc_cdecl ngx_http_7digital_pair_cmp(const void *one,
     const void *two);
 static u_char *ngx_http_7digital_lower_copy(u_char *dst, ngx_str_t *src);
 static u_char *ngx_http_7digital_escape_again(u_char *dst, ngx_str_t *src);
+static void ngx_http_7digital_pairs_sort(ngx_http_7digital_pair_t *pairs,
+    ngx_uint_t n);
 
 
 /*
@@ -118,8 +120,7 @@ ngx_http_7digital_oauth_base_string(ngx_pool_t *pool, ngx_str_t *method,
         len += 3 + 3 * pairs[i].name.len + 3 + 3 * pairs[i].value.len;
     }
 
-    ngx_qsort(pairs, params->nelts, sizeof(ngx_http_7digital_pair_t),
-              ngx_http_7digital_pair_cmp);
+    ngx_http_7digital_pairs_sort(pairs, params->nelts);
 
     p = ngx_pnalloc(pool, len);
     if (p == NULL) {
@@ -157,18 +158,20 @@ ngx_http_7digital_oauth_base_string(ngx_pool_t *pool, ngx_str_t *method,
 static u_char *
 ngx_http_7digital_escape_again(u_char *dst, ngx_str_t *src)
 {
-    u_char  *s, *end, *pct;
+    u_char  *s, *end;
 
-    s = src->data;
-    end = s + src->len;
+    end = src->data + src->len;
 
-    while ((pct = ngx_strlchr(s, end, '%')) != NULL) {
-        dst = ngx_cpymem(dst, s, pct - s);
-        dst = ngx_cpymem(dst, "%25", 3);
-        s = pct + 1;
+    for (s = src->data; s < end; s++) {
+        *dst++ = *s;
+
+        if (*s == '%') {
+            *dst++ = '2';
+            *dst++ = '5';
+        }
     }
 
-    return ngx_cpymem(dst, s, end - s);
+    return dst;
 }
 
 
@@ -182,6 +185,34 @@ ngx_http_7digital_lower_copy(u_char *dst, ngx_str_t *src)
     }
 
     return dst;
+}
+
+
+/* the dozen parameters of most calls sorted in place, more by qsort() */
+
+static void
+ngx_http_7digital_pairs_sort(ngx_http_7digital_pair_t *pairs, ngx_uint_t n)
+{
+    ngx_uint_t                i, j;
+    ngx_http_7digital_pair_t  pair;
+
+    if (n > 16) {
+        ngx_qsort(pairs, n, sizeof(ngx_http_7digital_pair_t),
+                  ngx_http_7digital_pair_cmp);
+        return;
+    }
+
+    for (i = 1; i < n; i++) {
+        pair = pairs[i];
+
+        for (j = i; j > 0 && ngx_http_7digital_pair_cmp(&pairs[j - 1], &pair)
+                             > 0; j--)
+        {
+            pairs[j] = pairs[j - 1];
+        }
+
+        pairs[j] = pair;
+    }
 }
 
 

@@ -18,17 +18,17 @@ static ngx_int_t ngx_http_7digital_add_param(ngx_pool_t *pool,
 
 
 /* the OAuth protocol parameters a partner signs with; never forwarded */
-/* RFC 3986 section 2.3: ALPHA DIGIT "-" "." "_" "~", a bit each */
-static uint32_t  ngx_http_7digital_unreserved_map[] = {
-    0x00000000,   /* 0x00-0x1f */
-    0x03ff6000,   /* 0x20-0x3f: "-" "." 0-9 */
-    0x87fffffe,   /* 0x40-0x5f: A-Z "_" */
-    0x47fffffe,   /* 0x60-0x7f: a-z "~" */
-    0x00000000, 0x00000000, 0x00000000, 0x00000000
+/* RFC 3986 section 2.3: ALPHA DIGIT "-" "." "_" "~", a byte each */
+static u_char  ngx_http_7digital_unreserved[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,     /* 0x00 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0,     /* - . */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0,     /* 0-9 */
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,     /* A-O */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1,     /* P-Z _ */
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,     /* a-o */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 0      /* p-z ~ */
 };
-
-#define ngx_http_7digital_unreserved(c)                                       \
-    (ngx_http_7digital_unreserved_map[(c) >> 5] & (1U << ((c) & 0x1f)))
 
 
 static ngx_str_t  ngx_http_7digital_oauth_credentials[] = {
@@ -209,7 +209,7 @@ ngx_http_7digital_escape(ngx_pool_t *pool, ngx_str_t *src, ngx_str_t *dst)
     end = src->data + src->len;
 
     for (s = src->data; s < end; s++) {
-        if (!ngx_http_7digital_unreserved(*s)) {
+        if (!ngx_http_7digital_unreserved[*s]) {
             break;
         }
     }
@@ -229,7 +229,7 @@ ngx_http_7digital_escape(ngx_pool_t *pool, ngx_str_t *src, ngx_str_t *dst)
     d = ngx_cpymem(d, src->data, s - src->data);
 
     for ( /* void */ ; s < end; s++) {
-        if (ngx_http_7digital_unreserved(*s)) {
+        if (ngx_http_7digital_unreserved[*s]) {
             *d++ = *s;
 
         } else {

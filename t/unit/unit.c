@@ -1030,6 +1030,65 @@ oauth_collect(ngx_array_t *all, const char *query, const char *body,
 }
 
 
+/* the base string of params, forward and reversed: one, and in order */
+
+static int
+test_oauth_order(ngx_array_t *all)
+{
+    u_char                     *p, *end;
+    ngx_str_t                   m, uri, one, two, pair, last;
+    ngx_uint_t                  i, n;
+    ngx_array_t                 rev;
+    ngx_http_7digital_param_t  *prm, *q;
+
+    m = (ngx_str_t) S("GET");
+    uri = (ngx_str_t) S("http://example.com/");
+    prm = all->elts;
+    n = all->nelts;
+
+    ngx_array_init(&rev, NULL, n, sizeof(ngx_http_7digital_param_t));
+
+    for (i = 0; i < n; i++) {
+        q = ngx_array_push(&rev);
+        *q = prm[n - 1 - i];
+    }
+
+    if (ngx_http_7digital_oauth_base_string(NULL, &m, &uri, all, &one)
+        != NGX_OK
+        || ngx_http_7digital_oauth_base_string(NULL, &m, &uri, &rev, &two)
+           != NGX_OK
+        || one.len != two.len || memcmp(one.data, two.data, one.len) != 0)
+    {
+        return 0;
+    }
+
+    /* each "%26"-separated pair no smaller than the one before it */
+    end = one.data + one.len;
+    p = ngx_strlchr(one.data, end, '&') + 1;
+    p = ngx_strlchr(p, end, '&') + 1;
+    last.len = 0;
+
+    while (p < end) {
+        pair.data = p;
+
+        while (p < end && !(p + 3 <= end && ngx_strncmp(p, "%26", 3) == 0)) {
+            p++;
+        }
+
+        pair.len = p - pair.data;
+
+        if (last.len && ngx_http_7digital_bytes_cmp(&last, &pair) > 0) {
+            return 0;
+        }
+
+        last = pair;
+        p += 3;
+    }
+
+    return 1;
+}
+
+
 static void
 test_oauth(void)
 {
@@ -1060,6 +1119,12 @@ test_oauth(void)
              "%3DHMAC-SHA1%26oauth_timestamp%3D137131201%26oauth_token"
              "%3Dkkk9d7dh3k39sjv7"),
        "RFC 5849 3.4.1.1 base string");
+
+    /* the same parameters in reverse, and 20 of them (sorted by qsort) */
+    ok(test_oauth_order(&all), "a dozen parameters sorted in any order");
+    oauth_collect(&all, "z=1&y=2&x=3&w=4&v=5&u=6&t=7&s=8&r=9&q=10&p=11"
+                  "&o=12&n=13&m=14&l=15&k=16&j=17&i=18&a=2&a=10", "", NULL);
+    ok(test_oauth_order(&all), "twenty parameters sorted in any order");
 
     /* the photos.example.net example (liboauth's self test, OAuth Core) */
     oauth_collect(&all, "file=vacation.jpg&size=original",
