@@ -187,7 +187,7 @@ ngx_http_7digital_cd_verify_headers(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    if (ngx_http_7digital_hmac_sha1_base64(&p->secret, date, buf) != NGX_OK) {
+    if (ngx_http_7digital_hmac_base64(p->hmac, date, buf) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -262,8 +262,7 @@ ngx_http_7digital_cd_verify_hash(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    if (ngx_http_7digital_hmac_sha1_base64(&p->secret, &ctx->cd_auth_data,
-                                           buf)
+    if (ngx_http_7digital_hmac_base64(p->hmac, &ctx->cd_auth_data, buf)
         != NGX_OK)
     {
         return NGX_ERROR;

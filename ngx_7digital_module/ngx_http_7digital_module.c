@@ -1356,6 +1356,7 @@ ngx_http_7digital_create_main_conf(ngx_conf_t *cf)
      *     mcf->redis.password = { 0, NULL };
      *     mcf->redis.configured = 0;
      *     mcf->nonce_zone = NULL;
+     *     mcf->nonce_hmac = NULL;
      *     mcf->limit_zone = NULL;
      */
 
@@ -1376,6 +1377,9 @@ static char *
 ngx_http_7digital_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_7digital_main_conf_t *mcf = conf;
+
+    /* what a nonce is remembered by (t/lib/Gateway.pm's nonce_key too) */
+    static ngx_str_t  nonce_key = ngx_string("sevendigital-nonce");
 
     ngx_conf_init_value(mcf->redis.db, 0);
     ngx_conf_init_msec_value(mcf->redis.timeout, 100);
@@ -1405,6 +1409,11 @@ ngx_http_7digital_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     if (ngx_http_7digital_limit_default_zone(cf, mcf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    mcf->nonce_hmac = ngx_http_7digital_hmac_create(cf->pool, 1, &nonce_key);
+    if (mcf->nonce_hmac == NULL) {
         return NGX_CONF_ERROR;
     }
 

@@ -149,6 +149,7 @@ typedef struct {
     ngx_http_7digital_redis_conf_t  redis_cache;
     ngx_shm_zone_t                 *nonce_zone;
     size_t                          nonce_cache_size;
+    ngx_http_7digital_hmac_t       *nonce_hmac;   /* a nonce's digest */
     ngx_shm_zone_t                 *limit_zone;
     ngx_uint_t                      limit_nodes;
     ngx_msec_t                      limit_lease;

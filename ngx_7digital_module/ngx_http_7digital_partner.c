@@ -38,6 +38,8 @@ static ngx_int_t ngx_http_7digital_registry_index(
     ngx_http_7digital_registry_t *reg, char *err, size_t errlen);
 static ngx_int_t ngx_http_7digital_registry_digests(
     ngx_http_7digital_registry_t *reg);
+static ngx_int_t ngx_http_7digital_registry_secrets(
+    ngx_http_7digital_registry_t *reg, char *err, size_t errlen);
 static int ngx_libc_cdecl ngx_http_7digital_slot_cmp(const void *a,
     const void *b);
 
@@ -152,7 +154,9 @@ ngx_http_7digital_registry_load(ngx_pool_t *pool, ngx_log_t *log,
         }
     }
 
-    if (ngx_http_7digital_registry_index(reg, err, errlen) != NGX_OK) {
+    if (ngx_http_7digital_registry_index(reg, err, errlen) != NGX_OK
+        || ngx_http_7digital_registry_secrets(reg, err, errlen) != NGX_OK)
+    {
         goto failed;
     }
 
@@ -641,6 +645,47 @@ ngx_http_7digital_registry_digests(ngx_http_7digital_registry_t *reg)
     for (i = 1; i < reg->slots.nelts; i++) {
         if (slot[i].digest == slot[i - 1].digest) {
             return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* the secrets partners sign with, made ready once */
+
+static ngx_int_t
+ngx_http_7digital_registry_secrets(ngx_http_7digital_registry_t *reg,
+    char *err, size_t errlen)
+{
+    ngx_str_t                     key;
+    ngx_uint_t                    i;
+    ngx_http_7digital_partner_t  *p;
+
+    static ngx_str_t  none = ngx_null_string;
+
+    p = reg->partners.elts;
+
+    for (i = 0; i < reg->partners.nelts; i++) {
+        if (p[i].secret.len == 0) {
+            continue;
+        }
+
+        p[i].hmac = ngx_http_7digital_hmac_create(reg->partners.pool, 0,
+                                                  &p[i].secret);
+
+        if (p[i].hmac == NULL
+            || ngx_http_7digital_oauth_key(reg->partners.pool, &p[i].secret,
+                                           &none, &key)
+               != NGX_OK
+            || (p[i].oauth = ngx_http_7digital_hmac_create(
+                                 reg->partners.pool, 0, &key))
+               == NULL)
+        {
+            ngx_snprintf((u_char *) err, errlen,
+                         "partner \"%V\": HMAC key setup failed%Z",
+                         &p[i].id);
+            return NGX_ERROR;
         }
     }
 

@@ -102,6 +102,8 @@ typedef struct {
     ngx_str_t                       id;
     ngx_str_t                       key;
     ngx_str_t                       secret;
+    ngx_http_7digital_hmac_t       *hmac;        /* keyed: the secret */
+    ngx_http_7digital_hmac_t       *oauth;       /* enc(secret) "&" */
     time_t                          not_after;   /* 0: none */
     ngx_uint_t                      n;           /* its place in the file */
     ngx_uint_t                      apis;
