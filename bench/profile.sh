@@ -15,8 +15,9 @@
 # requests of each size over one keep-alive connection after a warm-up,
 # with the counters zeroed before them and dumped after, and prints the
 # instructions (Ir) per request: a figure that does not depend on what
-# else runs on the machine.  The dumps stay in $ROOT/<server>-<size>.out
-# for callgrind_annotate.
+# else runs on the machine, and bench/steps.py's split of P's and D's by
+# step.  The dumps stay in $ROOT/<server>-<size>.out for
+# callgrind_annotate.
 #
 # TOOL=perf runs the servers as bench/run.sh does (two workers), drives
 # each with wrk for DUR seconds and records its workers with perf record
@@ -155,6 +156,13 @@ if [ "$TOOL" = callgrind ]; then
             ir=$(callgrind_annotate "$out" 2>/dev/null \
                  | awk '/PROGRAM TOTALS/{gsub(",", "", $1); print $1; exit}')
             printf '| %s | %s | %d |\n' "$p" "$s" $((ir / N))
+        done
+    done
+    for p in $SERVERS; do
+        [ "$p" = B ] && continue
+        for s in $SIZES; do
+            printf '\n%s %s, Ir/request by step:\n' "$p" "$s"
+            "$HERE/bench/steps.py" "$ROOT/$p-$s.out" "$N"
         done
     done
     exit 0
