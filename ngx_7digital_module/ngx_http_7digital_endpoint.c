@@ -620,11 +620,14 @@ static void
 ngx_http_7digital_endpoint_runs(ngx_http_7digital_endpoint_t *table)
 {
     size_t                         len;
-    ngx_http_7digital_endpoint_t  *e, *last;
+    ngx_uint_t                     i, n;
+    ngx_http_7digital_endpoint_t  *e;
 
-    for (last = table; last->pattern.len; last++) { /* void */ }
+    for (n = 0; table[n].pattern.len; n++) { /* void */ }
 
-    for (e = last - 1; e >= table; e--) {
+    /* from the last entry back, so that the next one's run is known */
+    for (i = n; i-- > 0; /* void */ ) {
+        e = &table[i];
         len = ngx_http_7digital_endpoint_head(&e->pattern);
         e->run = 1;
 
@@ -636,13 +639,13 @@ ngx_http_7digital_endpoint_runs(ngx_http_7digital_endpoint_t *table)
             e->head = len;
         }
 
-        if (e + 1 < last
+        if (i + 1 < n
             && e->pattern.data[0] != ':' && e->pattern.data[0] != '*'
-            && (e + 1)->run < 255
-            && ngx_http_7digital_endpoint_head(&(e + 1)->pattern) == len
-            && ngx_strncmp(e->pattern.data, (e + 1)->pattern.data, len) == 0)
+            && e[1].run < 255
+            && ngx_http_7digital_endpoint_head(&e[1].pattern) == len
+            && ngx_strncmp(e->pattern.data, e[1].pattern.data, len) == 0)
         {
-            e->run = (e + 1)->run + 1;
+            e->run = e[1].run + 1;
         }
     }
 }
