@@ -64,3 +64,19 @@ median() { # numbers; of an even count, the mean of the middle two
         END { if (NR % 2) print v[(NR + 1) / 2];
               else if (NR) print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
+
+# A re-signed pass-through's location: $1 the API (7digital, choosedigital),
+# $2 its prefix, $3 the origin's port.  The caller sets PROXY (proxy_pass
+# and its settings) and keeps upstream.secret in $ROOT.
+resign_location() {
+    echo "        location $2 {"
+    echo "            sevendigital_gateway $1;"
+    echo "            sevendigital_upstream_key bench-upstream-key;"
+    echo "            sevendigital_upstream_secret_file $ROOT/upstream.secret;"
+    if [ "$1" = 7digital ]; then
+        echo "            sevendigital_oauth_sign 2-legged;"
+        echo "            sevendigital_upstream_origin http://127.0.0.1:$3;"
+    fi
+    echo "            $PROXY"
+    echo "        }"
+}

@@ -321,14 +321,7 @@ conf_resign() {
     sevendigital_endpoint bench/* catalogue 2-legged;
     sevendigital_partners $ROOT/partners.json;
 $(listen "$1")
-        location /1.2/ {
-            sevendigital_gateway 7digital;
-            sevendigital_upstream_key bench-upstream-key;
-            sevendigital_upstream_secret_file $ROOT/upstream.secret;
-            sevendigital_oauth_sign 2-legged;
-            sevendigital_upstream_origin http://127.0.0.1:${PORT[O]};
-            $PROXY
-        }
+$(resign_location 7digital /1.2/ "${PORT[O]}")
     }
 EOF
 }

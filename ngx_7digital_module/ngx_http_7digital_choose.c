@@ -187,7 +187,7 @@ ngx_http_7digital_cd_verify_headers(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    if (ngx_http_7digital_hmac_sha1_base64(&p->secret, date, buf) != NGX_OK) {
+    if (ngx_http_7digital_hmac_base64(p->hmac, date, buf) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -262,8 +262,7 @@ ngx_http_7digital_cd_verify_hash(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    if (ngx_http_7digital_hmac_sha1_base64(&p->secret, &ctx->cd_auth_data,
-                                           buf)
+    if (ngx_http_7digital_hmac_base64(p->hmac, &ctx->cd_auth_data, buf)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -328,24 +327,49 @@ ngx_int_t
 ngx_http_7digital_cd_forward(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx)
 {
+    time_t     now;
     ngx_str_t  date, sig;
 
-    date.data = ngx_pnalloc(r->pool, NGX_HTTP_7DIGITAL_CD_DATE_LEN);
+    /*
+     * x-cd-date counts seconds: a process signs each second's date once
+     * for a key, and requests copy it (a retry may send it again later)
+     */
+    static time_t                     last_time = -1;
+    static ngx_http_7digital_hmac_t  *last_key;
+    static u_char                     last_date[NGX_HTTP_7DIGITAL_CD_DATE_LEN];
+    static u_char                     last_sig[NGX_HTTP_7DIGITAL_SHA1_B64_LEN];
+    static ngx_str_t                  last = { 0, last_date };
+
+    now = ngx_time();
+
+    if (now != last_time || lcf->upstream_hmac != last_key) {
+        last.len = ngx_http_7digital_cd_date(last_date, now) - last_date;
+
+        if (ngx_http_7digital_hmac_base64(lcf->upstream_hmac, &last,
+                                          last_sig)
+            != NGX_OK)
+        {
+            last_time = -1;
+            return NGX_ERROR;
+        }
+
+        last_time = now;
+        last_key = lcf->upstream_hmac;
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "sevendigital: x-cd-date \"%V\" signed", &last);
+    }
+
+    date.len = last.len;
+    date.data = ngx_pstrdup(r->pool, &last);
+    sig.len = NGX_HTTP_7DIGITAL_SHA1_B64_LEN;
     sig.data = ngx_pnalloc(r->pool, NGX_HTTP_7DIGITAL_SHA1_B64_LEN);
 
     if (date.data == NULL || sig.data == NULL) {
         return NGX_ERROR;
     }
 
-    date.len = ngx_http_7digital_cd_date(date.data, ngx_time()) - date.data;
-    sig.len = NGX_HTTP_7DIGITAL_SHA1_B64_LEN;
-
-    if (ngx_http_7digital_hmac_sha1_base64(&lcf->upstream_secret, &date,
-                                           sig.data)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
+    ngx_memcpy(sig.data, last_sig, NGX_HTTP_7DIGITAL_SHA1_B64_LEN);
 
     if (ngx_http_7digital_cd_forward_hash(r, lcf, ctx) != NGX_OK) {
         return NGX_ERROR;
@@ -395,8 +419,8 @@ ngx_http_7digital_cd_forward_hash(ngx_http_request_t *r,
     add_b = NULL;
 
     if (ctx->cd_hashed) {
-        if (ngx_http_7digital_hmac_sha1_base64(&lcf->upstream_secret,
-                                               &ctx->cd_auth_data, buf)
+        if (ngx_http_7digital_hmac_base64(lcf->upstream_hmac,
+                                          &ctx->cd_auth_data, buf)
             != NGX_OK)
         {
             return NGX_ERROR;

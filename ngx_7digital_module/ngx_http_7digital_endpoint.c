@@ -74,7 +74,7 @@ static ngx_str_t  ngx_http_7digital_cd_history_fields[] = {
     { ngx_string(pattern), methods, sign, class, hash,                        \
       ((flags) & SIGNED) != 0, ((flags) & XML) != 0, ((flags) & ID) != 0,     \
       ((flags) & REQTOKEN) ? NGX_HTTP_7DIGITAL_TOKENS_REQUEST                 \
-      : ((flags) & ACCTOKEN) ? NGX_HTTP_7DIGITAL_TOKENS_ACCESS : 0, 0 }
+      : ((flags) & ACCTOKEN) ? NGX_HTTP_7DIGITAL_TOKENS_ACCESS : 0, 0, 0, 0 }
 
 
 /*
@@ -257,17 +257,20 @@ static ngx_http_7digital_endpoint_t  ngx_http_7digital_cd_endpoints[] = {
  */
 
 static ngx_http_7digital_endpoint_t  ngx_http_7digital_7d_unknown =
-    { ngx_string("(unknown)"), ANY, TWO, USER, NULL, 1, 0, 0, 0, 1 };
+    { ngx_string("(unknown)"), ANY, TWO, USER, NULL, 1, 0, 0, 0, 1, 0, 0 };
 
 static ngx_http_7digital_endpoint_t  ngx_http_7digital_cd_unknown =
-    { ngx_string("(unknown)"), ANY, 0, USER, NULL, 0, 0, 0, 0, 1 };
+    { ngx_string("(unknown)"), ANY, 0, USER, NULL, 0, 0, 0, 0, 1, 0, 0 };
 
 static ngx_http_7digital_endpoint_t  ngx_http_7digital_declared =
-    { ngx_string("(declared)"), ANY, TWO, USER, NULL, 0, 0, 0, 0, 1 };
+    { ngx_string("(declared)"), ANY, TWO, USER, NULL, 0, 0, 0, 0, 1, 0, 0 };
 
 
-static ngx_uint_t ngx_http_7digital_endpoint_fits(ngx_str_t *pattern,
+static ngx_int_t ngx_http_7digital_endpoint_fits(ngx_str_t *pattern,
     ngx_str_t *path, ngx_http_7digital_route_t *route);
+static void ngx_http_7digital_endpoint_runs(
+    ngx_http_7digital_endpoint_t *table);
+static size_t ngx_http_7digital_endpoint_head(ngx_str_t *pattern);
 static ngx_uint_t ngx_http_7digital_segment_fits(u_char *pat, size_t plen,
     u_char *seg, size_t slen);
 
@@ -412,6 +415,8 @@ ngx_http_7digital_endpoint_match(ngx_uint_t api, ngx_str_t *path,
     ngx_uint_t method, ngx_array_t *overrides,
     ngx_http_7digital_route_t *route)
 {
+    size_t                         head;
+    ngx_int_t                      rc;
     ngx_uint_t                     i;
     ngx_http_7digital_route_t      other, scratch;
     ngx_http_7digital_endpoint_t  *e, *fallback;
@@ -421,10 +426,27 @@ ngx_http_7digital_endpoint_match(ngx_uint_t api, ngx_str_t *path,
     fallback = NULL;
     other.nparams = 0;
 
+    if (e->run == 0) {
+        ngx_http_7digital_endpoint_runs(e);
+    }
+
+    head = ngx_http_7digital_endpoint_head(path);
+
     for ( /* void */ ; e->pattern.len; e++) {
         route->nparams = 0;
 
-        if (!ngx_http_7digital_endpoint_fits(&e->pattern, path, route)) {
+        /* a literal first segment of another length, and its run */
+        rc = (e->head && e->head != head)
+             ? NGX_ABORT
+             : ngx_http_7digital_endpoint_fits(&e->pattern, path, route);
+
+        if (rc == NGX_ABORT) {
+            /* the first segment differs: so does the rest of its run */
+            e += e->run - 1;
+            continue;
+        }
+
+        if (rc != NGX_OK) {
             continue;
         }
 
@@ -464,7 +486,9 @@ ngx_http_7digital_endpoint_match(ngx_uint_t api, ngx_str_t *path,
     for (i = 0; i < overrides->nelts; i++) {
         scratch.nparams = 0;
 
-        if (ngx_http_7digital_endpoint_fits(&o[i].pattern, path, &scratch)) {
+        if (ngx_http_7digital_endpoint_fits(&o[i].pattern, path, &scratch)
+            == NGX_OK)
+        {
             if (route->endpoint->unknown) {
                 route->endpoint = &ngx_http_7digital_declared;
             }
@@ -516,21 +540,27 @@ ngx_http_7digital_endpoint_pattern(ngx_str_t *pattern)
 }
 
 
-/* each pattern segment against a path segment; a final "*" takes the rest */
+/*
+ * Each pattern segment against a path segment; a final "*" takes the
+ * rest.  NGX_ABORT: the first segment, a literal, is not the path's.
+ */
 
-static ngx_uint_t
+static ngx_int_t
 ngx_http_7digital_endpoint_fits(ngx_str_t *pattern, ngx_str_t *path,
     ngx_http_7digital_route_t *route)
 {
-    u_char  *p, *pend, *s, *send, *pseg, *sseg;
-    size_t   plen;
+    u_char      *p, *pend, *s, *send, *pseg, *sseg;
+    size_t       plen;
+    ngx_uint_t   first;
 
+    pseg = NULL;
     p = pattern->data;
     pend = p + pattern->len;
     s = path->data;
     send = s + path->len;
 
     while (p < pend) {
+        first = (pseg == NULL);
         pseg = p;
         while (p < pend && *p != '/') {
             p++;
@@ -539,7 +569,7 @@ ngx_http_7digital_endpoint_fits(ngx_str_t *pattern, ngx_str_t *path,
         plen = p - pseg;
 
         if (s >= send) {
-            return 0;
+            return first ? NGX_ABORT : NGX_DECLINED;
         }
 
         sseg = s;
@@ -548,7 +578,7 @@ ngx_http_7digital_endpoint_fits(ngx_str_t *pattern, ngx_str_t *path,
         }
 
         if (plen == 1 && pseg[0] == '*') {
-            return 1;
+            return NGX_OK;
         }
 
         if (pseg[0] == ':') {
@@ -563,7 +593,7 @@ ngx_http_7digital_endpoint_fits(ngx_str_t *pattern, ngx_str_t *path,
         } else if (!ngx_http_7digital_segment_fits(pseg, plen, sseg,
                                                    s - sseg))
         {
-            return 0;
+            return first ? NGX_ABORT : NGX_DECLINED;
         }
 
         if (p < pend) {
@@ -575,7 +605,60 @@ ngx_http_7digital_endpoint_fits(ngx_str_t *pattern, ngx_str_t *path,
         }
     }
 
-    return s >= send;
+    return (s >= send) ? NGX_OK : NGX_DECLINED;
+}
+
+
+/*
+ * Each entry's run: how many entries from it on share its literal first
+ * segment ("release/..."), which a table lists together; and that
+ * segment's length when it has no alternatives.  Computed once per
+ * process, the first time the table is used.
+ */
+
+static void
+ngx_http_7digital_endpoint_runs(ngx_http_7digital_endpoint_t *table)
+{
+    size_t                         len;
+    ngx_uint_t                     i, n;
+    ngx_http_7digital_endpoint_t  *e;
+
+    for (n = 0; table[n].pattern.len; n++) { /* void */ }
+
+    /* from the last entry back, so that the next one's run is known */
+    for (i = n; i-- > 0; /* void */ ) {
+        e = &table[i];
+        len = ngx_http_7digital_endpoint_head(&e->pattern);
+        e->run = 1;
+
+        if (len < 256 && e->pattern.data[0] != ':'
+            && e->pattern.data[0] != '*'
+            && ngx_strlchr(e->pattern.data, e->pattern.data + len, '|')
+               == NULL)
+        {
+            e->head = len;
+        }
+
+        if (i + 1 < n
+            && e->pattern.data[0] != ':' && e->pattern.data[0] != '*'
+            && e[1].run < 255
+            && ngx_http_7digital_endpoint_head(&e[1].pattern) == len
+            && ngx_strncmp(e->pattern.data, e[1].pattern.data, len) == 0)
+        {
+            e->run = e[1].run + 1;
+        }
+    }
+}
+
+
+static size_t
+ngx_http_7digital_endpoint_head(ngx_str_t *pattern)
+{
+    u_char  *slash;
+
+    slash = ngx_strlchr(pattern->data, pattern->data + pattern->len, '/');
+
+    return (slash ? slash : pattern->data + pattern->len) - pattern->data;
 }
 
 

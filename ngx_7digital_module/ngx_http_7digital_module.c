@@ -1479,6 +1479,7 @@ ngx_http_7digital_create_main_conf(ngx_conf_t *cf)
      *     mcf->redis.password = { 0, NULL };
      *     mcf->redis.configured = 0;
      *     mcf->nonce_zone = NULL;
+     *     mcf->nonce_hmac = NULL;
      *     mcf->limit_zone = NULL;
      */
 
@@ -1499,6 +1500,9 @@ static char *
 ngx_http_7digital_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_7digital_main_conf_t *mcf = conf;
+
+    /* what a nonce is remembered by (t/lib/Gateway.pm's nonce_key too) */
+    static ngx_str_t  nonce_key = ngx_string("sevendigital-nonce");
 
     ngx_conf_init_value(mcf->redis.db, 0);
     ngx_conf_init_msec_value(mcf->redis.timeout, 100);
@@ -1530,6 +1534,11 @@ ngx_http_7digital_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     if (ngx_http_7digital_limit_default_zone(cf, mcf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    mcf->nonce_hmac = ngx_http_7digital_hmac_create(cf->pool, 1, &nonce_key);
+    if (mcf->nonce_hmac == NULL) {
         return NGX_CONF_ERROR;
     }
 
@@ -1595,6 +1604,8 @@ ngx_http_7digital_create_loc_conf(ngx_conf_t *cf)
      *     conf->upstream_key = { 0, NULL };
      *     conf->upstream_secret = { 0, NULL };
      *     conf->upstream_secret_file = { 0, NULL };
+     *     conf->upstream_hmac = NULL;
+     *     conf->upstream_oauth = NULL;
      *     conf->purge_api = 0;
      *     conf->purge_path = NULL;
      */
@@ -1740,6 +1751,8 @@ ngx_http_7digital_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->upstream_secret_file.data == NULL) {
         conf->upstream_secret_file = prev->upstream_secret_file;
         conf->upstream_secret = prev->upstream_secret;
+        conf->upstream_hmac = prev->upstream_hmac;
+        conf->upstream_oauth = prev->upstream_oauth;
     }
 
     if (conf->purge_api && !mcf->redis.configured
@@ -2033,7 +2046,9 @@ ngx_http_7digital_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_7digital_loc_conf_t *lcf = conf;
 
-    ngx_str_t  *value;
+    ngx_str_t  *value, key;
+
+    static ngx_str_t  none = ngx_null_string;
 
     if (lcf->upstream_secret_file.data) {
         return "is duplicate";
@@ -2052,6 +2067,24 @@ ngx_http_7digital_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
                                       &lcf->upstream_secret)
         != NGX_OK)
     {
+        return NGX_CONF_ERROR;
+    }
+
+    /* the keys every request is signed with, made ready once */
+    lcf->upstream_hmac = ngx_http_7digital_hmac_create(cf->pool, 0,
+                                                       &lcf->upstream_secret);
+
+    if (lcf->upstream_hmac == NULL
+        || ngx_http_7digital_oauth_key(cf->pool, &lcf->upstream_secret,
+                                       &none, &key)
+           != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    lcf->upstream_oauth = ngx_http_7digital_hmac_create(cf->pool, 0, &key);
+
+    if (lcf->upstream_oauth == NULL) {
         return NGX_CONF_ERROR;
     }
 

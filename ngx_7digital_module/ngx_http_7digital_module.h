@@ -166,6 +166,7 @@ typedef struct {
     ngx_http_7digital_redis_conf_t  redis_cache;
     ngx_shm_zone_t                 *nonce_zone;
     size_t                          nonce_cache_size;
+    ngx_http_7digital_hmac_t       *nonce_hmac;   /* a nonce's digest */
     ngx_shm_zone_t                 *limit_zone;
     ngx_array_t                    *front_zones;   /* ngx_shm_zone_t * */
     ngx_uint_t                      limit_nodes;
@@ -190,6 +191,8 @@ typedef struct {
     ngx_str_t                       upstream_key;
     ngx_str_t                       upstream_secret;
     ngx_str_t                       upstream_secret_file;
+    ngx_http_7digital_hmac_t       *upstream_hmac;    /* keyed: the secret */
+    ngx_http_7digital_hmac_t       *upstream_oauth;   /* enc(secret) "&" */
     ngx_flag_t                      require_signature;
     time_t                          signature_window;
     ngx_uint_t                      oauth_sign;

@@ -22,6 +22,9 @@ typedef struct {
 static int ngx_libc_cdecl ngx_http_7digital_pair_cmp(const void *one,
     const void *two);
 static u_char *ngx_http_7digital_lower_copy(u_char *dst, ngx_str_t *src);
+static u_char *ngx_http_7digital_escape_again(u_char *dst, ngx_str_t *src);
+static void ngx_http_7digital_pairs_sort(ngx_http_7digital_pair_t *pairs,
+    ngx_uint_t n);
 
 
 /*
@@ -73,7 +76,10 @@ ngx_http_7digital_oauth_base_uri(ngx_pool_t *pool, ngx_str_t *scheme,
  * Sections 3.4.1.3.2 and 3.4.1.1: every name and value encoded, sorted by
  * encoded name and then encoded value in byte order, duplicates and empty
  * values kept; then METHOD&enc(uri)&enc(parameters).  The params hold
- * decoded names and values; the caller leaves out oauth_signature.
+ * decoded names and values; the caller leaves out oauth_signature.  The
+ * parameters are written encoded twice in one pass: what the first
+ * encoding leaves is unreserved but for "%", and the "=" and "&" that join
+ * them.
  */
 
 ngx_int_t
@@ -82,7 +88,7 @@ ngx_http_7digital_oauth_base_string(ngx_pool_t *pool, ngx_str_t *method,
 {
     u_char                     *p;
     size_t                      len;
-    ngx_str_t                   norm, enc_uri, enc_norm;
+    ngx_str_t                   enc_uri;
     ngx_uint_t                  i;
     ngx_http_7digital_pair_t   *pairs;
     ngx_http_7digital_param_t  *prm;
@@ -95,7 +101,11 @@ ngx_http_7digital_oauth_base_string(ngx_pool_t *pool, ngx_str_t *method,
         return NGX_ERROR;
     }
 
-    len = 0;
+    if (ngx_http_7digital_escape(pool, uri, &enc_uri) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    len = method->len + 1 + enc_uri.len + 1;
 
     for (i = 0; i < params->nelts; i++) {
         if (ngx_http_7digital_escape(pool, &prm[i].name, &pairs[i].name)
@@ -106,38 +116,13 @@ ngx_http_7digital_oauth_base_string(ngx_pool_t *pool, ngx_str_t *method,
             return NGX_ERROR;
         }
 
-        len += pairs[i].name.len + 1 + pairs[i].value.len + 1;
+        /* "%26" name "%3D" value, each "%" of them as "%25" */
+        len += 3 + 3 * pairs[i].name.len + 3 + 3 * pairs[i].value.len;
     }
 
-    ngx_qsort(pairs, params->nelts, sizeof(ngx_http_7digital_pair_t),
-              ngx_http_7digital_pair_cmp);
+    ngx_http_7digital_pairs_sort(pairs, params->nelts);
 
-    p = ngx_pnalloc(pool, len ? len : 1);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    norm.data = p;
-
-    for (i = 0; i < params->nelts; i++) {
-        if (i) {
-            *p++ = '&';
-        }
-
-        p = ngx_cpymem(p, pairs[i].name.data, pairs[i].name.len);
-        *p++ = '=';
-        p = ngx_cpymem(p, pairs[i].value.data, pairs[i].value.len);
-    }
-
-    norm.len = p - norm.data;
-
-    if (ngx_http_7digital_escape(pool, uri, &enc_uri) != NGX_OK
-        || ngx_http_7digital_escape(pool, &norm, &enc_norm) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    p = ngx_pnalloc(pool, method->len + 1 + enc_uri.len + 1 + enc_norm.len);
+    p = ngx_pnalloc(pool, len);
     if (p == NULL) {
         return NGX_ERROR;
     }
@@ -151,11 +136,42 @@ ngx_http_7digital_oauth_base_string(ngx_pool_t *pool, ngx_str_t *method,
     *p++ = '&';
     p = ngx_cpymem(p, enc_uri.data, enc_uri.len);
     *p++ = '&';
-    p = ngx_cpymem(p, enc_norm.data, enc_norm.len);
+
+    for (i = 0; i < params->nelts; i++) {
+        if (i) {
+            p = ngx_cpymem(p, "%26", 3);
+        }
+
+        p = ngx_http_7digital_escape_again(p, &pairs[i].name);
+        p = ngx_cpymem(p, "%3D", 3);
+        p = ngx_http_7digital_escape_again(p, &pairs[i].value);
+    }
 
     dst->len = p - dst->data;
 
     return NGX_OK;
+}
+
+
+/* an encoded string encoded again: only its "%" signs change */
+
+static u_char *
+ngx_http_7digital_escape_again(u_char *dst, ngx_str_t *src)
+{
+    u_char  *s, *end;
+
+    end = src->data + src->len;
+
+    for (s = src->data; s < end; s++) {
+        *dst++ = *s;
+
+        if (*s == '%') {
+            *dst++ = '2';
+            *dst++ = '5';
+        }
+    }
+
+    return dst;
 }
 
 
@@ -169,6 +185,34 @@ ngx_http_7digital_lower_copy(u_char *dst, ngx_str_t *src)
     }
 
     return dst;
+}
+
+
+/* the dozen parameters of most calls sorted in place, more by qsort() */
+
+static void
+ngx_http_7digital_pairs_sort(ngx_http_7digital_pair_t *pairs, ngx_uint_t n)
+{
+    ngx_uint_t                i, j;
+    ngx_http_7digital_pair_t  pair;
+
+    if (n > 16) {
+        ngx_qsort(pairs, n, sizeof(ngx_http_7digital_pair_t),
+                  ngx_http_7digital_pair_cmp);
+        return;
+    }
+
+    for (i = 1; i < n; i++) {
+        pair = pairs[i];
+
+        for (j = i; j > 0 && ngx_http_7digital_pair_cmp(&pairs[j - 1], &pair)
+                             > 0; j--)
+        {
+            pairs[j] = pairs[j - 1];
+        }
+
+        pairs[j] = pair;
+    }
 }
 
 
@@ -200,8 +244,26 @@ ngx_int_t
 ngx_http_7digital_oauth_sign(ngx_pool_t *pool, ngx_str_t *base,
     ngx_str_t *consumer_secret, ngx_str_t *token_secret, u_char *out)
 {
+    ngx_str_t  key;
+
+    if (ngx_http_7digital_oauth_key(pool, consumer_secret, token_secret, &key)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_7digital_hmac_sha1_base64(&key, base, out);
+}
+
+
+/* the signing key's text, which a key made ready once is made of too */
+
+ngx_int_t
+ngx_http_7digital_oauth_key(ngx_pool_t *pool, ngx_str_t *consumer_secret,
+    ngx_str_t *token_secret, ngx_str_t *key)
+{
     u_char     *p;
-    ngx_str_t   cs, ts, key;
+    ngx_str_t   cs, ts;
 
     if (ngx_http_7digital_escape(pool, consumer_secret, &cs) != NGX_OK
         || ngx_http_7digital_escape(pool, token_secret, &ts) != NGX_OK)
@@ -214,13 +276,13 @@ ngx_http_7digital_oauth_sign(ngx_pool_t *pool, ngx_str_t *base,
         return NGX_ERROR;
     }
 
-    key.data = p;
+    key->data = p;
     p = ngx_cpymem(p, cs.data, cs.len);
     *p++ = '&';
     p = ngx_cpymem(p, ts.data, ts.len);
-    key.len = p - key.data;
+    key->len = p - key->data;
 
-    return ngx_http_7digital_hmac_sha1_base64(&key, base, out);
+    return NGX_OK;
 }
 
 

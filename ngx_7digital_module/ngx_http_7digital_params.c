@@ -19,6 +19,19 @@ static size_t ngx_http_7digital_utf8_char(u_char *p, u_char *end);
 
 
 /* the OAuth protocol parameters a partner signs with; never forwarded */
+/* RFC 3986 section 2.3: ALPHA DIGIT "-" "." "_" "~", a byte each */
+static u_char  ngx_http_7digital_unreserved[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,     /* 0x00 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0,     /* - . */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0,     /* 0-9 */
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,     /* A-O */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1,     /* P-Z _ */
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,     /* a-o */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 0      /* p-z ~ */
+};
+
+
 static ngx_str_t  ngx_http_7digital_oauth_credentials[] = {
     ngx_string("oauth_consumer_key"),
     ngx_string("oauth_signature"),
@@ -299,52 +312,45 @@ ngx_http_7digital_params_check(ngx_array_t *params)
 }
 
 
-/* RFC 3986 section 2.3: everything but ALPHA DIGIT "-" "." "_" "~" */
+/* RFC 3986 section 2.3: every byte but the unreserved ones */
 
 ngx_int_t
 ngx_http_7digital_escape(ngx_pool_t *pool, ngx_str_t *src, ngx_str_t *dst)
 {
-    u_char      c, *s, *end, *d;
-    size_t      n;
+    u_char  *s, *end, *d;
 
-    static u_char   hex[] = "0123456789ABCDEF";
+    static u_char  hex[] = "0123456789ABCDEF";
 
-    n = 0;
+    end = src->data + src->len;
 
-    for (s = src->data, end = s + src->len; s < end; s++) {
-        c = *s;
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
-              || (c >= '0' && c <= '9')
-              || c == '-' || c == '.' || c == '_' || c == '~'))
-        {
-            n++;
+    for (s = src->data; s < end; s++) {
+        if (!ngx_http_7digital_unreserved[*s]) {
+            break;
         }
     }
 
-    if (n == 0) {
+    if (s == end) {
         *dst = *src;
         return NGX_OK;
     }
 
-    d = ngx_pnalloc(pool, src->len + 2 * n);
+    /* what is left may all need escaping */
+    d = ngx_pnalloc(pool, src->len + 2 * (end - s));
     if (d == NULL) {
         return NGX_ERROR;
     }
 
     dst->data = d;
+    d = ngx_cpymem(d, src->data, s - src->data);
 
-    for (s = src->data; s < end; s++) {
-        c = *s;
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
-            || (c >= '0' && c <= '9')
-            || c == '-' || c == '.' || c == '_' || c == '~')
-        {
-            *d++ = c;
+    for ( /* void */ ; s < end; s++) {
+        if (ngx_http_7digital_unreserved[*s]) {
+            *d++ = *s;
 
         } else {
             *d++ = '%';
-            *d++ = hex[c >> 4];
-            *d++ = hex[c & 0x0f];
+            *d++ = hex[*s >> 4];
+            *d++ = hex[*s & 0x0f];
         }
     }
 

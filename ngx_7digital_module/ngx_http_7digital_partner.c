@@ -35,6 +35,10 @@ static ngx_int_t ngx_http_7digital_partner_apis(json_t *obj, ngx_uint_t n,
     ngx_uint_t *apis, char *err, size_t errlen);
 static ngx_int_t ngx_http_7digital_registry_index(
     ngx_http_7digital_registry_t *reg, char *err, size_t errlen);
+static ngx_int_t ngx_http_7digital_registry_digests(
+    ngx_http_7digital_registry_t *reg);
+static ngx_int_t ngx_http_7digital_registry_secrets(
+    ngx_http_7digital_registry_t *reg, char *err, size_t errlen);
 static int ngx_libc_cdecl ngx_http_7digital_slot_cmp(const void *a,
     const void *b);
 
@@ -149,7 +153,9 @@ ngx_http_7digital_registry_load(ngx_pool_t *pool, ngx_log_t *log,
         }
     }
 
-    if (ngx_http_7digital_registry_index(reg, err, errlen) != NGX_OK) {
+    if (ngx_http_7digital_registry_index(reg, err, errlen) != NGX_OK
+        || ngx_http_7digital_registry_secrets(reg, err, errlen) != NGX_OK)
+    {
         goto failed;
     }
 
@@ -547,36 +553,22 @@ invalid:
 
 
 /*
- * Keys are looked up by an HMAC of the key under a random per-load secret:
- * the binary search compares digests an attacker cannot predict, and the
- * one key found is then compared in constant time.
+ * Keys are looked up by a SipHash of the key under a random per-load
+ * key: the binary search compares digests an attacker cannot predict, and
+ * the one key found is then compared in constant time.
  */
 
 static ngx_int_t
 ngx_http_7digital_registry_index(ngx_http_7digital_registry_t *reg,
     char *err, size_t errlen)
 {
-    ngx_uint_t                    i, j;
-    ngx_http_7digital_slot_t     *slot;
+    ngx_int_t                     rc;
+    ngx_uint_t                    i, j, tries;
     ngx_http_7digital_partner_t  *p;
-
-    if (RAND_bytes(reg->lookup_key, NGX_HTTP_7DIGITAL_DIGEST_LEN) != 1) {
-        ngx_snprintf((u_char *) err, errlen, "RAND_bytes() failed%Z");
-        return NGX_ERROR;
-    }
-
-    if (ngx_array_init(&reg->slots, reg->partners.pool,
-                       reg->partners.nelts + 1,
-                       sizeof(ngx_http_7digital_slot_t))
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
 
     p = reg->partners.elts;
 
     for (i = 0; i < reg->partners.nelts; i++) {
-
         for (j = 0; j < i; j++) {
             if (p[i].n != p[j].n && p[i].id.len == p[j].id.len
                 && ngx_strncmp(p[i].id.data, p[j].id.data, p[i].id.len) == 0)
@@ -594,25 +586,107 @@ ngx_http_7digital_registry_index(ngx_http_7digital_registry_t *reg,
                 return NGX_ERROR;
             }
         }
+    }
 
-        slot = ngx_array_push(&reg->slots);
-        if (slot == NULL) {
-            return NGX_ERROR;
-        }
+    if (ngx_array_init(&reg->slots, reg->partners.pool,
+                       reg->partners.nelts + 1,
+                       sizeof(ngx_http_7digital_slot_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
-        slot->partner = &p[i];
+    /* two keys with one digest (one chance in 2^64 a pair): another key */
+    for (tries = 0; tries < 4; tries++) {
+        rc = ngx_http_7digital_registry_digests(reg);
 
-        if (ngx_http_7digital_hmac_sha256(reg->lookup_key,
-                                          NGX_HTTP_7DIGITAL_DIGEST_LEN,
-                                          &p[i].key, slot->digest)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
+        if (rc != NGX_DECLINED) {
+            if (rc == NGX_ERROR) {
+                ngx_snprintf((u_char *) err, errlen,
+                             "RAND_bytes() failed%Z");
+            }
+
+            return rc;
         }
     }
 
-    ngx_qsort(reg->slots.elts, reg->slots.nelts,
-              sizeof(ngx_http_7digital_slot_t), ngx_http_7digital_slot_cmp);
+    ngx_snprintf((u_char *) err, errlen, "keys with the same digest%Z");
+
+    return NGX_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_7digital_registry_digests(ngx_http_7digital_registry_t *reg)
+{
+    ngx_uint_t                    i;
+    ngx_http_7digital_slot_t     *slot;
+    ngx_http_7digital_partner_t  *p;
+
+    if (RAND_bytes(reg->lookup_key, NGX_HTTP_7DIGITAL_SIPHASH_KEY) != 1) {
+        return NGX_ERROR;
+    }
+
+    p = reg->partners.elts;
+    slot = reg->slots.elts;
+    reg->slots.nelts = reg->partners.nelts;
+
+    for (i = 0; i < reg->partners.nelts; i++) {
+        slot[i].partner = &p[i];
+        slot[i].digest = ngx_http_7digital_siphash(reg->lookup_key,
+                                                   p[i].key.data,
+                                                   p[i].key.len);
+    }
+
+    ngx_qsort(slot, reg->slots.nelts, sizeof(ngx_http_7digital_slot_t),
+              ngx_http_7digital_slot_cmp);
+
+    for (i = 1; i < reg->slots.nelts; i++) {
+        if (slot[i].digest == slot[i - 1].digest) {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* the secrets partners sign with, made ready once */
+
+static ngx_int_t
+ngx_http_7digital_registry_secrets(ngx_http_7digital_registry_t *reg,
+    char *err, size_t errlen)
+{
+    ngx_str_t                     key;
+    ngx_uint_t                    i;
+    ngx_http_7digital_partner_t  *p;
+
+    static ngx_str_t  none = ngx_null_string;
+
+    p = reg->partners.elts;
+
+    for (i = 0; i < reg->partners.nelts; i++) {
+        if (p[i].secret.len == 0) {
+            continue;
+        }
+
+        p[i].hmac = ngx_http_7digital_hmac_create(reg->partners.pool, 0,
+                                                  &p[i].secret);
+
+        if (p[i].hmac == NULL
+            || ngx_http_7digital_oauth_key(reg->partners.pool, &p[i].secret,
+                                           &none, &key)
+               != NGX_OK
+            || (p[i].oauth = ngx_http_7digital_hmac_create(
+                                 reg->partners.pool, 0, &key))
+               == NULL)
+        {
+            ngx_snprintf((u_char *) err, errlen,
+                         "partner \"%V\": HMAC key setup failed%Z",
+                         &p[i].id);
+            return NGX_ERROR;
+        }
+    }
 
     return NGX_OK;
 }
@@ -621,9 +695,12 @@ ngx_http_7digital_registry_index(ngx_http_7digital_registry_t *reg,
 static int ngx_libc_cdecl
 ngx_http_7digital_slot_cmp(const void *a, const void *b)
 {
-    return ngx_memcmp(((ngx_http_7digital_slot_t *) a)->digest,
-                      ((ngx_http_7digital_slot_t *) b)->digest,
-                      NGX_HTTP_7DIGITAL_DIGEST_LEN);
+    uint64_t  one, two;
+
+    one = ((ngx_http_7digital_slot_t *) a)->digest;
+    two = ((ngx_http_7digital_slot_t *) b)->digest;
+
+    return (one > two) - (one < two);
 }
 
 
@@ -631,8 +708,7 @@ ngx_http_7digital_partner_t *
 ngx_http_7digital_registry_find(ngx_http_7digital_registry_t *reg,
     ngx_str_t *key)
 {
-    u_char                     digest[NGX_HTTP_7DIGITAL_DIGEST_LEN];
-    ngx_int_t                  rc;
+    uint64_t                   digest;
     ngx_uint_t                 lo, hi, mid;
     ngx_http_7digital_slot_t  *slot;
 
@@ -640,13 +716,7 @@ ngx_http_7digital_registry_find(ngx_http_7digital_registry_t *reg,
         return NULL;
     }
 
-    if (ngx_http_7digital_hmac_sha256(reg->lookup_key,
-                                      NGX_HTTP_7DIGITAL_DIGEST_LEN, key,
-                                      digest)
-        != NGX_OK)
-    {
-        return NULL;
-    }
+    digest = ngx_http_7digital_siphash(reg->lookup_key, key->data, key->len);
 
     slot = reg->slots.elts;
     lo = 0;
@@ -654,15 +724,13 @@ ngx_http_7digital_registry_find(ngx_http_7digital_registry_t *reg,
 
     while (lo < hi) {
         mid = lo + (hi - lo) / 2;
-        rc = ngx_memcmp(digest, slot[mid].digest,
-                        NGX_HTTP_7DIGITAL_DIGEST_LEN);
 
-        if (rc == 0) {
+        if (digest == slot[mid].digest) {
             return ngx_http_7digital_equal(key, &slot[mid].partner->key)
                    ? slot[mid].partner : NULL;
         }
 
-        if (rc < 0) {
+        if (digest < slot[mid].digest) {
             hi = mid;
 
         } else {

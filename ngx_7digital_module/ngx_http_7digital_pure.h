@@ -31,6 +31,7 @@
 #define NGX_HTTP_7DIGITAL_SHA1_LEN      20
 #define NGX_HTTP_7DIGITAL_SHA1_B64_LEN  28
 #define NGX_HTTP_7DIGITAL_NONCE_LEN     32
+#define NGX_HTTP_7DIGITAL_SIPHASH_KEY   16
 #define NGX_HTTP_7DIGITAL_CD_DATE_LEN   (sizeof("2000-01-01T00:00:00Z") - 1)
 
 
@@ -95,11 +96,25 @@ typedef struct {
 } ngx_http_7digital_gcra_t;
 
 
+/*
+ * An HMAC key made ready once: the digest's state after each of the
+ * key's two pads, so that a message costs only its own blocks.  "work" is
+ * the scratch state of the one process that uses it (a worker's copy).
+ */
+typedef struct {
+    void                           *inner;   /* EVP_MD_CTX */
+    void                           *outer;
+    void                           *work;
+} ngx_http_7digital_hmac_t;
+
+
 /* one key of a partner: a partner with several keys has one per key */
 typedef struct {
     ngx_str_t                       id;
     ngx_str_t                       key;
     ngx_str_t                       secret;
+    ngx_http_7digital_hmac_t       *hmac;        /* keyed: the secret */
+    ngx_http_7digital_hmac_t       *oauth;       /* enc(secret) "&" */
     time_t                          not_after;   /* 0: none */
     ngx_uint_t                      n;           /* its place in the file */
     ngx_uint_t                      apis;
@@ -109,7 +124,7 @@ typedef struct {
 
 
 typedef struct {
-    u_char                          digest[NGX_HTTP_7DIGITAL_DIGEST_LEN];
+    uint64_t                        digest;
     ngx_http_7digital_partner_t    *partner;
 } ngx_http_7digital_slot_t;
 
@@ -118,7 +133,7 @@ typedef struct {
     ngx_str_t                       file;
     ngx_array_t                     partners;   /* partner_t */
     ngx_array_t                     slots;      /* slot_t, sorted */
-    u_char                          lookup_key[NGX_HTTP_7DIGITAL_DIGEST_LEN];
+    u_char                          lookup_key[NGX_HTTP_7DIGITAL_SIPHASH_KEY];
 } ngx_http_7digital_registry_t;
 
 
@@ -133,6 +148,9 @@ typedef struct {
     unsigned                        id:1;      /* a sale's answer has one */
     unsigned                        tokens:2;
     unsigned                        unknown:1;
+    unsigned                        run:8;     /* entries from this one */
+                                               /* with its first segment */
+    unsigned                        head:8;    /* its length, a literal's */
 } ngx_http_7digital_endpoint_t;
 
 
@@ -249,6 +267,8 @@ ngx_int_t ngx_http_7digital_oauth_base_string(ngx_pool_t *pool,
     ngx_str_t *method, ngx_str_t *uri, ngx_array_t *params, ngx_str_t *dst);
 ngx_int_t ngx_http_7digital_oauth_sign(ngx_pool_t *pool, ngx_str_t *base,
     ngx_str_t *consumer_secret, ngx_str_t *token_secret, u_char *out);
+ngx_int_t ngx_http_7digital_oauth_key(ngx_pool_t *pool,
+    ngx_str_t *consumer_secret, ngx_str_t *token_secret, ngx_str_t *key);
 ngx_int_t ngx_http_7digital_oauth_header(ngx_pool_t *pool,
     ngx_array_t *params, ngx_str_t *dst);
 u_char *ngx_http_7digital_put_port(u_char *p, ngx_uint_t port);
@@ -278,6 +298,13 @@ ngx_int_t ngx_http_7digital_hmac_sha1_base64(ngx_str_t *key, ngx_str_t *msg,
     u_char *out);
 ngx_int_t ngx_http_7digital_hmac_sha256(u_char *key, size_t key_len,
     ngx_str_t *msg, u_char *out);
+ngx_http_7digital_hmac_t *ngx_http_7digital_hmac_create(ngx_pool_t *pool,
+    ngx_uint_t sha256, ngx_str_t *key);
+ngx_int_t ngx_http_7digital_hmac(ngx_http_7digital_hmac_t *h, ngx_str_t *msg,
+    u_char *out);
+ngx_int_t ngx_http_7digital_hmac_base64(ngx_http_7digital_hmac_t *h,
+    ngx_str_t *msg, u_char *out);
+uint64_t ngx_http_7digital_siphash(u_char *key, u_char *data, size_t len);
 ngx_int_t ngx_http_7digital_sha256(ngx_str_t *msg, u_char *out);
 ngx_int_t ngx_http_7digital_sha256_hex(ngx_str_t *msg, u_char *out);
 ngx_uint_t ngx_http_7digital_equal(ngx_str_t *a, ngx_str_t *b);

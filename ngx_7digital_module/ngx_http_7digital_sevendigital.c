@@ -330,12 +330,18 @@ ngx_http_7digital_7d_verify(ngx_http_request_t *r,
     if (ngx_http_7digital_7d_public_uri(r, lcf, &uri) != NGX_OK
         || ngx_http_7digital_oauth_base_string(r->pool, &r->method_name,
                                                &uri, &signed_params, &base)
-           != NGX_OK
-        || ngx_http_7digital_oauth_sign(r->pool, &base,
-                                        &ctx->partner->secret, &token_secret,
-                                        buf)
            != NGX_OK)
     {
+        return NGX_ERROR;
+    }
+
+    /* without a token, the partner's key made ready with the file */
+    rc = token_secret.len
+         ? ngx_http_7digital_oauth_sign(r->pool, &base, &ctx->partner->secret,
+                                        &token_secret, buf)
+         : ngx_http_7digital_hmac_base64(ctx->partner->oauth, &base, buf);
+
+    if (rc != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -371,8 +377,9 @@ ngx_http_7digital_7d_nonce_key(ngx_http_request_t *r,
     ngx_http_7digital_ctx_t *ctx, ngx_http_7digital_param_t *nonce,
     time_t ts, ngx_http_7digital_loc_conf_t *lcf)
 {
-    u_char     *p;
-    ngx_str_t   text;
+    u_char                         *p;
+    ngx_str_t                       text;
+    ngx_http_7digital_main_conf_t  *mcf;
 
     text.len = ctx->partner->id.len + 1 + NGX_TIME_T_LEN + 1
                + nonce->value.len;
@@ -385,9 +392,9 @@ ngx_http_7digital_7d_nonce_key(ngx_http_request_t *r,
                     &nonce->value);
     text.len = p - text.data;
 
-    if (ngx_http_7digital_hmac_sha256((u_char *) "sevendigital-nonce", 18,
-                                      &text, ctx->nonce)
-        != NGX_OK)
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_7digital_module);
+
+    if (ngx_http_7digital_hmac(mcf->nonce_hmac, &text, ctx->nonce) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -697,6 +704,7 @@ ngx_http_7digital_7d_sign(ngx_http_request_t *r,
     ngx_http_7digital_loc_conf_t *lcf, ngx_http_7digital_ctx_t *ctx,
     ngx_str_t *body, ngx_http_7digital_skip_pt skip)
 {
+    ngx_int_t                   rc;
     ngx_str_t                   nonce, ts, sig, path, uri, base, text;
     ngx_str_t                   token_secret;
     ngx_str_t                   args, extra;
@@ -816,11 +824,18 @@ ngx_http_7digital_7d_sign(ngx_http_request_t *r,
            != NGX_OK
         || ngx_http_7digital_oauth_base_string(r->pool, &r->method_name,
                                                &uri, &params, &base)
-           != NGX_OK
-        || ngx_http_7digital_oauth_sign(r->pool, &base, &lcf->upstream_secret,
-                                        &token_secret, sig_buf)
            != NGX_OK)
     {
+        return NGX_ERROR;
+    }
+
+    /* 2-legged: the key made ready with the configuration */
+    rc = token_secret.len
+         ? ngx_http_7digital_oauth_sign(r->pool, &base, &lcf->upstream_secret,
+                                        &token_secret, sig_buf)
+         : ngx_http_7digital_hmac_base64(lcf->upstream_oauth, &base, sig_buf);
+
+    if (rc != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -522,3 +522,31 @@ qr/"path": "\/ebook\/list\/top\/us", "query": "tenantId=t2"/,
 ]
 --- no_error_log
 [error]
+
+
+
+=== TEST 32: locations with other upstream secrets sign each with its own
+A process signs each second's x-cd-date once per key: a location with another
+secret file never sends the signature of the location before it (the mock
+knows only upstream-cd.secret, so the other location's calls are refused).
+--- config
+    location /music {
+        sevendigital_gateway choosedigital;
+        sevendigital_upstream_key $TEST_NGINX_UPSTREAM_CD_KEY;
+        sevendigital_upstream_secret_file $TEST_NGINX_FIXTURES/upstream-cd.secret;
+        proxy_pass http://choosedigital;
+    }
+    location /movie {
+        sevendigital_gateway choosedigital;
+        sevendigital_upstream_key $TEST_NGINX_UPSTREAM_CD_KEY;
+        sevendigital_upstream_secret_file $TEST_NGINX_FIXTURES/upstream-7d.secret;
+        proxy_pass http://choosedigital;
+    }
+--- request eval
+["GET /music", "GET /movie", "GET /music", "GET /movie"]
+--- more_headers eval
+Gateway::cd_headers('acme-key-0001', 'acme-secret-0001')
+--- error_code eval
+[200, 401, 200, 401]
+--- no_error_log
+[alert]

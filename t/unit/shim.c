@@ -20,7 +20,12 @@ struct shim_block_s {
 };
 
 
-static shim_block_t  *shim_blocks;
+/* the process's id, as nginx keeps it */
+ngx_pid_t  ngx_pid;
+
+
+static shim_block_t        *shim_blocks;
+static ngx_pool_cleanup_t  *shim_cleanups;
 
 
 static void *
@@ -43,7 +48,16 @@ shim_alloc(size_t size)
 void
 shim_reset(void)
 {
-    shim_block_t  *b, *next;
+    shim_block_t        *b, *next;
+    ngx_pool_cleanup_t  *c;
+
+    for (c = shim_cleanups; c; c = c->next) {
+        if (c->handler) {
+            c->handler(c->data);
+        }
+    }
+
+    shim_cleanups = NULL;
 
     for (b = shim_blocks; b; b = next) {
         next = b->next;
@@ -79,6 +93,31 @@ ngx_pcalloc(ngx_pool_t *pool, size_t size)
     }
 
     return p;
+}
+
+
+/* run by shim_reset(), newest first, as ngx_destroy_pool() runs them */
+
+ngx_pool_cleanup_t *
+ngx_pool_cleanup_add(ngx_pool_t *p, size_t size)
+{
+    ngx_pool_cleanup_t  *c;
+
+    c = shim_alloc(sizeof(ngx_pool_cleanup_t));
+    if (c == NULL) {
+        return NULL;
+    }
+
+    c->data = size ? shim_alloc(size) : NULL;
+    if (size && c->data == NULL) {
+        return NULL;
+    }
+
+    c->handler = NULL;
+    c->next = shim_cleanups;
+    shim_cleanups = c;
+
+    return c;
 }
 
 

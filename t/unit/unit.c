@@ -21,6 +21,9 @@
 void shim_reset(void);
 
 
+static int test_escape_bytes(void);
+
+
 static int  tests;
 static int  failures;
 
@@ -70,6 +73,176 @@ test_cd_date_hmac(void)
            && strcmp((char *) out, v[i].sig) == 0,
            "date HMAC matches openssl for each date format");
     }
+}
+
+
+static int
+hex_of(u_char *dst, u_char *src, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        sprintf((char *) dst + 2 * i, "%02x", src[i]);
+    }
+
+    return 1;
+}
+
+
+/* RFC 2202 and RFC 4231, cases 2 and 6: a short key, and one longer
+ * than a block, hashed first; each key used twice */
+
+static void
+test_hmac_keyed(void)
+{
+    u_char                     out[NGX_HTTP_7DIGITAL_DIGEST_LEN];
+    u_char                     hex[2 * NGX_HTTP_7DIGITAL_DIGEST_LEN + 1];
+    u_char                     b64[NGX_HTTP_7DIGITAL_SHA1_B64_LEN + 1];
+    u_char                     big[131];
+    ngx_str_t                  key, msg, secret = S("choose-digital-test-secret");
+    ngx_uint_t                 i, j, n;
+    ngx_http_7digital_hmac_t  *h;
+
+    static struct {
+        ngx_uint_t   sha256;
+        size_t       key_len;   /* 0: "Jefe" */
+        const char  *msg, *hex;
+    }  v[] = {
+        { 0, 0, "what do ya want for nothing?",
+          "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79" },
+        { 0, 80, "Test Using Larger Than Block-Size Key - Hash Key First",
+          "aa4ae5e15272d00e95705637ce8a3b55ed402112" },
+        { 1, 0, "what do ya want for nothing?",
+          "5bdcc146bf60754e6a042426089575c7"
+          "5a003f089d2739839dec58b964ec3843" },
+        { 1, 131, "Test Using Larger Than Block-Size Key - Hash Key First",
+          "60e431591ee0b67f0d8a26aacbf5b77f"
+          "8e0bc6213728c5140546040f0ee37f54" },
+    };
+
+    ngx_memset(big, 0xaa, sizeof(big));
+
+    for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        key.data = v[i].key_len ? big : (u_char *) "Jefe";
+        key.len = v[i].key_len ? v[i].key_len : 4;
+        msg.data = (u_char *) v[i].msg;
+        msg.len = strlen(v[i].msg);
+        n = v[i].sha256 ? 32 : 20;
+
+        h = ngx_http_7digital_hmac_create(NULL, v[i].sha256, &key);
+
+        for (j = 0; j < 2; j++) {
+            ok(h && ngx_http_7digital_hmac(h, &msg, out) == NGX_OK
+               && hex_of(hex, out, n)
+               && strcmp((char *) hex, v[i].hex) == 0,
+               "a key made ready once gives the RFC's HMAC, twice");
+        }
+    }
+
+    /* the same Base64 as the one-shot call of test_cd_date_hmac() */
+    msg = (ngx_str_t) S("2026-11-23T10:15:30Z");
+    h = ngx_http_7digital_hmac_create(NULL, 0, &secret);
+    b64[NGX_HTTP_7DIGITAL_SHA1_B64_LEN] = '\0';
+
+    ok(h && ngx_http_7digital_hmac_base64(h, &msg, b64) == NGX_OK
+       && strcmp((char *) b64, "hmTnf/pOolRp+U/xXlwMXdwPfgM=") == 0,
+       "a key made ready once signs a date as the one-shot call does");
+}
+
+
+/*
+ * SipHash-2-4, the paper's key 00..0f over 00..(n-1): n = 0, 1 and 63 are
+ * the reference vectors, 15 the paper's example; 7, 8 and 16 take a
+ * block's edges (Python, from the paper's description)
+ */
+
+static void
+test_siphash(void)
+{
+    u_char      key[16], msg[64];
+    ngx_uint_t  i, all;
+
+    static struct { size_t n; uint64_t h; }  v[] = {
+        { 0, 0x726fdb47dd0e0e31ULL }, { 1, 0x74f839c593dc67fdULL },
+        { 7, 0xab0200f58b01d137ULL }, { 8, 0x93f5f5799a932462ULL },
+        { 15, 0xa129ca6149be45e5ULL }, { 16, 0x3f2acc7f57c29bdbULL },
+        { 63, 0x958a324ceb064572ULL },
+    };
+
+    for (i = 0; i < 64; i++) {
+        msg[i] = (u_char) i;
+        key[i & 15] = (u_char) (i & 15);
+    }
+
+    all = 1;
+
+    for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        if (ngx_http_7digital_siphash(key, msg, v[i].n) != v[i].h) {
+            printf("# SipHash of %u bytes\n", (unsigned) v[i].n);
+            all = 0;
+        }
+    }
+
+    ok(all, "SipHash-2-4 gives the reference vectors");
+}
+
+
+/* nonces: well formed, all different, and never a parent's after a fork */
+
+static void
+test_nonce(void)
+{
+    int         fd[2], status;
+    pid_t       pid;
+    ngx_uint_t  i, j, bad, same;
+    u_char      n[600][NGX_HTTP_7DIGITAL_NONCE_LEN];
+    u_char      child[NGX_HTTP_7DIGITAL_NONCE_LEN];
+
+    bad = 0;
+    same = 0;
+    ngx_pid = getpid();
+
+    /* more than one draw of the store */
+    for (i = 0; i < 600; i++) {
+        if (ngx_http_7digital_nonce(n[i]) != NGX_OK) {
+            bad++;
+            continue;
+        }
+
+        for (j = 0; j < NGX_HTTP_7DIGITAL_NONCE_LEN; j++) {
+            bad += !isxdigit(n[i][j]) || isupper(n[i][j]);
+        }
+
+        for (j = 0; j < i; j++) {
+            same += memcmp(n[i], n[j], NGX_HTTP_7DIGITAL_NONCE_LEN) == 0;
+        }
+    }
+
+    ok(bad == 0 && same == 0, "600 nonces: 32 lower-case hex digits, "
+       "no two alike");
+
+    /* a worker forked from a process with bytes left draws its own */
+    if (pipe(fd) != 0 || (pid = fork()) < 0) {
+        ok(0, "fork for the nonce test");
+        return;
+    }
+
+    if (pid == 0) {
+        ngx_pid = getpid();
+        ngx_http_7digital_nonce(child);
+        (void) !write(fd[1], child, sizeof(child));
+        _exit(0);
+    }
+
+    ngx_http_7digital_nonce(n[0]);
+    waitpid(pid, &status, 0);
+
+    ok(read(fd[0], child, sizeof(child)) == sizeof(child)
+       && memcmp(child, n[0], sizeof(child)) != 0,
+       "a forked process never hands out its parent's nonce bytes");
+
+    close(fd[0]);
+    close(fd[1]);
 }
 
 
@@ -860,6 +1033,44 @@ test_escape(void)
     ok(ngx_http_7digital_escape(NULL, &src, &dst) == NGX_OK
        && eq(&dst, "a%20b%2Bc%2Fd%3De~f-g_h.i%21%2A%27%28%29%C3%A9"),
        "RFC 3986 escaping matches Python's quote(safe='~')");
+
+    ok(test_escape_bytes(), "each of the 256 bytes is escaped unless "
+       "RFC 3986 lists it unreserved");
+}
+
+
+static int
+test_escape_bytes(void)
+{
+    char        want[4];
+    u_char      c;
+    ngx_str_t   src, dst;
+    ngx_uint_t  i;
+
+    static char  unreserved[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                "abcdefghijklmnopqrstuvwxyz0123456789-._~";
+
+    for (i = 0; i < 256; i++) {
+        c = (u_char) i;
+        src.data = &c;
+        src.len = 1;
+
+        if (i && strchr(unreserved, (int) i)) {
+            sprintf(want, "%c", (int) i);
+
+        } else {
+            sprintf(want, "%%%02X", (unsigned) i);
+        }
+
+        if (ngx_http_7digital_escape(NULL, &src, &dst) != NGX_OK
+            || !eq(&dst, want))
+        {
+            printf("# byte %u\n", (unsigned) i);
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 
@@ -1009,6 +1220,65 @@ oauth_collect(ngx_array_t *all, const char *query, const char *body,
 }
 
 
+/* the base string of params, forward and reversed: one, and in order */
+
+static int
+test_oauth_order(ngx_array_t *all)
+{
+    u_char                     *p, *end;
+    ngx_str_t                   m, uri, one, two, pair, last;
+    ngx_uint_t                  i, n;
+    ngx_array_t                 rev;
+    ngx_http_7digital_param_t  *prm, *q;
+
+    m = (ngx_str_t) S("GET");
+    uri = (ngx_str_t) S("http://example.com/");
+    prm = all->elts;
+    n = all->nelts;
+
+    ngx_array_init(&rev, NULL, n, sizeof(ngx_http_7digital_param_t));
+
+    for (i = 0; i < n; i++) {
+        q = ngx_array_push(&rev);
+        *q = prm[n - 1 - i];
+    }
+
+    if (ngx_http_7digital_oauth_base_string(NULL, &m, &uri, all, &one)
+        != NGX_OK
+        || ngx_http_7digital_oauth_base_string(NULL, &m, &uri, &rev, &two)
+           != NGX_OK
+        || one.len != two.len || memcmp(one.data, two.data, one.len) != 0)
+    {
+        return 0;
+    }
+
+    /* each "%26"-separated pair no smaller than the one before it */
+    end = one.data + one.len;
+    p = ngx_strlchr(one.data, end, '&') + 1;
+    p = ngx_strlchr(p, end, '&') + 1;
+    last.len = 0;
+
+    while (p < end) {
+        pair.data = p;
+
+        while (p < end && !(p + 3 <= end && ngx_strncmp(p, "%26", 3) == 0)) {
+            p++;
+        }
+
+        pair.len = p - pair.data;
+
+        if (last.len && ngx_http_7digital_bytes_cmp(&last, &pair) > 0) {
+            return 0;
+        }
+
+        last = pair;
+        p += 3;
+    }
+
+    return 1;
+}
+
+
 static void
 test_oauth(void)
 {
@@ -1039,6 +1309,12 @@ test_oauth(void)
              "%3DHMAC-SHA1%26oauth_timestamp%3D137131201%26oauth_token"
              "%3Dkkk9d7dh3k39sjv7"),
        "RFC 5849 3.4.1.1 base string");
+
+    /* the same parameters in reverse, and 20 of them (sorted by qsort) */
+    ok(test_oauth_order(&all), "a dozen parameters sorted in any order");
+    oauth_collect(&all, "z=1&y=2&x=3&w=4&v=5&u=6&t=7&s=8&r=9&q=10&p=11"
+                  "&o=12&n=13&m=14&l=15&k=16&j=17&i=18&a=2&a=10", "", NULL);
+    ok(test_oauth_order(&all), "twenty parameters sorted in any order");
 
     /* the photos.example.net example (liboauth's self test, OAuth Core) */
     oauth_collect(&all, "file=vacation.jpg&size=original",
@@ -1409,6 +1685,9 @@ main(void)
     test_cache_scopes();
     test_cache_generation();
     test_cd_date_hmac();
+    test_hmac_keyed();
+    test_nonce();
+    test_siphash();
     test_cd_parse_date();
     test_cd_date_format();
     test_cd_families();
