@@ -327,7 +327,34 @@ ngx_http_7digital_le64(u_char *p)
 ngx_int_t
 ngx_http_7digital_sha256(ngx_str_t *msg, u_char *out)
 {
-    return (SHA256(msg->data, msg->len, out) == NULL) ? NGX_ERROR : NGX_OK;
+    unsigned int  len;
+
+    /*
+     * One context and one fetched digest for the process: OpenSSL 3's
+     * SHA256() looks the algorithm up (under a lock) and makes a context
+     * for every call, more work than hashing a cache key.  They live as
+     * long as the process.
+     */
+    static EVP_MD_CTX  *ctx;
+    static EVP_MD      *md;
+
+    if (md == NULL) {
+        md = EVP_MD_fetch(NULL, "SHA256", NULL);
+        ctx = EVP_MD_CTX_new();
+
+        if (md == NULL || ctx == NULL) {
+            EVP_MD_free(md);
+            EVP_MD_CTX_free(ctx);
+            md = NULL;
+            ctx = NULL;
+            return NGX_ERROR;
+        }
+    }
+
+    return (EVP_DigestInit_ex2(ctx, md, NULL)
+            && EVP_DigestUpdate(ctx, msg->data, msg->len)
+            && EVP_DigestFinal_ex(ctx, out, &len))
+           ? NGX_OK : NGX_ERROR;
 }
 
 
@@ -341,7 +368,7 @@ ngx_http_7digital_sha256_hex(ngx_str_t *msg, u_char *out)
 
     static u_char  hex[] = "0123456789abcdef";
 
-    if (SHA256(msg->data, msg->len, md) == NULL) {
+    if (ngx_http_7digital_sha256(msg, md) != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -70,6 +70,7 @@ static ngx_int_t ngx_http_7digital_front_init_zone(ngx_shm_zone_t *zone,
     void *data);
 static void ngx_http_7digital_front_insert(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static uint32_t ngx_http_7digital_front_hash(ngx_str_t *key);
 static ngx_http_7digital_front_node_t *ngx_http_7digital_front_find(
     ngx_http_7digital_front_ctx_t *ctx, ngx_str_t *key, uint32_t hash);
 static ngx_http_7digital_front_node_t *ngx_http_7digital_front_node(
@@ -316,8 +317,8 @@ ngx_http_7digital_front_get(ngx_shm_zone_t *zone, ngx_str_t *key,
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
-    fn = ngx_http_7digital_front_find(ctx, key, ngx_crc32_short(key->data,
-                                                                key->len));
+    fn = ngx_http_7digital_front_find(ctx, key,
+                                      ngx_http_7digital_front_hash(key));
 
     if (fn == NULL || fn->bytes == NULL || fn->epoch != ctx->sh->epoch) {
         goto done;
@@ -480,8 +481,8 @@ ngx_http_7digital_front_locked(ngx_shm_zone_t *zone, ngx_str_t *key)
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
-    fn = ngx_http_7digital_front_find(ctx, key, ngx_crc32_short(key->data,
-                                                                key->len));
+    fn = ngx_http_7digital_front_find(ctx, key,
+                                      ngx_http_7digital_front_hash(key));
     locked = (fn && (ngx_msec_int_t) (fn->lock_until - ngx_current_msec) > 0);
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
@@ -500,8 +501,8 @@ ngx_http_7digital_front_unlock(ngx_shm_zone_t *zone, ngx_str_t *key)
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
-    fn = ngx_http_7digital_front_find(ctx, key, ngx_crc32_short(key->data,
-                                                                key->len));
+    fn = ngx_http_7digital_front_find(ctx, key,
+                                      ngx_http_7digital_front_hash(key));
     if (fn) {
         fn->lock_until = 0;
     }
@@ -518,6 +519,19 @@ ngx_http_7digital_front_flush(ngx_shm_zone_t *zone)
     ngx_http_7digital_front_ctx_t  *ctx = zone->data;
 
     (void) ngx_atomic_fetch_add(&ctx->sh->epoch, 1);
+}
+
+
+/*
+ * A cache key ends in a SHA-256 digest: its last bytes are as good a hash
+ * as any, at the cost of eight.
+ */
+
+static uint32_t
+ngx_http_7digital_front_hash(ngx_str_t *key)
+{
+    return (key->len < 8) ? ngx_crc32_short(key->data, key->len)
+                          : ngx_crc32_short(key->data + key->len - 8, 8);
 }
 
 
@@ -569,7 +583,7 @@ ngx_http_7digital_front_node(ngx_http_7digital_front_ctx_t *ctx,
         return NULL;
     }
 
-    hash = ngx_crc32_short(key->data, key->len);
+    hash = ngx_http_7digital_front_hash(key);
 
     ngx_http_7digital_front_expire(ctx, NGX_HTTP_7DIGITAL_FRONT_EXPIRE, 0);
 
