@@ -11,6 +11,7 @@
 
 
 void shim_reset(void);
+void shim_forget(void);
 
 
 typedef struct shim_block_s  shim_block_t;
@@ -64,6 +65,16 @@ shim_reset(void)
         free(b);
     }
 
+    shim_blocks = NULL;
+}
+
+
+/* what was allocated so far lives as long as the process */
+
+void
+shim_forget(void)
+{
+    shim_cleanups = NULL;
     shim_blocks = NULL;
 }
 
