@@ -78,7 +78,8 @@ PURE :=         ngx_7digital_module/ngx_http_7digital_params.c \
                 ngx_7digital_module/ngx_http_7digital_cachekey.c \
                 ngx_7digital_module/ngx_http_7digital_endpoint.c \
                 ngx_7digital_module/ngx_http_7digital_record.c \
-                ngx_7digital_module/ngx_http_7digital_gcra.c
+                ngx_7digital_module/ngx_http_7digital_gcra.c \
+                ngx_7digital_module/ngx_http_7digital_partner.c
 PURE_INCS :=    -I $(BUILD) -I $(NGX_SRC)/src/core -I $(NGX_SRC)/src/event \
                 -I $(NGX_SRC)/src/os/unix -I ngx_7digital_module
 UNIT_CFLAGS :=  -g -O1 -Wall -Wextra -Wno-unused-parameter -Werror

@@ -651,6 +651,29 @@ test_cd_families(void)
     ok(ngx_http_7digital_cd_auth_data(NULL, fields, &q, &b, &data, &bad)
        == NGX_ABORT && eq(bad, "cdin"),
        "a field with two values is named");
+
+    /* found by t/fuzz/fuzz_choose.c (corpus/choose/nul-in-value) */
+    ngx_array_init(&q, NULL, 4, sizeof(ngx_http_7digital_param_t));
+    ngx_array_init(&b, NULL, 4, sizeof(ngx_http_7digital_param_t));
+    src = (ngx_str_t) S("customerCountryCode=us&cdin=1%00a");
+    ngx_http_7digital_parse_params(NULL, &src, &q);
+    src = (ngx_str_t) S("cdin=1%00b&customerId=2&priceSold=3");
+    ngx_http_7digital_parse_params(NULL, &src, &b);
+
+    ok(ngx_http_7digital_cd_auth_data(NULL, fields, &q, &b, &data, &bad)
+       == NGX_ABORT && eq(bad, "cdin"),
+       "two values that differ after a NUL are two values");
+
+    src = (ngx_str_t) S("cdin");
+    ngx_array_init(&b, NULL, 4, sizeof(ngx_http_7digital_param_t));
+    ngx_http_7digital_parse_params(NULL, &src, &b);
+    src = (ngx_str_t) S("customerCountryCode&customerId&priceSold");
+    ngx_http_7digital_parse_params(NULL, &src, &b);
+    ngx_array_init(&q, NULL, 4, sizeof(ngx_http_7digital_param_t));
+
+    ok(ngx_http_7digital_cd_auth_data(NULL, fields, &q, &b, &data, &bad)
+       == NGX_OK && data.len == 0 && data.data != NULL,
+       "fields named without a value hash as empty");
 }
 
 
@@ -671,7 +694,8 @@ test_params(void)
     p = a.elts;
     ok(eq(&p[1].value, "x y z") && eq(&p[1].raw, "b=x+y%20z"),
        "form decoding turns + into a space; raw is kept");
-    ok(eq(&p[2].name, "c") && p[2].value.len == 0, "a name without =");
+    ok(eq(&p[2].name, "c") && p[2].value.len == 0 && p[2].value.data,
+       "a name without =: empty, not NULL");
     ok(eq(&p[3].name, "d") && p[3].value.len == 0, "an empty value");
     ok(eq(&p[4].value, "\xe2\x82\xac"), "UTF-8 is decoded");
 
@@ -682,6 +706,14 @@ test_params(void)
     ok(ngx_http_7digital_join_params(NULL, &a, NULL, NULL, &dst) == NGX_OK
        && eq(&dst, "a=1&b=x+y%20z&c&d=&e=%E2%82%AC&a=2"),
        "join keeps the wire encoding");
+
+    /* found by t/fuzz/fuzz_params.c (corpus/params/nul-in-name) */
+    ngx_array_init(&a, NULL, 4, sizeof(ngx_http_7digital_param_t));
+    src = (ngx_str_t) S("k%00a=1&k%00b=2");
+    ngx_http_7digital_parse_params(NULL, &src, &a);
+    p = a.elts;
+    ok(ngx_http_7digital_find_param(&a, &p[1].name, &n) == &p[1] && n == 1,
+       "names that differ after a NUL are two names");
 
     ngx_array_init(&a, NULL, 4, sizeof(ngx_http_7digital_param_t));
     src = (ngx_str_t) S("a=%zz");
@@ -1213,6 +1245,50 @@ test_cache_generation(void)
 }
 
 
+/* found by t/fuzz/fuzz_partners.c: an error message is always a string */
+
+static void
+test_partners(void)
+{
+    int                            fd;
+    char                           err[64];
+    char                           path[] = "/tmp/unit-partners-XXXXXX";
+    size_t                         i;
+    ngx_str_t                      file;
+    ngx_http_7digital_registry_t  *reg;
+
+    static char  json[] = "{\"partners\": [{\"id\": \"a\", \"key\": \"k\", "
+                          "\"a-member-whose-name-is-longer-than-the-message"
+                          "-buffer\": 1}]}";
+
+    fd = mkstemp(path);
+    if (fd == -1 || write(fd, json, sizeof(json) - 1) != sizeof(json) - 1) {
+        ok(0, "a partners file");
+        return;
+    }
+
+    close(fd);
+
+    file.data = (u_char *) path;
+    file.len = strlen(path);
+
+    for (i = 1; i <= sizeof(err); i *= 2) {
+        memset(err, 'x', sizeof(err));
+        reg = ngx_http_7digital_registry_load(NULL, NULL, &file, err, i);
+
+        if (reg != NULL || err[i - 1] != '\0') {
+            break;
+        }
+    }
+
+    ok(i > sizeof(err), "an error message cut short still ends");
+    ok(strncmp(err, "partner #1 has an unknown member \"a-member", 42) == 0,
+       "the unknown member is named");
+
+    unlink(path);
+}
+
+
 int
 main(void)
 {
@@ -1232,6 +1308,7 @@ main(void)
     test_oauth();
     test_cache_key();
     test_cache_entry();
+    test_partners();
 
     shim_reset();
 
