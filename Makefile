@@ -92,19 +92,65 @@ $(BUILD)/unit: $(BUILD)/Makefile t/unit/unit.c t/unit/shim.c $(PURE) \
 	$(CC) $(UNIT_CFLAGS) $(PURE_INCS) -o $@ t/unit/unit.c t/unit/shim.c \
 	    $(PURE) -lcrypto -ljansson
 
-# libFuzzer over every parser of client input
+# libFuzzer, one target per parser (t/fuzz/fuzz_<target>.c), built with
+# clang, AddressSanitizer and UndefinedBehaviorSanitizer (any report a
+# crash); t/fuzz/run runs them and prints what each did.  Inputs that add
+# coverage go to $(FUZZ_DIR)/corpus/<target>; `make fuzz-merge` adds them
+# to the repository's t/fuzz/corpus/<target>.  docs/testing.md.
+FUZZ_TARGETS := oauth params choose partners cache_entry cache_key \
+                endpoint record
+FUZZ_DIR :=     $(BUILD)/fuzz
+FUZZ_SRCS :=    $(PURE)
+FUZZ_OBJS :=    $(patsubst ngx_7digital_module/%.c,$(FUZZ_DIR)/obj/%.o,\
+                    $(FUZZ_SRCS)) \
+                $(FUZZ_DIR)/obj/shim.o $(FUZZ_DIR)/obj/fuzz.o
+FUZZ_CFLAGS :=  -g -O1 -fno-omit-frame-pointer \
+                -fsanitize=address,undefined -fno-sanitize-recover=all \
+                -Wall -Wextra -Wno-unused-parameter -Werror
+FUZZ_BINS :=    $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 FUZZ_SECONDS ?= 20
+FUZZ_RUNS ?=    -1
 
-.PHONY: fuzz
-fuzz: $(BUILD)/fuzz_parsers
-	mkdir -p $(BUILD)/fuzz-corpus
-	cd $(BUILD) && ./fuzz_parsers -max_total_time=$(FUZZ_SECONDS) \
-	    -max_len=4096 fuzz-corpus $(CURDIR)/t/fuzz/corpus
+.PHONY: fuzz fuzz-long fuzz-merge fuzz-build
+.SECONDARY: $(FUZZ_OBJS)
+fuzz-build: $(FUZZ_BINS)
 
-$(BUILD)/fuzz_parsers: $(BUILD)/Makefile t/fuzz/fuzz_parsers.c t/unit/shim.c \
-                       $(PURE) ngx_7digital_module/ngx_http_7digital_pure.h
-	clang -g -O1 -fsanitize=fuzzer,address,undefined $(PURE_INCS) \
-	    -o $@ t/fuzz/fuzz_parsers.c t/unit/shim.c $(PURE) -lcrypto -ljansson
+# each target FUZZ_SECONDS (FUZZ_RUNS executions, when not 0)
+fuzz: $(FUZZ_BINS)
+	t/fuzz/run $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_RUNS) $(FUZZ_TARGETS)
+
+# each target 10^7 executions or 10 minutes, whichever comes first
+fuzz-long: $(FUZZ_BINS)
+	t/fuzz/run $(FUZZ_DIR) 600 10000000 $(FUZZ_TARGETS)
+
+# inputs the runs found that add coverage, into the repository's corpora
+fuzz-merge: $(FUZZ_BINS)
+	@for t in $(FUZZ_TARGETS); do \
+	    mkdir -p t/fuzz/corpus/$$t $(FUZZ_DIR)/corpus/$$t && \
+	    $(FUZZ_DIR)/fuzz_$$t -merge=1 -max_len=4096 t/fuzz/corpus/$$t \
+	        $(FUZZ_DIR)/corpus/$$t > $(FUZZ_DIR)/merge-$$t.log 2>&1 || \
+	        { tail -20 $(FUZZ_DIR)/merge-$$t.log; exit 1; }; \
+	    echo "$$t: $$(grep -o '[0-9]* new files.*' \
+	        $(FUZZ_DIR)/merge-$$t.log), $$(ls t/fuzz/corpus/$$t | wc -l) in all"; \
+	done
+
+$(FUZZ_DIR)/obj/%.o: ngx_7digital_module/%.c \
+                     ngx_7digital_module/ngx_http_7digital_pure.h \
+                     $(BUILD)/Makefile
+	@mkdir -p $(FUZZ_DIR)/obj
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(PURE_INCS) -c -o $@ $<
+
+$(FUZZ_DIR)/obj/shim.o: t/unit/shim.c $(BUILD)/Makefile
+	@mkdir -p $(FUZZ_DIR)/obj
+	clang $(FUZZ_CFLAGS) $(PURE_INCS) -c -o $@ $<
+
+$(FUZZ_DIR)/obj/fuzz.o: t/fuzz/fuzz.c t/fuzz/fuzz.h $(BUILD)/Makefile
+	@mkdir -p $(FUZZ_DIR)/obj
+	clang $(FUZZ_CFLAGS) $(PURE_INCS) -c -o $@ $<
+
+$(FUZZ_DIR)/fuzz_%: t/fuzz/fuzz_%.c t/fuzz/fuzz.h $(FUZZ_OBJS)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $(PURE_INCS) -o $@ $< \
+	    $(FUZZ_OBJS) -lcrypto -ljansson
 
 # the nginx suites with nginx under memcheck (slow: minutes, not seconds)
 .PHONY: valgrind
