@@ -82,14 +82,18 @@ PURE :=         ngx_7digital_module/ngx_http_7digital_params.c \
                 ngx_7digital_module/ngx_http_7digital_partner.c
 PURE_INCS :=    -I $(BUILD) -I $(NGX_SRC)/src/core -I $(NGX_SRC)/src/event \
                 -I $(NGX_SRC)/src/os/unix -I ngx_7digital_module
-UNIT_CFLAGS :=  -g -O1 -Wall -Wextra -Wno-unused-parameter -Werror
+# built with clang's ASan and UBSan, as the fuzz targets are: a memory
+# error or undefined behaviour fails the unit tests too
+UNIT_CFLAGS :=  -g -O1 -fno-omit-frame-pointer \
+                -fsanitize=address,undefined -fno-sanitize-recover=all \
+                -Wall -Wextra -Wno-unused-parameter -Werror
 
 .PHONY: unit
 unit: $(BUILD)/unit
 
 $(BUILD)/unit: $(BUILD)/Makefile t/unit/unit.c t/unit/shim.c $(PURE) \
                ngx_7digital_module/ngx_http_7digital_pure.h
-	$(CC) $(UNIT_CFLAGS) $(PURE_INCS) -o $@ t/unit/unit.c t/unit/shim.c \
+	clang $(UNIT_CFLAGS) $(PURE_INCS) -o $@ t/unit/unit.c t/unit/shim.c \
 	    $(PURE) -lcrypto -ljansson
 
 # libFuzzer, one target per parser (t/fuzz/fuzz_<target>.c), built with

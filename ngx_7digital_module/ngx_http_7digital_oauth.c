@@ -217,7 +217,12 @@ ngx_http_7digital_oauth_sign(ngx_pool_t *pool, ngx_str_t *base,
     key.data = p;
     p = ngx_cpymem(p, cs.data, cs.len);
     *p++ = '&';
-    p = ngx_cpymem(p, ts.data, ts.len);
+
+    /* 2-legged: no token secret, a NULL one memcpy() may not be given */
+    if (ts.len) {
+        p = ngx_cpymem(p, ts.data, ts.len);
+    }
+
     key.len = p - key.data;
 
     return ngx_http_7digital_hmac_sha1_base64(&key, base, out);

@@ -201,6 +201,12 @@ ngx_http_7digital_escape(ngx_pool_t *pool, ngx_str_t *src, ngx_str_t *dst)
 
     static u_char   hex[] = "0123456789ABCDEF";
 
+    /* an unset string (a token secret, ...) is NULL: no arithmetic on it */
+    if (src->len == 0) {
+        *dst = *src;
+        return NGX_OK;
+    }
+
     n = 0;
 
     for (s = src->data, end = s + src->len; s < end; s++) {

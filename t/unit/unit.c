@@ -1245,6 +1245,55 @@ test_cache_generation(void)
 }
 
 
+/*
+ * nginx's unset strings are NULL with length 0 (no query string, no token
+ * secret on a 2-legged call, no user token): each function takes one as
+ * "".  Built with UBSan (make unit), memcpy() given NULL or arithmetic on
+ * NULL fails here; found by make asan.
+ */
+
+static void
+test_unset_strings(void)
+{
+    u_char       sig1[NGX_HTTP_7DIGITAL_SHA1_B64_LEN];
+    u_char       sig2[NGX_HTTP_7DIGITAL_SHA1_B64_LEN];
+    u_char       fp1[64], fp2[64];
+    ngx_str_t    unset, empty, dst, base, secret, key, method, path;
+    ngx_array_t  a, b;
+
+    ngx_str_null(&unset);
+    empty = (ngx_str_t) S("");
+    base = (ngx_str_t) S("GET&http%3A%2F%2Fapi.7digital.com%2F1.2%2Fx&");
+    secret = (ngx_str_t) S("consumer-secret");
+    key = (ngx_str_t) S("gateway-secret");
+    method = (ngx_str_t) S("GET");
+    path = (ngx_str_t) S("user/deliveritem");
+
+    ngx_array_init(&a, NULL, 4, sizeof(ngx_http_7digital_param_t));
+    ngx_array_init(&b, NULL, 4, sizeof(ngx_http_7digital_param_t));
+
+    ok(ngx_http_7digital_parse_params(NULL, &unset, &a) == NGX_OK
+       && a.nelts == 0, "no query string: no parameters");
+
+    ok(ngx_http_7digital_escape(NULL, &unset, &dst) == NGX_OK
+       && dst.len == 0, "an unset string escapes to nothing");
+
+    ok(ngx_http_7digital_oauth_sign(NULL, &base, &secret, &unset, sig1)
+       == NGX_OK
+       && ngx_http_7digital_oauth_sign(NULL, &base, &secret, &empty, sig2)
+          == NGX_OK
+       && memcmp(sig1, sig2, sizeof(sig1)) == 0,
+       "2-legged: an unset token secret signs as an empty one");
+
+    ok(ngx_http_7digital_idem_fingerprint(NULL, &key, &method, &path,
+                                          &unset, &a, &b, fp1) == NGX_OK
+       && ngx_http_7digital_idem_fingerprint(NULL, &key, &method, &path,
+                                             &empty, &a, &b, fp2) == NGX_OK
+       && memcmp(fp1, fp2, 64) == 0,
+       "no user token: the fingerprint of an empty one");
+}
+
+
 /* found by t/fuzz/fuzz_partners.c: an error message is always a string */
 
 static void
@@ -1309,6 +1358,7 @@ main(void)
     test_cache_key();
     test_cache_entry();
     test_partners();
+    test_unset_strings();
 
     shim_reset();
 
