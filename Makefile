@@ -7,6 +7,18 @@
 #   make test                 build, then run every suite (prove -r t)
 #   make demo                 build, then start the demo gateway on loopback
 #   make deb                  build the Debian package in build/deb/
+#   make unit                 the unit tests of the pure functions
+#   make asan                 every suite again, the module built with
+#                             AddressSanitizer and UBSan (build/asan) in
+#                             Debian's nginx; any report fails the run
+#   make valgrind             the nginx suites with nginx under memcheck
+#   make fuzz                 each libFuzzer target (t/fuzz) FUZZ_SECONDS
+#                             (20) on its corpus (t/fuzz/corpus/<target>)
+#   make fuzz-long            each target 10^7 executions or 10 minutes,
+#                             whichever comes first; not part of CI, its
+#                             last result in docs/reliability.md
+#   make fuzz-merge           what the runs found that adds coverage, into
+#                             the corpora in t/fuzz/corpus
 
 SHELL :=        /bin/bash
 NGX_SRC ?=      /usr/share/nginx/src
@@ -155,6 +167,51 @@ $(FUZZ_DIR)/obj/fuzz.o: t/fuzz/fuzz.c t/fuzz/fuzz.h $(BUILD)/Makefile
 $(FUZZ_DIR)/fuzz_%: t/fuzz/fuzz_%.c t/fuzz/fuzz.h $(FUZZ_OBJS)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $(PURE_INCS) -o $@ $< \
 	    $(FUZZ_OBJS) -lcrypto -ljansson
+
+# The module built with AddressSanitizer and UndefinedBehaviorSanitizer
+# (any report fatal) into $(ASAN_BUILD), loaded into Debian's nginx, which
+# is not instrumented: t/lib/sanitized-nginx starts it with the compiler's
+# sanitizer runtime preloaded and each report written to
+# $(ASAN_BUILD)/reports.  Then every suite runs against it (t/lib/Gateway.pm,
+# TEST_NGINX_USE_ASAN); a report fails the block that saw it, and the run.
+# clang's runtime holds both sanitizers and reads its options when it is
+# loaded; gcc's UBSan reads them at its first report, after nginx has
+# written its process titles over the environment.  docs/testing.md.
+ASAN_CC :=      clang
+ASAN_BUILD :=   $(BUILD)/asan
+ASAN_MODULE :=  $(ASAN_BUILD)/ngx_http_7digital_module.so
+ASAN_OPT :=     -g -O1 -fPIC -fno-omit-frame-pointer \
+                -fsanitize=address,undefined -fno-sanitize-recover=all \
+                -Wall -Wextra -Wno-unused-parameter -Werror \
+                -fsanitize-ignorelist=$(CURDIR)/t/lib/asan.ignore
+ASAN_SUITES ?=  $(filter-out t/025-debian-package.t,$(wildcard t/*.t))
+
+.PHONY: asan asan-module
+asan-module: $(ASAN_MODULE)
+
+$(ASAN_BUILD)/Makefile: config
+	@mkdir -p $(ASAN_BUILD)
+	cd $(NGX_SRC) && \
+	if [ -f conf_flags ]; then . ./conf_flags; \
+	else NGX_CONF_FLAGS=(--with-compat); fi && \
+	CC=$(ASAN_CC) ./configure --with-cc-opt="$(ASAN_OPT)" \
+	    --with-ld-opt="-fsanitize=address,undefined" \
+	    "$${NGX_CONF_FLAGS[@]}" --add-dynamic-module=$(CURDIR) \
+	    --builddir=$(ASAN_BUILD) > $(ASAN_BUILD)/configure.log 2>&1 || \
+	    { tail -30 $(ASAN_BUILD)/configure.log; exit 1; }
+
+$(ASAN_MODULE): $(ASAN_BUILD)/Makefile $(SRCS)
+	$(MAKE) -f $(ASAN_BUILD)/Makefile -C $(NGX_SRC) modules
+
+asan: deps $(ASAN_MODULE)
+	rm -rf $(ASAN_BUILD)/reports
+	TEST_NGINX_USE_ASAN=1 TEST_NGINX_ASAN_REPORTS=$(ASAN_BUILD)/reports \
+	TEST_NGINX_LOAD_MODULES=$(ASAN_MODULE) prove $(ASAN_SUITES)
+	@if ls $(ASAN_BUILD)/reports/* > /dev/null 2>&1; then \
+	    echo "sanitizer reports in $(ASAN_BUILD)/reports:"; \
+	    head -40 $(ASAN_BUILD)/reports/*; exit 1; \
+	fi
+	@echo "no AddressSanitizer or UndefinedBehaviorSanitizer report"
 
 # the nginx suites with nginx under memcheck (slow: minutes, not seconds)
 .PHONY: valgrind
