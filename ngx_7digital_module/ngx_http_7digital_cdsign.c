@@ -257,14 +257,15 @@ ngx_http_7digital_cd_value(ngx_array_t *a, ngx_array_t *b, ngx_str_t *name,
 
         for (i = 0; i < src[j]->nelts; i++) {
             if (prm[i].name.len != name->len
-                || ngx_strncmp(prm[i].name.data, name->data, name->len) != 0)
+                || ngx_memcmp(prm[i].name.data, name->data, name->len) != 0)
             {
                 continue;
             }
 
+            /* bytes, not C strings: "%00" must not end the comparison */
             if (found && (value->len != prm[i].value.len
-                          || ngx_strncmp(value->data, prm[i].value.data,
-                                         value->len)
+                          || ngx_memcmp(value->data, prm[i].value.data,
+                                        value->len)
                              != 0))
             {
                 return NGX_ABORT;

@@ -319,7 +319,9 @@ ngx_http_7digital_error_handler(ngx_http_request_t *r)
 
     /* the endpoint the client asked for, whatever error_page did since */
     uri = r->unparsed_uri;
-    q = ngx_strlchr(uri.data, uri.data + uri.len, '?');
+
+    /* NULL when the request line was not even parsed */
+    q = uri.len ? ngx_strlchr(uri.data, uri.data + uri.len, '?') : NULL;
 
     if (q) {
         uri.len = q - uri.data;

@@ -279,7 +279,12 @@ ngx_http_7digital_oauth_key(ngx_pool_t *pool, ngx_str_t *consumer_secret,
     key->data = p;
     p = ngx_cpymem(p, cs.data, cs.len);
     *p++ = '&';
-    p = ngx_cpymem(p, ts.data, ts.len);
+
+    /* 2-legged: no token secret, a NULL one memcpy() may not be given */
+    if (ts.len) {
+        p = ngx_cpymem(p, ts.data, ts.len);
+    }
+
     key->len = p - key->data;
 
     return NGX_OK;

@@ -50,6 +50,11 @@ ngx_http_7digital_parse_params(ngx_pool_t *pool, ngx_str_t *src,
     u_char     *p, *start, *end;
     ngx_int_t   rc;
 
+    /* no query string: r->args.data is NULL, with which C has no arithmetic */
+    if (src->len == 0) {
+        return NGX_OK;
+    }
+
     p = src->data;
     end = src->data + src->len;
 
@@ -96,7 +101,9 @@ ngx_http_7digital_add_param(ngx_pool_t *pool, ngx_array_t *params,
         value.len = end - eq - 1;
 
     } else {
-        ngx_str_null(&value);
+        /* empty, but not NULL: C has no arithmetic or memcpy() on NULL */
+        value.data = end;
+        value.len = 0;
     }
 
     prm = ngx_array_push(params);
@@ -320,6 +327,12 @@ ngx_http_7digital_escape(ngx_pool_t *pool, ngx_str_t *src, ngx_str_t *dst)
     u_char  *s, *end, *d;
 
     static u_char  hex[] = "0123456789ABCDEF";
+
+    /* an unset string (a token secret, ...) is NULL: no arithmetic on it */
+    if (src->len == 0) {
+        *dst = *src;
+        return NGX_OK;
+    }
 
     end = src->data + src->len;
 
@@ -570,7 +583,7 @@ ngx_http_7digital_find_param(ngx_array_t *params, ngx_str_t *name,
 
     for (i = 0; i < params->nelts; i++) {
         if (prm[i].name.len == name->len
-            && ngx_strncmp(prm[i].name.data, name->data, name->len) == 0)
+            && ngx_memcmp(prm[i].name.data, name->data, name->len) == 0)
         {
             if (found == NULL) {
                 found = &prm[i];

@@ -113,7 +113,7 @@ ngx_http_7digital_registry_load(ngx_pool_t *pool, ngx_log_t *log,
                      "line %d, column %d: %s%Z",
                      jerr.line, jerr.column,
                      ngx_http_7digital_json_error(&jerr));
-        return NULL;
+        goto failed;
     }
 
     list = json_is_object(root) ? json_object_get(root, "partners") : NULL;
@@ -166,6 +166,9 @@ ngx_http_7digital_registry_load(ngx_pool_t *pool, ngx_log_t *log,
 failed:
 
     json_decref(root);
+
+    /* a message cut at errlen lost its %Z: a member's name is unbounded */
+    err[errlen - 1] = '\0';
 
     return NULL;
 }

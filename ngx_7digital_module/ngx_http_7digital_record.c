@@ -981,7 +981,8 @@ ngx_http_7digital_put_field(u_char *p, ngx_str_t *s)
 
     *p++ = ':';
 
-    return ngx_cpymem(p, s->data, s->len);
+    /* an unset string is NULL, which memcpy() may not even be given */
+    return s->len ? ngx_cpymem(p, s->data, s->len) : p;
 }
 
 

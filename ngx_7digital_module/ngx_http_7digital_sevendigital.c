@@ -511,12 +511,13 @@ ngx_http_7digital_7d_signed_params(ngx_http_request_t *r,
                 a = all->elts;
 
                 for (j = 0; j < all->nelts; j++) {
+                    /* bytes: "%00" must not end the comparison */
                     if (a[j].name.len == p[i].name.len
                         && a[j].value.len == p[i].value.len
-                        && ngx_strncmp(a[j].name.data, p[i].name.data,
-                                       p[i].name.len) == 0
-                        && ngx_strncmp(a[j].value.data, p[i].value.data,
-                                       p[i].value.len) == 0)
+                        && ngx_memcmp(a[j].name.data, p[i].name.data,
+                                      p[i].name.len) == 0
+                        && ngx_memcmp(a[j].value.data, p[i].value.data,
+                                      p[i].value.len) == 0)
                     {
                         break;
                     }
@@ -627,8 +628,8 @@ ngx_http_7digital_7d_key(ngx_array_t *params, ngx_str_t *key,
         }
 
         if (*found && (key->len != prm[i].value.len
-                       || ngx_strncmp(key->data, prm[i].value.data,
-                                      key->len) != 0))
+                       || ngx_memcmp(key->data, prm[i].value.data,
+                                     key->len) != 0))
         {
             return NGX_DECLINED;
         }

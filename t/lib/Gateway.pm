@@ -38,6 +38,28 @@ BEGIN {
     push @INC, "$T/harness";
 }
 
+# AddressSanitizer and UBSan (make asan): the instrumented module, in
+# Debian's nginx started by t/lib/sanitized-nginx with clang's sanitizer
+# runtime (both sanitizers); reports go to one directory for the whole run
+# (workers run as nobody: anyone may write there), and each one fails the
+# test that stops that nginx (sanitizer_findings below).
+if ($ENV{TEST_NGINX_USE_ASAN}) {
+    $ENV{TEST_NGINX_ASAN_PRELOAD} ||= do {
+        my $lib = `clang -print-file-name=libclang_rt.asan-x86_64.so`;
+        chomp $lib;
+        abs_path($lib);
+    };
+    $ENV{TEST_NGINX_ASAN_NGINX} ||= $ENV{TEST_NGINX_BINARY}
+                                    || '/usr/sbin/nginx';
+    $ENV{TEST_NGINX_BINARY} = "$T/lib/sanitized-nginx";
+    $ENV{TEST_NGINX_LOAD_MODULES} //=
+        "$Root/build/asan/ngx_http_7digital_module.so";
+    $ENV{TEST_NGINX_ASAN_REPORTS} ||= "$Root/build/asan/reports";
+    require File::Path;
+    File::Path::make_path($ENV{TEST_NGINX_ASAN_REPORTS});
+    chmod 01777, $ENV{TEST_NGINX_ASAN_REPORTS};
+}
+
 $ENV{TEST_NGINX_BINARY} ||= '/usr/sbin/nginx';
 $ENV{TEST_NGINX_LOAD_MODULES} //=
     "$Root/build/ngx_http_7digital_module.so";
@@ -78,11 +100,13 @@ sub suite_logs {
 
 $Test::Nginx::Util::FilterHttpConfig = sub { suite_logs($_[0]) };
 
-# How much slower than natively nginx runs here: 1, or 10 under valgrind's
-# memcheck.  Every wait the suites give the module (the Redis timeout)
-# and every bound they assert on a duration is multiplied by it, so that
-# no assertion depends on how fast the machine is.  docs/testing.md.
-$ENV{TEST_NGINX_TIME_SCALE} ||= $ENV{TEST_NGINX_USE_VALGRIND} ? 10 : 1;
+# How much slower than natively nginx runs here: 1, 2 with the module
+# built with the sanitizers, 10 under valgrind's memcheck.  Every wait the
+# suites give the module (the Redis timeout) and every bound they assert
+# on a duration is multiplied by it, so that no assertion depends on how
+# fast the machine is.  docs/testing.md.
+$ENV{TEST_NGINX_TIME_SCALE} ||= $ENV{TEST_NGINX_USE_VALGRIND} ? 10
+                              : $ENV{TEST_NGINX_USE_ASAN} ? 2 : 1;
 
 # the harness's wait for a response (3 s by default)
 $ENV{TEST_NGINX_TIMEOUT} ||= scaled(3) if $ENV{TEST_NGINX_TIME_SCALE} > 1;
@@ -311,6 +335,22 @@ CONF
     return $dir;
 }
 
+# The sanitizer reports written since the last call, in any test file of
+# the run: each is renamed *.reported once returned, so that it fails one
+# test only (and `make asan` still finds it at the end).
+sub sanitizer_findings {
+    my @found;
+    return @found unless $ENV{TEST_NGINX_USE_ASAN};
+    for my $file (sort glob "$ENV{TEST_NGINX_ASAN_REPORTS}/report.*") {
+        next if $file =~ /\.reported$/;
+        open my $fh, '<', $file or next;
+        push @found, do { local $/; <$fh> };
+        close $fh;
+        rename $file, "$file.reported";
+    }
+    return @found;
+}
+
 # memcheck's findings in a prefix's logs: invalid accesses, and leaks
 # whose allocation passed through this module
 sub valgrind_findings {
@@ -362,6 +402,12 @@ sub stop_nginx {
         open my $st, '<', "/proc/$pid/stat" or last;
         last if (<$st> // '') =~ /^\d+ \(.*\) [ZX] /;
         sleep 0.05;
+    }
+    if ($ENV{TEST_NGINX_USE_ASAN}) {
+        my @reports = sanitizer_findings();
+        Test::More::ok(!@reports, "$dir: no sanitizer report")
+            or Test::More::diag(join "\n",
+                                @reports[0 .. ($#reports > 2 ? 2 : $#reports)]);
     }
     return unless $ENV{TEST_NGINX_USE_VALGRIND};
     # workers exit before the master: once it is gone, all logs are written

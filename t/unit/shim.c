@@ -161,6 +161,105 @@ ngx_strncasecmp(u_char *s1, u_char *s2, size_t n)
 }
 
 
+/*
+ * nginx's ngx_snprintf() for the formats the pure files use (%V, %s, %*s,
+ * %d, %i, %ui, %uz, %Z, %%), with its truncation: at most max bytes, the
+ * %Z's NUL among them.  Any other format aborts, to be added here.
+ */
+
+u_char * ngx_cdecl
+ngx_snprintf(u_char *buf, size_t max, const char *fmt, ...)
+{
+    char        num[32];
+    u_char     *last;
+    size_t      len, star;
+    va_list     args;
+    ngx_str_t  *v;
+    const char *s;
+
+    last = buf + max;
+
+    va_start(args, fmt);
+
+    for ( /* void */ ; *fmt && buf < last; fmt++) {
+
+        if (*fmt != '%') {
+            *buf++ = *fmt;
+            continue;
+        }
+
+        fmt++;
+        star = (size_t) -1;
+
+        if (*fmt == '*') {
+            star = va_arg(args, size_t);
+            fmt++;
+        }
+
+        s = num;
+        len = 0;
+
+        switch (*fmt) {
+
+        case 'V':
+            v = va_arg(args, ngx_str_t *);
+            s = (const char *) v->data;
+            len = v->len;
+            break;
+
+        case 's':
+            s = va_arg(args, const char *);
+            len = (star != (size_t) -1) ? star : strlen(s);
+            break;
+
+        case 'd':
+            len = sprintf(num, "%d", va_arg(args, int));
+            break;
+
+        case 'i':
+            len = sprintf(num, "%lld", (long long) va_arg(args, ngx_int_t));
+            break;
+
+        case 'u':
+            fmt++;
+
+            if (*fmt == 'i') {
+                len = sprintf(num, "%llu",
+                              (unsigned long long) va_arg(args, ngx_uint_t));
+
+            } else if (*fmt == 'z') {
+                len = sprintf(num, "%zu", va_arg(args, size_t));
+
+            } else {
+                abort();
+            }
+
+            break;
+
+        case 'Z':
+            num[0] = '\0';
+            len = 1;
+            break;
+
+        case '%':
+            num[0] = '%';
+            len = 1;
+            break;
+
+        default:
+            abort();
+        }
+
+        len = ngx_min(len, (size_t) (last - buf));
+        buf = ngx_cpymem(buf, s, len);
+    }
+
+    va_end(args);
+
+    return buf;
+}
+
+
 /* nginx's ngx_gmtime(): full year, months from 1 */
 
 void

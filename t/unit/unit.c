@@ -836,6 +836,29 @@ test_cd_families(void)
     ok(ngx_http_7digital_cd_auth_data(NULL, fields, &q, &b, &data, &bad)
        == NGX_ABORT && eq(bad, "cdin"),
        "a field with two values is named");
+
+    /* found by t/fuzz/fuzz_choose.c (corpus/choose/nul-in-value) */
+    ngx_array_init(&q, NULL, 4, sizeof(ngx_http_7digital_param_t));
+    ngx_array_init(&b, NULL, 4, sizeof(ngx_http_7digital_param_t));
+    src = (ngx_str_t) S("customerCountryCode=us&cdin=1%00a");
+    ngx_http_7digital_parse_params(NULL, &src, &q);
+    src = (ngx_str_t) S("cdin=1%00b&customerId=2&priceSold=3");
+    ngx_http_7digital_parse_params(NULL, &src, &b);
+
+    ok(ngx_http_7digital_cd_auth_data(NULL, fields, &q, &b, &data, &bad)
+       == NGX_ABORT && eq(bad, "cdin"),
+       "two values that differ after a NUL are two values");
+
+    src = (ngx_str_t) S("cdin");
+    ngx_array_init(&b, NULL, 4, sizeof(ngx_http_7digital_param_t));
+    ngx_http_7digital_parse_params(NULL, &src, &b);
+    src = (ngx_str_t) S("customerCountryCode&customerId&priceSold");
+    ngx_http_7digital_parse_params(NULL, &src, &b);
+    ngx_array_init(&q, NULL, 4, sizeof(ngx_http_7digital_param_t));
+
+    ok(ngx_http_7digital_cd_auth_data(NULL, fields, &q, &b, &data, &bad)
+       == NGX_OK && data.len == 0 && data.data != NULL,
+       "fields named without a value hash as empty");
 }
 
 
@@ -856,7 +879,8 @@ test_params(void)
     p = a.elts;
     ok(eq(&p[1].value, "x y z") && eq(&p[1].raw, "b=x+y%20z"),
        "form decoding turns + into a space; raw is kept");
-    ok(eq(&p[2].name, "c") && p[2].value.len == 0, "a name without =");
+    ok(eq(&p[2].name, "c") && p[2].value.len == 0 && p[2].value.data,
+       "a name without =: empty, not NULL");
     ok(eq(&p[3].name, "d") && p[3].value.len == 0, "an empty value");
     ok(eq(&p[4].value, "\xe2\x82\xac"), "UTF-8 is decoded");
 
@@ -867,6 +891,14 @@ test_params(void)
     ok(ngx_http_7digital_join_params(NULL, &a, NULL, NULL, &dst) == NGX_OK
        && eq(&dst, "a=1&b=x+y%20z&c&d=&e=%E2%82%AC&a=2"),
        "join keeps the wire encoding");
+
+    /* found by t/fuzz/fuzz_params.c (corpus/params/nul-in-name) */
+    ngx_array_init(&a, NULL, 4, sizeof(ngx_http_7digital_param_t));
+    src = (ngx_str_t) S("k%00a=1&k%00b=2");
+    ngx_http_7digital_parse_params(NULL, &src, &a);
+    p = a.elts;
+    ok(ngx_http_7digital_find_param(&a, &p[1].name, &n) == &p[1] && n == 1,
+       "names that differ after a NUL are two names");
 
     ngx_array_init(&a, NULL, 4, sizeof(ngx_http_7digital_param_t));
     src = (ngx_str_t) S("a=%zz");
@@ -1679,6 +1711,99 @@ test_cache_generation(void)
 }
 
 
+/*
+ * nginx's unset strings are NULL with length 0 (no query string, no token
+ * secret on a 2-legged call, no user token): each function takes one as
+ * "".  Built with UBSan (make unit), memcpy() given NULL or arithmetic on
+ * NULL fails here; found by make asan.
+ */
+
+static void
+test_unset_strings(void)
+{
+    u_char       sig1[NGX_HTTP_7DIGITAL_SHA1_B64_LEN];
+    u_char       sig2[NGX_HTTP_7DIGITAL_SHA1_B64_LEN];
+    u_char       fp1[64], fp2[64];
+    ngx_str_t    unset, empty, dst, base, secret, key, method, path;
+    ngx_array_t  a, b;
+
+    ngx_str_null(&unset);
+    empty = (ngx_str_t) S("");
+    base = (ngx_str_t) S("GET&http%3A%2F%2Fapi.7digital.com%2F1.2%2Fx&");
+    secret = (ngx_str_t) S("consumer-secret");
+    key = (ngx_str_t) S("gateway-secret");
+    method = (ngx_str_t) S("GET");
+    path = (ngx_str_t) S("user/deliveritem");
+
+    ngx_array_init(&a, NULL, 4, sizeof(ngx_http_7digital_param_t));
+    ngx_array_init(&b, NULL, 4, sizeof(ngx_http_7digital_param_t));
+
+    ok(ngx_http_7digital_parse_params(NULL, &unset, &a) == NGX_OK
+       && a.nelts == 0, "no query string: no parameters");
+
+    ok(ngx_http_7digital_escape(NULL, &unset, &dst) == NGX_OK
+       && dst.len == 0, "an unset string escapes to nothing");
+
+    ok(ngx_http_7digital_oauth_sign(NULL, &base, &secret, &unset, sig1)
+       == NGX_OK
+       && ngx_http_7digital_oauth_sign(NULL, &base, &secret, &empty, sig2)
+          == NGX_OK
+       && memcmp(sig1, sig2, sizeof(sig1)) == 0,
+       "2-legged: an unset token secret signs as an empty one");
+
+    ok(ngx_http_7digital_idem_fingerprint(NULL, &key, &method, &path,
+                                          &unset, &a, &b, fp1) == NGX_OK
+       && ngx_http_7digital_idem_fingerprint(NULL, &key, &method, &path,
+                                             &empty, &a, &b, fp2) == NGX_OK
+       && memcmp(fp1, fp2, 64) == 0,
+       "no user token: the fingerprint of an empty one");
+}
+
+
+/* found by t/fuzz/fuzz_partners.c: an error message is always a string */
+
+static void
+test_partners(void)
+{
+    int                            fd;
+    char                           err[64];
+    char                           path[] = "/tmp/unit-partners-XXXXXX";
+    size_t                         i;
+    ngx_str_t                      file;
+    ngx_http_7digital_registry_t  *reg;
+
+    static char  json[] = "{\"partners\": [{\"id\": \"a\", \"key\": \"k\", "
+                          "\"a-member-whose-name-is-longer-than-the-message"
+                          "-buffer\": 1}]}";
+
+    fd = mkstemp(path);
+    if (fd == -1 || write(fd, json, sizeof(json) - 1) != sizeof(json) - 1) {
+        ok(0, "a partners file");
+        return;
+    }
+
+    close(fd);
+
+    file.data = (u_char *) path;
+    file.len = strlen(path);
+
+    for (i = 1; i <= sizeof(err); i *= 2) {
+        memset(err, 'x', sizeof(err));
+        reg = ngx_http_7digital_registry_load(NULL, NULL, &file, err, i);
+
+        if (reg != NULL || err[i - 1] != '\0') {
+            break;
+        }
+    }
+
+    ok(i > sizeof(err), "an error message cut short still ends");
+    ok(strncmp(err, "partner #1 has an unknown member \"a-member", 42) == 0,
+       "the unknown member is named");
+
+    unlink(path);
+}
+
+
 int
 main(void)
 {
@@ -1703,6 +1828,8 @@ main(void)
     test_oauth();
     test_cache_key();
     test_cache_entry();
+    test_partners();
+    test_unset_strings();
 
     shim_reset();
 

@@ -390,6 +390,16 @@ sub stop_nginx {
     unlink "$ServRoot/logs/nginx.pid";
     $Running = 0;
     check_valgrind() if $Valgrind;
+    check_sanitizers() if $ENV{TEST_NGINX_USE_ASAN};
+}
+
+# the AddressSanitizer and UBSan reports written since the last check
+# (t/lib/Gateway.pm, make asan)
+sub check_sanitizers {
+    my @found = defined &Gateway::sanitizer_findings
+                ? Gateway::sanitizer_findings() : ();
+    ok(!@found, "$LastBlock - no sanitizer report")
+        or diag(join "\n", @found[0 .. ($#found > 2 ? 2 : $#found)]);
 }
 
 # memcheck's findings for the instance just stopped: any invalid access,
