@@ -742,6 +742,7 @@ ngx_http_7digital_cache_refresh(ngx_http_request_t *r,
     sctx->cache_generation = ctx->cache_generation;
     sctx->front = ctx->front;
     sctx->front_epoch = ctx->front_epoch;
+    sctx->front_unavailable = ctx->front_unavailable;
     sctx->cache_status = NGX_HTTP_7DIGITAL_CACHE_EXPIRED;
     sctx->cache_store = 1;
     sctx->cache_background = 1;
@@ -1385,12 +1386,14 @@ ngx_http_7digital_lock_node(ngx_http_request_t *r,
     ngx_pool_cleanup_t  *cln;
 
     rc = ngx_http_7digital_front_lock(ctx->front, &ctx->cache_key,
-                                      lcf->cache_lock_timeout);
+                                      lcf->cache_lock_timeout,
+                                      &ctx->front_lock);
 
     if (rc == NGX_OK) {
         cln = ngx_pool_cleanup_add(r->pool, 0);
         if (cln == NULL) {
-            ngx_http_7digital_front_unlock(ctx->front, &ctx->cache_key);
+            ngx_http_7digital_front_unlock(ctx->front, &ctx->cache_key,
+                                           ctx->front_lock);
             return NGX_ERROR;
         }
 
@@ -1543,7 +1546,8 @@ ngx_http_7digital_cache_unlock(ngx_http_7digital_ctx_t *ctx)
 
     if (ctx->lock == NGX_HTTP_7DIGITAL_LOCK_NODE) {
         ctx->lock = NGX_HTTP_7DIGITAL_LOCK_NONE;
-        ngx_http_7digital_front_unlock(ctx->front, &ctx->cache_key);
+        ngx_http_7digital_front_unlock(ctx->front, &ctx->cache_key,
+                                       ctx->front_lock);
         return;
     }
 

@@ -76,9 +76,9 @@ static ngx_http_7digital_front_node_t *ngx_http_7digital_front_find(
 static ngx_http_7digital_front_node_t *ngx_http_7digital_front_node(
     ngx_http_7digital_front_ctx_t *ctx, ngx_str_t *key);
 static void *ngx_http_7digital_front_alloc(ngx_http_7digital_front_ctx_t *ctx,
-    size_t size);
+    size_t size, ngx_http_7digital_front_node_t *keep);
 static void ngx_http_7digital_front_expire(ngx_http_7digital_front_ctx_t *ctx,
-    ngx_uint_t n, ngx_uint_t force);
+    ngx_uint_t n, ngx_uint_t force, ngx_http_7digital_front_node_t *keep);
 static void ngx_http_7digital_front_free(ngx_http_7digital_front_ctx_t *ctx,
     ngx_http_7digital_front_node_t *fn);
 static void ngx_http_7digital_front_poll(ngx_event_t *ev);
@@ -406,7 +406,7 @@ ngx_http_7digital_front_put(ngx_shm_zone_t *zone, ngx_str_t *key,
     if (fn->bytes == NULL || fn->stored != copy->stored
         || fn->size != copy->bytes.len)
     {
-        p = ngx_http_7digital_front_alloc(ctx, copy->bytes.len);
+        p = ngx_http_7digital_front_alloc(ctx, copy->bytes.len, fn);
         if (p == NULL) {
             goto done;
         }
@@ -438,7 +438,7 @@ done:
 
 ngx_int_t
 ngx_http_7digital_front_lock(ngx_shm_zone_t *zone, ngx_str_t *key,
-    ngx_msec_t timeout)
+    ngx_msec_t timeout, ngx_msec_t *token)
 {
     ngx_int_t                        rc;
     ngx_http_7digital_front_ctx_t   *ctx;
@@ -457,8 +457,9 @@ ngx_http_7digital_front_lock(ngx_shm_zone_t *zone, ngx_str_t *key,
         rc = NGX_BUSY;
 
     } else {
-        /* never 0: that means "not locked" */
+        /* never 0: that means "not locked"; the holder's token */
         fn->lock_until = (ngx_current_msec + timeout) | 1;
+        *token = fn->lock_until;
         rc = NGX_OK;
     }
 
@@ -491,8 +492,11 @@ ngx_http_7digital_front_locked(ngx_shm_zone_t *zone, ngx_str_t *key)
 }
 
 
+/* only the holder's: a lock that expired and was taken again is left */
+
 void
-ngx_http_7digital_front_unlock(ngx_shm_zone_t *zone, ngx_str_t *key)
+ngx_http_7digital_front_unlock(ngx_shm_zone_t *zone, ngx_str_t *key,
+    ngx_msec_t token)
 {
     ngx_http_7digital_front_ctx_t   *ctx;
     ngx_http_7digital_front_node_t  *fn;
@@ -503,7 +507,7 @@ ngx_http_7digital_front_unlock(ngx_shm_zone_t *zone, ngx_str_t *key)
 
     fn = ngx_http_7digital_front_find(ctx, key,
                                       ngx_http_7digital_front_hash(key));
-    if (fn) {
+    if (fn && fn->lock_until == token) {
         fn->lock_until = 0;
     }
 
@@ -518,7 +522,19 @@ ngx_http_7digital_front_flush(ngx_shm_zone_t *zone)
 {
     ngx_http_7digital_front_ctx_t  *ctx = zone->data;
 
+    /* under the lock: a copy is never kept with an epoch it did not see */
+    ngx_shmtx_lock(&ctx->shpool->mutex);
     (void) ngx_atomic_fetch_add(&ctx->sh->epoch, 1);
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+}
+
+
+/* whether a zone is a front tier's, not another zone of the module */
+
+ngx_uint_t
+ngx_http_7digital_front_is_zone(ngx_shm_zone_t *zone)
+{
+    return zone->init == ngx_http_7digital_front_init_zone;
 }
 
 
@@ -585,7 +601,8 @@ ngx_http_7digital_front_node(ngx_http_7digital_front_ctx_t *ctx,
 
     hash = ngx_http_7digital_front_hash(key);
 
-    ngx_http_7digital_front_expire(ctx, NGX_HTTP_7DIGITAL_FRONT_EXPIRE, 0);
+    ngx_http_7digital_front_expire(ctx, NGX_HTTP_7DIGITAL_FRONT_EXPIRE, 0,
+                                   NULL);
 
     fn = ngx_http_7digital_front_find(ctx, key, hash);
 
@@ -598,7 +615,7 @@ ngx_http_7digital_front_node(ngx_http_7digital_front_ctx_t *ctx,
     size = offsetof(ngx_rbtree_node_t, color)
            + offsetof(ngx_http_7digital_front_node_t, key) + key->len;
 
-    node = ngx_http_7digital_front_alloc(ctx, size);
+    node = ngx_http_7digital_front_alloc(ctx, size, NULL);
     if (node == NULL) {
         return NULL;
     }
@@ -622,7 +639,8 @@ ngx_http_7digital_front_node(ngx_http_7digital_front_ctx_t *ctx,
 /* memory, made by dropping the least recently used copies if need be */
 
 static void *
-ngx_http_7digital_front_alloc(ngx_http_7digital_front_ctx_t *ctx, size_t size)
+ngx_http_7digital_front_alloc(ngx_http_7digital_front_ctx_t *ctx, size_t size,
+    ngx_http_7digital_front_node_t *keep)
 {
     void        *p;
     ngx_uint_t   i;
@@ -630,11 +648,13 @@ ngx_http_7digital_front_alloc(ngx_http_7digital_front_ctx_t *ctx, size_t size)
     for (i = 0; i < 64; i++) {
         p = ngx_slab_alloc_locked(ctx->shpool, size);
 
-        if (p || ngx_queue_empty(&ctx->sh->queue)) {
+        if (p || ngx_queue_empty(&ctx->sh->queue)
+            || (keep && ngx_queue_last(&ctx->sh->queue) == &keep->queue))
+        {
             return p;
         }
 
-        ngx_http_7digital_front_expire(ctx, 1, 1);
+        ngx_http_7digital_front_expire(ctx, 1, 1, keep);
     }
 
     return NULL;
@@ -643,12 +663,13 @@ ngx_http_7digital_front_alloc(ngx_http_7digital_front_ctx_t *ctx, size_t size)
 
 /*
  * Drops up to n of the least recently used nodes that are of no more use
- * (nothing to serve, no lock held), or, forced, the least recently used.
+ * (nothing to serve, no lock held), or, forced, the least recently used;
+ * never "keep", the node being filled.
  */
 
 static void
 ngx_http_7digital_front_expire(ngx_http_7digital_front_ctx_t *ctx,
-    ngx_uint_t n, ngx_uint_t force)
+    ngx_uint_t n, ngx_uint_t force, ngx_http_7digital_front_node_t *keep)
 {
     ngx_queue_t                     *q;
     ngx_http_7digital_front_node_t  *fn;
@@ -656,6 +677,10 @@ ngx_http_7digital_front_expire(ngx_http_7digital_front_ctx_t *ctx,
     while (n-- && !ngx_queue_empty(&ctx->sh->queue)) {
         q = ngx_queue_last(&ctx->sh->queue);
         fn = ngx_queue_data(q, ngx_http_7digital_front_node_t, queue);
+
+        if (fn == keep) {
+            return;
+        }
 
         if (!force
             && ((fn->bytes && fn->epoch == ctx->sh->epoch

@@ -719,16 +719,7 @@ ngx_http_7digital_idem_done(void *data, void *reply)
 
     redisReply  *rep = reply;
 
-    if ((rep && rep->type != REDIS_REPLY_ERROR) || ngx_exiting || ngx_quit
-        || ngx_terminate)
-    {
-        if (rep == NULL) {
-            ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
-                          "sevendigital: an idempotency key left unsettled "
-                          "by an exiting worker, retries get 409 until it "
-                          "expires");
-        }
-
+    if (rep && rep->type != REDIS_REPLY_ERROR) {
         ngx_free(l);
         return;
     }
@@ -786,7 +777,11 @@ ngx_http_7digital_idem_retry(ngx_event_t *ev)
 }
 
 
-/* a worker that exits drops what it could not settle (and says so) */
+/*
+ * A worker that exits drops what it could not settle, and says so: after
+ * the Redis connections are closed, whose commands in flight come back
+ * here unanswered.
+ */
 
 void
 ngx_http_7digital_idem_exit_worker(void)

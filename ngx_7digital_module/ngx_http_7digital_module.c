@@ -1583,8 +1583,8 @@ static void
 ngx_http_7digital_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_7digital_front_exit_worker();
-    ngx_http_7digital_idem_exit_worker();
     ngx_http_7digital_redis_exit_worker();
+    ngx_http_7digital_idem_exit_worker();
 }
 
 
@@ -1686,10 +1686,13 @@ ngx_http_7digital_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     /* the whole http block is read: a zone named is declared by now */
-    if (conf->cache_front && conf->cache_front->data == NULL) {
+    if (conf->cache_front
+        && (conf->cache_front->data == NULL
+            || !ngx_http_7digital_front_is_zone(conf->cache_front)))
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"sevendigital_cache_front\" zone \"%V\" is "
-                           "unknown: declare it with "
+                           "not a front tier's: declare it with "
                            "\"sevendigital_cache_front_zone\"",
                            &conf->cache_front->shm.name);
         return NGX_CONF_ERROR;

@@ -280,6 +280,7 @@ typedef struct ngx_http_7digital_ctx_s {
     ngx_str_t                       cache_bytes;  /* the entry, encoded */
     ngx_shm_zone_t                 *front;
     ngx_uint_t                      front_epoch;  /* when Redis was asked */
+    ngx_msec_t                      front_lock;   /* the node lock's token */
     ngx_http_7digital_cache_entry_t *cache_entry;
     ngx_http_7digital_cache_entry_t *cache_stale;
     ngx_buf_t                      *cache_buf;
@@ -464,10 +465,12 @@ ngx_int_t ngx_http_7digital_front_get(ngx_shm_zone_t *zone, ngx_str_t *key,
 void ngx_http_7digital_front_put(ngx_shm_zone_t *zone, ngx_str_t *key,
     ngx_http_7digital_front_copy_t *copy);
 ngx_int_t ngx_http_7digital_front_lock(ngx_shm_zone_t *zone, ngx_str_t *key,
-    ngx_msec_t timeout);
+    ngx_msec_t timeout, ngx_msec_t *token);
 ngx_uint_t ngx_http_7digital_front_locked(ngx_shm_zone_t *zone,
     ngx_str_t *key);
-void ngx_http_7digital_front_unlock(ngx_shm_zone_t *zone, ngx_str_t *key);
+void ngx_http_7digital_front_unlock(ngx_shm_zone_t *zone, ngx_str_t *key,
+    ngx_msec_t token);
+ngx_uint_t ngx_http_7digital_front_is_zone(ngx_shm_zone_t *zone);
 void ngx_http_7digital_front_flush(ngx_shm_zone_t *zone);
 void ngx_http_7digital_front_counted(ngx_array_t *zones, ngx_int_t purges);
 ngx_int_t ngx_http_7digital_front_init_worker(ngx_cycle_t *cycle,

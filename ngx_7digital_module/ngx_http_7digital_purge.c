@@ -313,18 +313,18 @@ ngx_http_7digital_purge_front(ngx_http_request_t *r,
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_7digital_module);
 
-    if (mcf->front_zones == NULL) {
-        return NGX_OK;
+    if (mcf->front_zones) {
+        zone = mcf->front_zones->elts;
+
+        for (i = 0; i < mcf->front_zones->nelts; i++) {
+            ngx_http_7digital_front_flush(zone[i]);
+        }
+
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "sevendigital: purge: front tier dropped");
     }
 
-    zone = mcf->front_zones->elts;
-
-    for (i = 0; i < mcf->front_zones->nelts; i++) {
-        ngx_http_7digital_front_flush(zone[i]);
-    }
-
-    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "sevendigital: purge: front tier dropped");
+    /* counted even by a node without a front tier: the others have one */
 
     key = ngx_http_7digital_front_purges_key();
 
@@ -347,14 +347,31 @@ ngx_http_7digital_purge_counted(ngx_http_request_t *r, void *data,
 {
     redisReply  *rep = reply;
 
+    ngx_uint_t                      i;
+    ngx_shm_zone_t                **zone;
     ngx_http_7digital_main_conf_t  *mcf;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "sevendigital: purge counted: %s",
                    rep ? "yes" : "no answer");
 
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_7digital_module);
+
+    if (mcf->front_zones == NULL) {
+        return;
+    }
+
+    /*
+     * Dropped again now that Redis has run the purge: another worker may
+     * have copied what Redis answered it just before.
+     */
+    zone = mcf->front_zones->elts;
+
+    for (i = 0; i < mcf->front_zones->nelts; i++) {
+        ngx_http_7digital_front_flush(zone[i]);
+    }
+
     if (rep && rep->type == REDIS_REPLY_INTEGER) {
-        mcf = ngx_http_get_module_main_conf(r, ngx_http_7digital_module);
         ngx_http_7digital_front_counted(mcf->front_zones,
                                         (ngx_int_t) rep->integer);
     }

@@ -387,17 +387,7 @@ $dir = undef;
 
 # 9. the directives in nginx -t, and a zone too small for the partners
 
-sub nginx_t {
-    my ($http) = @_;
-    my $module = (split ' ', $ENV{TEST_NGINX_LOAD_MODULES})[0];
-    open my $f, '>', "$tmp/nginx.conf" or die $!;
-    print $f "load_module $module;\nerror_log $tmp/error.log;\n"
-             . "pid $tmp/nginx.pid;\nevents {}\nhttp {\n    access_log off;\n"
-             . "$http\n}\n";
-    close $f;
-    my $out = `$ENV{TEST_NGINX_BINARY} -t -p $tmp/ -c $tmp/nginx.conf -e $tmp/error.log 2>&1`;
-    return ($? >> 8, $out);
-}
+sub nginx_t { return Gateway::nginx_t($tmp, @_) }
 
 my ($rc, $out) = nginx_t(<<'CONF');
     server {

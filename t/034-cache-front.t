@@ -241,6 +241,35 @@ ok($back, 'Redis back: the gateway looks entries up there again');
 is(Gateway::log_count($a, qr/\[(alert|crit|emerg)\]/), 0, 'no alert in A');
 is(Gateway::log_count($b, qr/\[(alert|crit|emerg)\]/), 0, 'no alert in B');
 
+# -- nginx -t -------------------------------------------------------------
+
+my $tmp = "$FindBin::Bin/servroot-front-t";
+mkdir $tmp;
+my ($rc, $out) = Gateway::nginx_t($tmp, <<"CONF");
+    sevendigital_rate_limit_zone limits:1m;
+    server { location /1.2/ { sevendigital_cache_front limits; } }
+CONF
+isnt($rc, 0, 'nginx -t: a zone that is not a front tier\'s is refused');
+like($out, qr/"sevendigital_cache_front" zone "limits" is not a front tier's/,
+     '... saying so');
+($rc, $out) = Gateway::nginx_t($tmp, <<"CONF");
+    server { location /1.2/ { sevendigital_cache_front nowhere; } }
+CONF
+like($out, qr/"sevendigital_cache_front" zone "nowhere" is not a front tier's/,
+     'an undeclared zone too');
+($rc, $out) = Gateway::nginx_t($tmp, <<"CONF");
+    server { location /1.2/ { sevendigital_cache_front front; } }
+    sevendigital_cache_front_zone front:1m ttl=0;
+CONF
+like($out, qr/invalid "ttl=0" in "sevendigital_cache_front_zone", between 1ms and 60s/,
+     'a ttl of 0 is refused');
+($rc, $out) = Gateway::nginx_t($tmp, <<"CONF");
+    server { location /1.2/ { sevendigital_cache_front front; } }
+    sevendigital_cache_front_zone front:1m ttl=250ms min_uses=1;
+CONF
+is($rc, 0, 'a zone declared after the location that uses it is found')
+    or diag($out);
+
 Gateway::stop_nginx($a);
 Gateway::stop_nginx($b);
 Gateway::stop_child($redis);

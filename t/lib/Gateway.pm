@@ -508,6 +508,20 @@ sub same_nginx {
     return defined $block->{same_nginx};
 }
 
+# nginx -t on a configuration of its own in $dir, whose http block holds
+# $http and the module: (exit status, what it printed)
+sub nginx_t {
+    my ($dir, $http) = @_;
+    my $module = (split ' ', $ENV{TEST_NGINX_LOAD_MODULES})[0];
+    open my $f, '>', "$dir/nginx.conf" or die $!;
+    print $f "load_module $module;\nerror_log $dir/error.log;\n"
+             . "pid $dir/nginx.pid;\nevents {}\nhttp {\n    access_log off;\n"
+             . "$http\n}\n";
+    close $f;
+    my $out = `$ENV{TEST_NGINX_BINARY} -t -p $dir/ -c $dir/nginx.conf -e $dir/error.log 2>&1`;
+    return ($? >> 8, $out);
+}
+
 # For data-driven suites: $location goes ahead of every block's config,
 # and $http becomes the http_config of blocks that bring none.
 sub prepend_config {
