@@ -252,7 +252,7 @@ is(Gateway::http_get($port, '/1.2/release/details?releaseId=1')->{status},
    401, 'no key: 401');
 is(catalogue('umbrella-key-0004', 1)->{status}, 403,
    'a partner on an API it may not use: 403');
-$m2 = scrape();
+$m2 = scrape_until(sub { delta($m1, $_[0], sprintf $none7, '4xx') >= 3 });
 is(delta($m1, $m2, 'sevendigital_refusals_total{reason=UNKNOWN}'), 1,
    'UNKNOWN counted');
 is(delta($m1, $m2, 'sevendigital_refusals_total{reason=MISSING}'), 1,
@@ -269,7 +269,11 @@ is(delta($m1, $m2, sprintf $acme7, '4xx'), 0, '... not acme');
 $m1 = scrape();
 my @st = map { catalogue('soylent-key-0006', 2000 + $_)->{status} } 1 .. 3;
 is_deeply(\@st, [200, 200, 429], 'soylent: a burst of one, then 429');
-$m2 = scrape();
+$m2 = scrape_until(sub {
+    delta($m1, $_[0],
+          'sevendigital_requests_total{api=7digital,code=4xx,partner=soylent}')
+    >= 1
+});
 is(delta($m1, $m2, 'sevendigital_rate_limited_total{decided_by=redis,partner=soylent}'),
    1, 'rate-limited by Redis, counted for soylent');
 is(delta($m1, $m2, 'sevendigital_requests_total{api=7digital,code=4xx,partner=soylent}'),
@@ -281,7 +285,12 @@ is(delta($m1, $m2, 'sevendigital_requests_total{api=7digital,code=4xx,partner=so
 $m1 = scrape();
 is(purchase($port, 'm-0001'), 200, 'a sale with an idempotency key');
 is(purchase($port, 'm-0001'), 200, 'its retry');
-$m2 = scrape();
+# records and counts are written as each request ends, perhaps a moment
+# after its answer reached the client: read until they are all in
+$m2 = scrape_until(sub {
+    delta($m1, $_[0], 'sevendigital_audit_records_total{type=outcome}') >= 2
+    && delta($m1, $_[0], sprintf $umbrellacd, '2xx') >= 2
+});
 is(delta($m1, $m2, 'sevendigital_audit_records_total{type=intent}'), 1,
    'one intent written');
 is(delta($m1, $m2, 'sevendigital_audit_records_total{type=outcome}'), 2,
@@ -366,7 +375,10 @@ ok(!grep({ /partner=soylent/ } keys %$m2), 'soylent is gone');
 is($m2->{'sevendigital_requests_total{api=7digital,code=2xx,partner=newco}'},
    0, 'newco is there, at zero');
 is(catalogue('newco-key-0099', 5001)->{status}, 200, 'newco\'s first request');
-$m = scrape();
+$m = scrape_until(sub {
+    ($_[0]{'sevendigital_requests_total{api=7digital,code=2xx,partner=newco}'}
+     // 0) >= 1
+});
 is($m->{'sevendigital_requests_total{api=7digital,code=2xx,partner=newco}'},
    1, '... counted as newco\'s');
 
