@@ -20,6 +20,9 @@ my $port = Gateway::free_port();
 my $denied = Gateway::free_port();
 my $bport = Gateway::free_port();
 my $mock = $ENV{TEST_NGINX_MOCK_7D_PORT};
+# how long waiters wait for a key's one request to the upstream: well
+# above its (scaled) one second of delay below, also under valgrind
+my $lock = Gateway::scaled(10);
 
 sub gateway {
     my ($listen, $zone, $extra) = @_;
@@ -35,7 +38,7 @@ sub gateway {
             sevendigital_upstream_key $ENV{TEST_NGINX_UPSTREAM_7D_KEY};
             sevendigital_cache on;
             sevendigital_cache_front $zone;
-            sevendigital_cache_lock_timeout 10s;
+            sevendigital_cache_lock_timeout ${lock}s;
             add_header X-Cache-Status \$sevendigital_cache_status always;
             proxy_pass http://127.0.0.1:$mock;
             proxy_next_upstream off;
