@@ -112,7 +112,7 @@ sub purge {
 sub front_hits {
     my ($p) = @_;
     my $r = Gateway::http_get($p, '/metrics');
-    my $in = "$ENV{TEST_NGINX_SERVROOT}-front-metrics.txt";
+    my $in = "$FindBin::Bin/servroot-front-a/logs/metrics.txt";
     open my $fh, '>', $in or die $!;
     print $fh $r->{body};
     close $fh;
