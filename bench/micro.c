@@ -43,7 +43,6 @@ typedef struct {
 static ngx_int_t micro_setup(void);
 static ngx_int_t micro_keep(ngx_array_t *a);
 static ngx_int_t micro_keep_str(ngx_str_t *s);
-static ngx_int_t micro_push(ngx_array_t *a, char *name, ngx_str_t *value);
 static ngx_int_t micro_params(ngx_array_t *params);
 static ngx_int_t micro_oauth_base(ngx_str_t *base);
 static ngx_int_t micro_oauth_nonce(void);
@@ -99,7 +98,8 @@ static ngx_str_t    micro_sink;
 static micro_t  micro_ops[] = {
     { "OAuth 1.0 signature, whole (nonce, base string, HMAC-SHA1, header)",
       micro_oauth, 3000 },
-    { "&nbsp;&nbsp;step: nonce (the worker's CSPRNG store)", micro_oauth_nonce, 0 },
+    { "&nbsp;&nbsp;step: nonce (the worker's CSPRNG store)",
+      micro_oauth_nonce, 0 },
     { "&nbsp;&nbsp;step: base string URI and base string (encode, sort, "
       "join)", micro_oauth_base_string, 0 },
     { "&nbsp;&nbsp;step: HMAC-SHA1 and Base64", micro_oauth_hmac, 0 },
@@ -338,34 +338,22 @@ micro_params(ngx_array_t *params)
         }
     }
 
-    if (micro_push(params, "oauth_consumer_key", &micro_key) != NGX_OK
-        || micro_push(params, "oauth_nonce", &nonce) != NGX_OK
-        || micro_push(params, "oauth_signature_method", &micro_sig_method)
+    if (ngx_http_7digital_push_param(params, "oauth_consumer_key",
+                                     &micro_key)
+        != NGX_OK
+        || ngx_http_7digital_push_param(params, "oauth_nonce", &nonce)
            != NGX_OK
-        || micro_push(params, "oauth_timestamp", &ts) != NGX_OK
-        || micro_push(params, "oauth_version", &micro_version) != NGX_OK)
+        || ngx_http_7digital_push_param(params, "oauth_signature_method",
+                                        &micro_sig_method)
+           != NGX_OK
+        || ngx_http_7digital_push_param(params, "oauth_timestamp", &ts)
+           != NGX_OK
+        || ngx_http_7digital_push_param(params, "oauth_version",
+                                        &micro_version)
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-micro_push(ngx_array_t *a, char *name, ngx_str_t *value)
-{
-    ngx_http_7digital_param_t  *p;
-
-    p = ngx_array_push(a);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    p->name.data = (u_char *) name;
-    p->name.len = ngx_strlen(name);
-    p->value = *value;
-    ngx_str_null(&p->raw);
 
     return NGX_OK;
 }
@@ -465,7 +453,8 @@ micro_oauth(void)
            != NGX_OK
         || ngx_http_7digital_hmac_base64(micro_oauth_key, &base, sig.data)
            != NGX_OK
-        || micro_push(&params, "oauth_signature", &sig) != NGX_OK)
+        || ngx_http_7digital_push_param(&params, "oauth_signature", &sig)
+           != NGX_OK)
     {
         return NGX_ERROR;
     }

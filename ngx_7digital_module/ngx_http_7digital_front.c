@@ -30,9 +30,9 @@
 #define NGX_HTTP_7DIGITAL_FRONT_EXPIRE  2
 
 
+/* in nginx's string tree: sn.str is the key, which the node holds */
 typedef struct {
-    u_char                          color;
-    u_char                          len;
+    ngx_str_node_t                  sn;
     ngx_queue_t                     queue;
     ngx_uint_t                      uses;
     ngx_uint_t                      epoch;
@@ -68,11 +68,9 @@ typedef struct {
 
 static ngx_int_t ngx_http_7digital_front_init_zone(ngx_shm_zone_t *zone,
     void *data);
-static void ngx_http_7digital_front_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static uint32_t ngx_http_7digital_front_hash(ngx_str_t *key);
 static ngx_http_7digital_front_node_t *ngx_http_7digital_front_find(
-    ngx_http_7digital_front_ctx_t *ctx, ngx_str_t *key, uint32_t hash);
+    ngx_http_7digital_front_ctx_t *ctx, ngx_str_t *key);
 static ngx_http_7digital_front_node_t *ngx_http_7digital_front_node(
     ngx_http_7digital_front_ctx_t *ctx, ngx_str_t *key);
 static void *ngx_http_7digital_front_alloc(ngx_http_7digital_front_ctx_t *ctx,
@@ -242,47 +240,9 @@ ngx_http_7digital_front_init_zone(ngx_shm_zone_t *zone, void *data)
 
     ctx->sh = ngx_http_7digital_shtree(zone,
                                        sizeof(ngx_http_7digital_front_sh_t),
-                                       ngx_http_7digital_front_insert);
+                                       ngx_str_rbtree_insert_value);
 
     return (ctx->sh == NULL) ? NGX_ERROR : NGX_OK;
-}
-
-
-static void
-ngx_http_7digital_front_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
-{
-    ngx_rbtree_node_t               **p;
-    ngx_http_7digital_front_node_t   *fn, *fnt;
-
-    for ( ;; ) {
-
-        if (node->key < temp->key) {
-            p = &temp->left;
-
-        } else if (node->key > temp->key) {
-            p = &temp->right;
-
-        } else {
-            fn = (ngx_http_7digital_front_node_t *) &node->color;
-            fnt = (ngx_http_7digital_front_node_t *) &temp->color;
-
-            p = (ngx_memn2cmp(fn->key, fnt->key, fn->len, fnt->len) < 0)
-                ? &temp->left : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
 }
 
 
@@ -317,8 +277,7 @@ ngx_http_7digital_front_get(ngx_shm_zone_t *zone, ngx_str_t *key,
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
-    fn = ngx_http_7digital_front_find(ctx, key,
-                                      ngx_http_7digital_front_hash(key));
+    fn = ngx_http_7digital_front_find(ctx, key);
 
     if (fn == NULL || fn->bytes == NULL || fn->epoch != ctx->sh->epoch) {
         goto done;
@@ -482,8 +441,7 @@ ngx_http_7digital_front_locked(ngx_shm_zone_t *zone, ngx_str_t *key)
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
-    fn = ngx_http_7digital_front_find(ctx, key,
-                                      ngx_http_7digital_front_hash(key));
+    fn = ngx_http_7digital_front_find(ctx, key);
     locked = (fn && (ngx_msec_int_t) (fn->lock_until - ngx_current_msec) > 0);
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
@@ -505,26 +463,11 @@ ngx_http_7digital_front_unlock(ngx_shm_zone_t *zone, ngx_str_t *key,
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
-    fn = ngx_http_7digital_front_find(ctx, key,
-                                      ngx_http_7digital_front_hash(key));
+    fn = ngx_http_7digital_front_find(ctx, key);
     if (fn && fn->lock_until == token) {
         fn->lock_until = 0;
     }
 
-    ngx_shmtx_unlock(&ctx->shpool->mutex);
-}
-
-
-/* a purge: every copy of the zone is dropped, in every worker, at once */
-
-void
-ngx_http_7digital_front_flush(ngx_shm_zone_t *zone)
-{
-    ngx_http_7digital_front_ctx_t  *ctx = zone->data;
-
-    /* under the lock: a copy is never kept with an epoch it did not see */
-    ngx_shmtx_lock(&ctx->shpool->mutex);
-    (void) ngx_atomic_fetch_add(&ctx->sh->epoch, 1);
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 }
 
@@ -553,34 +496,11 @@ ngx_http_7digital_front_hash(ngx_str_t *key)
 
 static ngx_http_7digital_front_node_t *
 ngx_http_7digital_front_find(ngx_http_7digital_front_ctx_t *ctx,
-    ngx_str_t *key, uint32_t hash)
+    ngx_str_t *key)
 {
-    ngx_int_t                        rc;
-    ngx_rbtree_node_t               *node, *sentinel;
-    ngx_http_7digital_front_node_t  *fn;
-
-    node = ctx->sh->rbtree.root;
-    sentinel = ctx->sh->rbtree.sentinel;
-
-    while (node != sentinel) {
-
-        if (hash != node->key) {
-            node = (hash < node->key) ? node->left : node->right;
-            continue;
-        }
-
-        fn = (ngx_http_7digital_front_node_t *) &node->color;
-
-        rc = ngx_memn2cmp(key->data, fn->key, key->len, (size_t) fn->len);
-
-        if (rc == 0) {
-            return fn;
-        }
-
-        node = (rc < 0) ? node->left : node->right;
-    }
-
-    return NULL;
+    return (ngx_http_7digital_front_node_t *)
+               ngx_str_rbtree_lookup(&ctx->sh->rbtree, key,
+                                     ngx_http_7digital_front_hash(key));
 }
 
 
@@ -590,21 +510,15 @@ static ngx_http_7digital_front_node_t *
 ngx_http_7digital_front_node(ngx_http_7digital_front_ctx_t *ctx,
     ngx_str_t *key)
 {
-    size_t                           size;
     uint32_t                         hash;
-    ngx_rbtree_node_t               *node;
     ngx_http_7digital_front_node_t  *fn;
-
-    if (key->len > 255) {
-        return NULL;
-    }
-
-    hash = ngx_http_7digital_front_hash(key);
 
     ngx_http_7digital_front_expire(ctx, NGX_HTTP_7DIGITAL_FRONT_EXPIRE, 0,
                                    NULL);
 
-    fn = ngx_http_7digital_front_find(ctx, key, hash);
+    hash = ngx_http_7digital_front_hash(key);
+    fn = (ngx_http_7digital_front_node_t *)
+             ngx_str_rbtree_lookup(&ctx->sh->rbtree, key, hash);
 
     if (fn) {
         ngx_queue_remove(&fn->queue);
@@ -612,24 +526,20 @@ ngx_http_7digital_front_node(ngx_http_7digital_front_ctx_t *ctx,
         return fn;
     }
 
-    size = offsetof(ngx_rbtree_node_t, color)
-           + offsetof(ngx_http_7digital_front_node_t, key) + key->len;
-
-    node = ngx_http_7digital_front_alloc(ctx, size, NULL);
-    if (node == NULL) {
+    fn = ngx_http_7digital_front_alloc(ctx,
+             offsetof(ngx_http_7digital_front_node_t, key) + key->len, NULL);
+    if (fn == NULL) {
         return NULL;
     }
 
-    node->key = hash;
-    fn = (ngx_http_7digital_front_node_t *) &node->color;
-
-    ngx_memzero(&fn->queue, size - offsetof(ngx_rbtree_node_t, color)
-                            - offsetof(ngx_http_7digital_front_node_t, queue));
-    fn->len = (u_char) key->len;
+    ngx_memzero(fn, offsetof(ngx_http_7digital_front_node_t, key));
+    fn->sn.node.key = hash;
+    fn->sn.str.len = key->len;
+    fn->sn.str.data = fn->key;
     fn->epoch = ctx->sh->epoch;
     ngx_memcpy(fn->key, key->data, key->len);
 
-    ngx_rbtree_insert(&ctx->sh->rbtree, node);
+    ngx_rbtree_insert(&ctx->sh->rbtree, &fn->sn.node);
     ngx_queue_insert_head(&ctx->sh->queue, &fn->queue);
 
     return fn;
@@ -701,20 +611,14 @@ static void
 ngx_http_7digital_front_free(ngx_http_7digital_front_ctx_t *ctx,
     ngx_http_7digital_front_node_t *fn)
 {
-    ngx_rbtree_node_t  *node;
-
     ngx_queue_remove(&fn->queue);
-
-    node = (ngx_rbtree_node_t *)
-               ((u_char *) fn - offsetof(ngx_rbtree_node_t, color));
-
-    ngx_rbtree_delete(&ctx->sh->rbtree, node);
+    ngx_rbtree_delete(&ctx->sh->rbtree, &fn->sn.node);
 
     if (fn->bytes) {
         ngx_slab_free_locked(ctx->shpool, fn->bytes);
     }
 
-    ngx_slab_free_locked(ctx->shpool, node);
+    ngx_slab_free_locked(ctx->shpool, fn);
 }
 
 
@@ -833,16 +737,23 @@ ngx_http_7digital_front_exit_worker(void)
 
 
 /*
- * This node's purge, counted in Redis: its copies were dropped already,
- * so the counter it moved by one is taken as seen.
+ * A purge on this node: every copy of every zone is dropped, in every
+ * worker, at once (under the lock, so that no copy is kept with an epoch
+ * it did not see).  "counted" is Redis's purge counter as this purge
+ * moved it, or NGX_ERROR while Redis has not answered: when it has, the
+ * counter moved by one is taken as seen, the copies dropped already.
  */
 
 void
-ngx_http_7digital_front_counted(ngx_array_t *zones, ngx_int_t purges)
+ngx_http_7digital_front_purged(ngx_array_t *zones, ngx_int_t counted)
 {
     ngx_uint_t                      i;
     ngx_shm_zone_t                **zone;
     ngx_http_7digital_front_ctx_t  *ctx;
+
+    if (zones == NULL) {
+        return;
+    }
 
     zone = zones->elts;
 
@@ -851,8 +762,12 @@ ngx_http_7digital_front_counted(ngx_array_t *zones, ngx_int_t purges)
 
         ngx_shmtx_lock(&ctx->shpool->mutex);
 
-        if (ctx->sh->polled && ctx->sh->purges == purges - 1) {
-            ctx->sh->purges = purges;
+        (void) ngx_atomic_fetch_add(&ctx->sh->epoch, 1);
+
+        if (counted != NGX_ERROR && ctx->sh->polled
+            && ctx->sh->purges == counted - 1)
+        {
+            ctx->sh->purges = counted;
         }
 
         ngx_shmtx_unlock(&ctx->shpool->mutex);

@@ -471,8 +471,7 @@ ngx_uint_t ngx_http_7digital_front_locked(ngx_shm_zone_t *zone,
 void ngx_http_7digital_front_unlock(ngx_shm_zone_t *zone, ngx_str_t *key,
     ngx_msec_t token);
 ngx_uint_t ngx_http_7digital_front_is_zone(ngx_shm_zone_t *zone);
-void ngx_http_7digital_front_flush(ngx_shm_zone_t *zone);
-void ngx_http_7digital_front_counted(ngx_array_t *zones, ngx_int_t purges);
+void ngx_http_7digital_front_purged(ngx_array_t *zones, ngx_int_t counted);
 ngx_int_t ngx_http_7digital_front_init_worker(ngx_cycle_t *cycle,
     ngx_array_t *zones);
 void ngx_http_7digital_front_exit_worker(void);

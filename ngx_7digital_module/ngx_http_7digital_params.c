@@ -796,3 +796,24 @@ ngx_http_7digital_bytes_cmp(ngx_str_t *a, ngx_str_t *b)
 
     return rc;
 }
+
+
+/* a parameter of the module's own making: its name a literal, no raw text */
+
+ngx_int_t
+ngx_http_7digital_push_param(ngx_array_t *a, char *name, ngx_str_t *value)
+{
+    ngx_http_7digital_param_t  *p;
+
+    p = ngx_array_push(a);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    p->name.data = (u_char *) name;
+    p->name.len = ngx_strlen(name);
+    p->value = *value;
+    ngx_str_null(&p->raw);
+
+    return NGX_OK;
+}

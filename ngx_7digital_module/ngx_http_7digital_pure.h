@@ -249,6 +249,8 @@ ngx_int_t ngx_http_7digital_join_params(ngx_pool_t *pool,
     ngx_str_t *dst);
 ngx_http_7digital_param_t *ngx_http_7digital_find_param(ngx_array_t *params,
     ngx_str_t *name, ngx_uint_t *count);
+ngx_int_t ngx_http_7digital_push_param(ngx_array_t *a, char *name,
+    ngx_str_t *value);
 ngx_int_t ngx_http_7digital_escape(ngx_pool_t *pool, ngx_str_t *src,
     ngx_str_t *dst);
 ngx_int_t ngx_http_7digital_param_text(ngx_pool_t *pool, ngx_str_t *name,

@@ -305,24 +305,16 @@ ngx_http_7digital_purge_front(ngx_http_request_t *r,
     ngx_http_7digital_purge_t *p)
 {
     ngx_str_t                      *key;
-    ngx_uint_t                      i;
     const char                     *argv[2];
     size_t                          argvlen[2];
-    ngx_shm_zone_t                **zone;
     ngx_http_7digital_main_conf_t  *mcf;
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_7digital_module);
 
-    if (mcf->front_zones) {
-        zone = mcf->front_zones->elts;
+    ngx_http_7digital_front_purged(mcf->front_zones, NGX_ERROR);
 
-        for (i = 0; i < mcf->front_zones->nelts; i++) {
-            ngx_http_7digital_front_flush(zone[i]);
-        }
-
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "sevendigital: purge: front tier dropped");
-    }
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "sevendigital: purge: front tiers dropped");
 
     /* counted even by a node without a front tier: the others have one */
 
@@ -347,8 +339,6 @@ ngx_http_7digital_purge_counted(ngx_http_request_t *r, void *data,
 {
     redisReply  *rep = reply;
 
-    ngx_uint_t                      i;
-    ngx_shm_zone_t                **zone;
     ngx_http_7digital_main_conf_t  *mcf;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -357,24 +347,13 @@ ngx_http_7digital_purge_counted(ngx_http_request_t *r, void *data,
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_7digital_module);
 
-    if (mcf->front_zones == NULL) {
-        return;
-    }
-
     /*
      * Dropped again now that Redis has run the purge: another worker may
      * have copied what Redis answered it just before.
      */
-    zone = mcf->front_zones->elts;
-
-    for (i = 0; i < mcf->front_zones->nelts; i++) {
-        ngx_http_7digital_front_flush(zone[i]);
-    }
-
-    if (rep && rep->type == REDIS_REPLY_INTEGER) {
-        ngx_http_7digital_front_counted(mcf->front_zones,
-                                        (ngx_int_t) rep->integer);
-    }
+    ngx_http_7digital_front_purged(mcf->front_zones,
+                                   (rep && rep->type == REDIS_REPLY_INTEGER)
+                                   ? (ngx_int_t) rep->integer : NGX_ERROR);
 }
 
 

@@ -39,8 +39,6 @@ static ngx_int_t ngx_http_7digital_upstream_path(ngx_http_request_t *r,
     ngx_str_t *path);
 static ngx_int_t ngx_http_7digital_7d_protocol(ngx_http_7digital_ctx_t *ctx,
     ngx_array_t *oauth, char *name);
-static ngx_int_t ngx_http_7digital_push(ngx_array_t *a, char *name,
-    ngx_str_t *value);
 static void ngx_http_7digital_7d_refuse(ngx_http_7digital_ctx_t *ctx,
     ngx_http_7digital_auth_e auth, char *message,
     ngx_http_7digital_error_t *err);
@@ -743,13 +741,17 @@ ngx_http_7digital_7d_sign(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    if (ngx_http_7digital_push(&oauth, "oauth_consumer_key",
-                               &lcf->upstream_key) != NGX_OK
-        || ngx_http_7digital_push(&oauth, "oauth_nonce", &nonce) != NGX_OK
-        || ngx_http_7digital_push(&oauth, "oauth_signature_method", &method)
+    if (ngx_http_7digital_push_param(&oauth, "oauth_consumer_key",
+                                     &lcf->upstream_key)
+        != NGX_OK
+        || ngx_http_7digital_push_param(&oauth, "oauth_nonce", &nonce)
            != NGX_OK
-        || ngx_http_7digital_push(&oauth, "oauth_timestamp", &ts) != NGX_OK
-        || ngx_http_7digital_push(&oauth, "oauth_version", &version)
+        || ngx_http_7digital_push_param(&oauth, "oauth_signature_method",
+                                        &method)
+           != NGX_OK
+        || ngx_http_7digital_push_param(&oauth, "oauth_timestamp", &ts)
+           != NGX_OK
+        || ngx_http_7digital_push_param(&oauth, "oauth_version", &version)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -762,7 +764,7 @@ ngx_http_7digital_7d_sign(ngx_http_request_t *r,
      */
     if (ctx->sign == NGX_HTTP_7DIGITAL_SIGN_3LEGGED
         && ctx->token_found
-        && ngx_http_7digital_push(&oauth, "oauth_token", &ctx->token)
+        && ngx_http_7digital_push_param(&oauth, "oauth_token", &ctx->token)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -851,7 +853,9 @@ ngx_http_7digital_7d_sign(ngx_http_request_t *r,
     ngx_memcpy(sig.data, sig_buf, NGX_HTTP_7DIGITAL_SHA1_B64_LEN);
     sig.len = NGX_HTTP_7DIGITAL_SHA1_B64_LEN;
 
-    if (ngx_http_7digital_push(&oauth, "oauth_signature", &sig) != NGX_OK) {
+    if (ngx_http_7digital_push_param(&oauth, "oauth_signature", &sig)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -966,28 +970,9 @@ ngx_http_7digital_7d_protocol(ngx_http_7digital_ctx_t *ctx, ngx_array_t *oauth,
         p = ngx_http_7digital_find_param(src[i], &n, &count);
 
         if (p) {
-            return ngx_http_7digital_push(oauth, name, &p->value);
+            return ngx_http_7digital_push_param(oauth, name, &p->value);
         }
     }
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_7digital_push(ngx_array_t *a, char *name, ngx_str_t *value)
-{
-    ngx_http_7digital_param_t  *p;
-
-    p = ngx_array_push(a);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    p->name.data = (u_char *) name;
-    p->name.len = ngx_strlen(name);
-    p->value = *value;
-    ngx_str_null(&p->raw);
 
     return NGX_OK;
 }
